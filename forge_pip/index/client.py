@@ -1,0 +1,255 @@
+"""The index client: from a project name to verified files on disk, the way pip finds them.
+
+:class:`IndexClient` merges every "simple" index (``https://`` or ``file://``) and every find-links
+location into one stable list of :class:`~forge_pip.models.DistFile` per project, fetches PEP 658
+metadata, and downloads with hash checks through the HTTP and download caches under ``cache_dir``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from forge_pip.models import DistFile
+
+from .cache import HttpCache
+from .download import Downloader, FileCache
+from .errors import HashMismatch, InsecureOrigin
+from .findlinks import FindLinks, is_remote
+from .http import HttpSession
+from .reporter import IndexReporter, NullIndexReporter
+from .simple import ACCEPT, PageError, matching, parse_html, parse_page
+from .urls import file_url_to_path, is_file_url, path_to_file_url, redact_text, redact_url, split_auth
+
+log = logging.getLogger(__name__)
+
+
+def _as_url(location: str) -> str:
+    """Index roots may be given as plain paths; everything else is used as is."""
+    if is_remote(location) or is_file_url(location):
+        return location
+    return path_to_file_url(Path(location).expanduser())
+
+
+class IndexClient:
+    """Finds, describes and downloads distribution files; thread-safe; use as a context manager.
+
+    Example::
+
+        with IndexClient(index_urls=["file:///opt/pypi/simple"], cache_dir=None) as client:
+            wheels = [f for f in client.project_files("numpy") if f.is_wheel]
+            path = client.download(wheels[0], Path("/tmp/dl"))
+    """
+
+    def __init__(
+        self,
+        *,
+        index_urls: Sequence[str],
+        find_links: Sequence[str] = (),
+        cache_dir: Path | None,
+        offline: bool = False,
+        trusted_hosts: Sequence[str] = (),
+        cert: str | None = None,
+        client_cert: str | None = None,
+        timeout: float = 15.0,
+        retries: int = 3,
+        reporter: IndexReporter | None = None,
+    ) -> None:
+        self._reporter: IndexReporter = reporter or NullIndexReporter()
+        self._offline = offline
+        self._session = HttpSession(
+            cert=cert, client_cert=client_cert, trusted_hosts=trusted_hosts, timeout=timeout, retries=retries
+        )
+        self.index_urls = tuple(self._session.add_credentials(_as_url(u)).rstrip("/") for u in index_urls)
+        self.find_links = tuple(self._session.add_credentials(u) if is_remote(u) else u for u in find_links)
+        self._http_cache = HttpCache(cache_dir / "http") if cache_dir is not None else None
+        self._downloader = Downloader(
+            self._session,
+            FileCache(cache_dir / "files") if cache_dir is not None else None,
+            offline=offline,
+            reporter=self._reporter,
+        )
+        self._find_links = FindLinks(self.find_links, self._fetch_link_page, self._warn)
+        self._lock = threading.Lock()
+        self._projects: dict[str, list[DistFile]] = {}
+
+    def __repr__(self) -> str:
+        return redact_text(
+            f"IndexClient(index_urls={list(self.index_urls)!r}, find_links={list(self.find_links)!r}, "
+            f"offline={self._offline})"
+        )
+
+    # -- finding files -------------------------------------------------------------------------------
+
+    def project_files(self, name: str) -> list[DistFile]:
+        """Every wheel/sdist of ``name``: indexes in order, then find-links, each in page order.
+
+        A project an index does not know (404) has no files there; a malformed page or file name is a
+        warning and is skipped. Raises :class:`~forge_pip.index.errors.IndexUnreachable` when an index
+        cannot be reached at all. Results are remembered for the life of the client.
+        """
+        from packaging.utils import canonicalize_name
+
+        project = canonicalize_name(name)
+        with self._lock:
+            known = self._projects.get(project)
+        if known is not None:
+            return list(known)
+        found: list[DistFile] = []
+        for root in self.index_urls:
+            found.extend(self._index_files(root, project))
+        found.extend(self._find_links.files())
+        unique: list[DistFile] = []
+        seen: set[str] = set()
+        for dist in matching(found, project, self._warn):
+            if dist.url not in seen:  # the same file through two routes (an index and a mirror page)
+                seen.add(dist.url)
+                unique.append(dist)
+        with self._lock:
+            self._projects.setdefault(project, unique)
+        return list(unique)
+
+    def _index_files(self, root: str, project: str) -> list[DistFile]:
+        page_url = f"{root}/{project}/"
+        source = redact_url(root)
+        if is_file_url(root):
+            directory = file_url_to_path(page_url)
+            index = directory / "index.html"
+            if not index.is_file():
+                if not file_url_to_path(root + "/").is_dir():
+                    self._warn(f"index {source} does not exist")
+                return []
+            self._reporter.on_fetch_page(page_url)
+            try:
+                return parse_html(index.read_bytes(), page_url, source=source)
+            except OSError as exc:
+                self._warn(f"cannot read {index}: {exc}")
+                return []
+        fetched = self._fetch(page_url, ACCEPT)
+        if fetched is None:
+            return []
+        final_url, content_type, body = fetched
+        try:
+            return parse_page(body, final_url, content_type, source=source, warn=self._warn)
+        except PageError as exc:
+            self._warn(f"skipping malformed page {redact_url(final_url)}: {exc}")
+            return []
+
+    def _fetch_link_page(self, url: str) -> tuple[str, bytes] | None:
+        fetched = self._fetch(url, "text/html")
+        return None if fetched is None else (fetched[0], fetched[2])
+
+    def _fetch(self, url: str, accept: str) -> tuple[str, str, bytes] | None:
+        """GET through the HTTP cache: ``(final_url, content_type, body)``, or ``None`` for "nothing here".
+
+        Fresh entries (``max-age``) are used without a request, stale ones revalidated (304 keeps the
+        body); offline, any cached entry is used and a miss is a warning.
+        """
+        url, _creds = split_auth(url)
+        cache = self._http_cache
+        entry = cache.load(url) if cache is not None else None
+        if self._offline:
+            if entry is None:
+                self._warn(f"offline mode: {redact_url(url)} is not cached, treating it as empty")
+                return None
+            return entry.url, entry.headers.get("content-type", ""), entry.body
+        if entry is not None and entry.is_fresh():
+            return entry.url, entry.headers.get("content-type", ""), entry.body
+        self._reporter.on_fetch_page(url)
+        headers = {"Accept": accept, **(entry.validators() if entry is not None else {})}
+        try:
+            resp = self._session.get(url, headers)
+        except InsecureOrigin as exc:
+            self._warn(f"{exc.message} ({exc.hint})")
+            return None
+        if resp.status == 304 and entry is not None and cache is not None:
+            entry = cache.refresh(url, entry, resp.headers)
+            return entry.url, entry.headers.get("content-type", ""), entry.body
+        if resp.status in (404, 410):
+            return None
+        if not 200 <= resp.status < 300:
+            self._warn(f"skipping {redact_url(url)}: HTTP {resp.status} {resp.reason}")
+            return None
+        if cache is not None:
+            cache.store(url, resp.url, resp.headers, resp.body)
+        return resp.url, resp.headers.get("content-type", ""), resp.body
+
+    # -- metadata and downloads ----------------------------------------------------------------------
+
+    def fetch_metadata(self, file: DistFile) -> bytes | None:
+        """The PEP 658 core metadata of ``file``, hash-checked; ``None`` when the index does not serve it."""
+        if file.metadata_hashes is None:
+            return None
+        url = file.metadata_url
+        if is_file_url(url):
+            try:
+                body = file_url_to_path(url).read_bytes()
+            except OSError:
+                self._warn(f"{file.filename}: the index announces metadata but {redact_url(url)} is missing")
+                return None
+        else:
+            fetched = self._fetch(url, "*/*")
+            if fetched is None:
+                return None
+            body = fetched[2]
+        for algorithm, expected in file.metadata_hashes.items():
+            if algorithm.lower() in hashlib.algorithms_available:
+                actual = hashlib.new(algorithm.lower(), body).hexdigest()
+                if actual != expected.lower():
+                    raise HashMismatch(
+                        file.filename + ".metadata", algorithm, expected.lower(), actual, url=url
+                    )
+        return body
+
+    def download(self, file: DistFile, dest_dir: Path) -> Path:
+        """Put a verified copy of ``file`` at ``dest_dir / file.filename`` (from the cache when possible).
+
+        Raises :class:`~forge_pip.index.errors.HashMismatch` (nothing is left behind),
+        :class:`~forge_pip.index.errors.OfflineError`, or
+        :class:`~forge_pip.index.errors.IndexUnreachable`.
+        """
+        return self._downloader.download(file, dest_dir)
+
+    def download_many(
+        self, files: Sequence[DistFile], dest_dir: Path, *, jobs: int = 4
+    ) -> dict[DistFile, Path]:
+        """Download in a thread pool; the first failure cancels what has not started and is raised."""
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        unique = list(dict.fromkeys(files))
+        if jobs <= 1 or len(unique) <= 1:
+            return {file: self.download(file, dest_dir) for file in unique}
+        with ThreadPoolExecutor(max_workers=min(jobs, len(unique)), thread_name_prefix="forge-dl") as pool:
+            futures = {pool.submit(self.download, file, dest_dir): file for file in unique}
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+            for future in done:
+                error = future.exception()
+                if error is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise error
+            results = {futures[future]: future.result() for future in futures}
+        return {file: results[file] for file in unique}
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def _warn(self, message: str) -> None:
+        message = redact_text(message)
+        log.info("%s", message)
+        self._reporter.on_warning(message)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> IndexClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
