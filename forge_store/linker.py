@@ -1,0 +1,532 @@
+"""Place store entries into an env: compute the layout, diff it against the old one, apply it.
+
+An env's layout is a pure function of the distributions linked into it (plus their per-env flags
+and the link mode), so changing an env is: build the old and the new layout, diff them, and apply
+the difference through a journal that can undo every step. Any failure leaves the env as it was.
+
+The layout (DESIGN.md section 3): one symlink per top-level entry of ``site/``; real directories,
+merged across wheels, for namespace/shared dirs, for ``__pycache__`` and for every directory on the
+way from an ELF to the apex of its ``$ORIGIN`` climb; per-env launchers, ``.data/scripts`` with the
+env's shebang, ``.data/data`` and headers linked into the prefix; dist-info markers per env.
+
+Symlinks into the store go through one hop, ``site-packages/.forge`` -> the store, so that most
+links are short enough to be "fast" symlinks (stored in the inode: no data block per link).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import filecmp
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from .errors import LinkConflict
+from .models import Interpreter, LinkMode, StoredWheel
+
+HOP = ".forge"
+EMPTY_MARKER = ".empty"  # a sealed empty file in the store root: every env's REQUESTED links to it
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DistSpec:
+    """One distribution to place, with its per-env flags."""
+
+    entry: StoredWheel
+    requested: bool = False
+    direct_url: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class Link:
+    """A path that points at a store file or directory.
+
+    In ``symlink`` mode directories become symlinks and files hardlinks where the filesystem
+    allows (no new inode, and ``realpath`` stays in the env), else symlinks; ``realpath`` files
+    (modules of wheels that locate ``.data`` through their real path) are copied instead.
+    """
+
+    src: str  # absolute path inside the store
+    is_dir: bool
+    owner: str  # dist name, for messages
+    realpath: bool = False
+
+
+@dataclasses.dataclass(slots=True)
+class Gen:
+    data: bytes
+    mode: int
+    owner: str
+
+
+@dataclasses.dataclass(slots=True)
+class Dir:
+    children: dict[str, Node] = dataclasses.field(default_factory=dict)
+    owned: bool = True  # every descendant is ours: may be removed as one unit
+
+
+Node = Link | Gen | Dir
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EnvPaths:
+    prefix: Path
+    site: Path
+    interpreter: Interpreter
+
+    @property
+    def bin(self) -> Path:
+        return self.prefix / "bin"
+
+    @property
+    def python(self) -> Path:
+        return self.prefix / "bin" / "python"
+
+
+@dataclasses.dataclass(slots=True)
+class Layout:
+    site: Dir
+    prefix: Dir
+
+
+def _forced_dirs(entry: StoredWheel) -> set[str]:
+    forced = set(entry.namespace_dirs)
+    forced.add("__pycache__")
+    for climb in entry.climbs:
+        d = os.path.dirname(climb.file)
+        apex = climb.apex
+        while d and d != apex:
+            forced.add(d)
+            d = os.path.dirname(d)
+        if apex and not apex.startswith(".."):
+            forced.add(apex)
+    return forced
+
+
+class LayoutBuilder:
+    """Builds the desired layout of an env from its distributions."""
+
+    def __init__(self, env: EnvPaths, mode: LinkMode, store_root: Path) -> None:
+        self.env = env
+        self.mode = mode
+        self.store_root = store_root
+        self.layout = Layout(site=Dir(), prefix=Dir(owned=False))
+        self._owners: dict[str, tuple[StoredWheel, set[str]]] = {}
+
+    def add(self, spec: DistSpec) -> None:
+        entry = spec.entry
+        site = entry.site
+        forced = _forced_dirs(entry)
+        self._owners[entry.name] = (entry, forced)
+        materialize = spec.requested or spec.direct_url is not None or entry.has_headers
+        for child in sorted(os.scandir(site), key=lambda e: e.name):
+            if child.name == entry.dist_info and materialize:
+                self.layout.site.children[child.name] = self._dist_info(spec, forced)
+                continue
+            real = entry.has_data and child.is_file(follow_symlinks=False) and child.name.endswith(".py")
+            self._insert(self.layout.site, child.name, child.path, child.name, entry, forced, real)
+        if entry.has_data:
+            self._place_tree(entry.path / "data", self.layout.prefix, entry)
+        if entry.has_headers:
+            headers = self.layout.prefix
+            for part in ("include", "site", f"python{entry_short(self.env)}", entry.name):
+                node = headers.children.setdefault(part, Dir(owned=False))
+                assert isinstance(node, Dir)
+                headers = node
+            self._place_tree(entry.path / "headers", headers, entry)
+        bin_dir = self.layout.prefix.children.setdefault("bin", Dir(owned=False))
+        assert isinstance(bin_dir, Dir)
+        for ep in entry.entry_points:
+            self._put(
+                bin_dir,
+                ep.name,
+                Gen(self._launcher(ep.name, ep.module, ep.attr, ep.section), 0o755, entry.name),
+            )
+        if entry.has_scripts:
+            for script in sorted(os.scandir(entry.path / "scripts"), key=lambda e: e.name):
+                if script.is_file():
+                    self._put(
+                        bin_dir, script.name, Gen(self._fix_shebang(Path(script.path)), 0o755, entry.name)
+                    )
+
+    # -- site tree --------------------------------------------------------------------------------
+
+    def _insert(
+        self,
+        parent: Dir,
+        name: str,
+        src: str,
+        rel: str,
+        entry: StoredWheel,
+        forced: set[str],
+        realpath: bool = False,
+    ) -> None:
+        is_dir = os.path.isdir(src) and not os.path.islink(src)
+        existing = parent.children.get(name)
+        expand_all = self.mode is not LinkMode.SYMLINK
+        if existing is None:
+            if is_dir and (rel in forced or expand_all):
+                parent.children[name] = self._expand(src, rel, entry, forced)
+            else:
+                parent.children[name] = Link(src, is_dir, entry.name, realpath=realpath)
+            return
+        if is_dir:
+            if isinstance(existing, Link) and existing.is_dir:
+                existing = self._expand_link(existing, rel)
+                parent.children[name] = existing
+            if isinstance(existing, Dir):
+                for child in sorted(os.scandir(src), key=lambda e: e.name):
+                    self._insert(existing, child.name, child.path, f"{rel}/{child.name}", entry, forced)
+                return
+        elif isinstance(existing, Link) and not existing.is_dir and _same_file(existing.src, src):
+            return
+        other = existing.owner if isinstance(existing, Link | Gen) else "another distribution"
+        raise LinkConflict(
+            f"{entry.name} and {other} both provide {rel} with different content",
+            hint="uninstall one of them, or install them into different envs",
+        )
+
+    def _expand(self, src: str, rel: str, entry: StoredWheel, forced: set[str]) -> Dir:
+        node = Dir()
+        for child in sorted(os.scandir(src), key=lambda e: e.name):
+            self._insert(node, child.name, child.path, f"{rel}/{child.name}", entry, forced)
+        return node
+
+    def _expand_link(self, link: Link, rel: str) -> Dir:
+        """A directory link that another wheel now shares becomes a real dir of its first owner's links."""
+        entry, forced = self._owners[link.owner]
+        return self._expand(link.src, rel, entry, forced)
+
+    def _dist_info(self, spec: DistSpec, forced: set[str]) -> Dir:
+        """A real dist-info dir for per-env markers: the entry's files linked, plus REQUESTED
+        (a link to the store's shared empty marker) and direct_url.json. The entry's RECORD
+        already lists both markers, so it is shared too (except with headers, whose path
+        names the env's Python version)."""
+        entry = spec.entry
+        src = entry.site / entry.dist_info
+        node = Dir()
+        for child in sorted(os.scandir(src), key=lambda e: e.name):
+            self._insert(node, child.name, child.path, f"{entry.dist_info}/{child.name}", entry, forced)
+        if spec.requested:
+            node.children["REQUESTED"] = Link(str(self.store_root / EMPTY_MARKER), False, entry.name)
+        if spec.direct_url is not None:
+            node.children["direct_url.json"] = Gen(spec.direct_url.encode(), 0o644, entry.name)
+        if entry.has_headers:
+            record = (src / "RECORD").read_text()
+            record = record.replace("include/site/python3/", f"include/site/python{entry_short(self.env)}/")
+            node.children["RECORD"] = Gen(record.encode(), 0o644, entry.name)
+        return node
+
+    # -- prefix tree ------------------------------------------------------------------------------
+
+    def _place_tree(self, src_root: Path, dest: Dir, entry: StoredWheel) -> None:
+        for dirpath, dirs, files in os.walk(src_root):
+            rel = os.path.relpath(dirpath, src_root)
+            node = dest
+            if rel != ".":
+                for part in rel.split(os.sep):
+                    nxt = node.children.setdefault(part, Dir(owned=False))
+                    if not isinstance(nxt, Dir):
+                        raise LinkConflict(f"{entry.name} wants a directory where a file is: {rel}")
+                    node = nxt
+            for name in files:
+                self._put(node, name, Link(os.path.join(dirpath, name), False, entry.name))
+            dirs.sort()
+
+    def _put(self, parent: Dir, name: str, node: Link | Gen) -> None:
+        existing = parent.children.get(name)
+        if existing is not None:
+            if isinstance(existing, Gen) and isinstance(node, Gen) and existing.data == node.data:
+                return
+            if isinstance(existing, Link) and isinstance(node, Link) and _same_file(existing.src, node.src):
+                return
+            owner = existing.owner if isinstance(existing, Link | Gen) else "a directory"
+            raise LinkConflict(f"{node.owner} and {owner} both provide {name} with different content")
+        parent.children[name] = node
+
+    def _launcher(self, name: str, module: str, attr: str, section: str) -> bytes:
+        from installer.scripts import Script
+
+        _name, data = Script(name, module, attr, section).generate(str(self.env.python), "posix")  # type: ignore[arg-type]
+        return data
+
+    def _fix_shebang(self, path: Path) -> bytes:
+        data = path.read_bytes()
+        if (
+            data.startswith(b"#!python")
+            or data.startswith(b"#!/usr/bin/python")
+            or data.startswith(b"#! python")
+        ):
+            first, _, rest = data.partition(b"\n")
+            return b"#!" + str(self.env.python).encode() + first[first.index(b"python") + 6 :] + b"\n" + rest
+        return data
+
+
+def entry_short(env: EnvPaths) -> str:
+    return env.interpreter.short_version
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b) or filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def build_layout(env: EnvPaths, specs: Iterable[DistSpec], mode: LinkMode, store_root: Path) -> Layout:
+    builder = LayoutBuilder(env, mode, store_root)
+    for spec in sorted(specs, key=lambda s: s.entry.name):
+        builder.add(spec)
+    return builder.layout
+
+
+# -- applying a diff ------------------------------------------------------------------------------
+
+
+class Journal:
+    """Filesystem changes that can be undone: removals are moves into a scratch dir of the env."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.scratch = prefix / f".forge-txn-{uuid.uuid4().hex[:12]}"
+        self._undo: list[Callable[[], None]] = []
+        self._n = 0
+        self.created = 0
+        self.removed = 0
+
+    def _stash(self) -> Path:
+        if not self.scratch.exists():
+            self.scratch.mkdir()
+        self._n += 1
+        return self.scratch / str(self._n)
+
+    def remove(self, path: Path) -> None:
+        if not os.path.lexists(path):
+            return
+        dest = self._stash()
+        os.rename(path, dest)
+        self._undo.append(lambda: os.rename(dest, path))
+        self.removed += 1
+
+    def rmdir_if_empty(self, path: Path) -> None:
+        try:
+            os.rmdir(path)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
+                return
+            raise
+        self._undo.append(lambda: os.mkdir(path))
+
+    def mkdir(self, path: Path) -> None:
+        if os.path.isdir(path) and not os.path.islink(path):
+            return
+        if os.path.lexists(path):
+            raise LinkConflict(f"{path} exists and is not a directory Forge manages")
+        os.mkdir(path)
+        self._undo.append(lambda: os.rmdir(path))
+
+    def _check_free(self, path: Path) -> None:
+        if os.path.lexists(path):
+            raise LinkConflict(
+                f"{path} already exists and was not placed by Forge",
+                hint="another tool wrote into this env; remove that file or run `forge doctor`",
+            )
+
+    def symlink(self, target: str, path: Path) -> None:
+        self._check_free(path)
+        os.symlink(target, path)
+        self._undo.append(lambda: os.unlink(path))
+        self.created += 1
+
+    def hardlink(self, src: str, path: Path) -> None:
+        self._check_free(path)
+        os.link(src, path)
+        self._undo.append(lambda: os.unlink(path))
+        self.created += 1
+
+    def copy(self, src: str, path: Path) -> None:
+        self._check_free(path)
+        shutil.copy2(src, path)
+        os.chmod(path, os.stat(path).st_mode | 0o200)
+        self._undo.append(lambda: os.unlink(path))
+        self.created += 1
+
+    def write(self, path: Path, data: bytes, mode: int) -> None:
+        self._check_free(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.chmod(path, mode)
+        self._undo.append(lambda: os.unlink(path))
+        self.created += 1
+
+    def commit(self) -> None:
+        from .seal import remove_tree
+
+        self._undo.clear()
+        if self.scratch.exists():
+            remove_tree(self.scratch)
+
+    def rollback(self) -> None:
+        from .seal import remove_tree
+
+        errors = []
+        for undo in reversed(self._undo):
+            try:
+                undo()
+            except OSError as exc:  # keep undoing: leave as little behind as possible
+                errors.append(exc)
+        self._undo.clear()
+        if self.scratch.exists():
+            remove_tree(self.scratch)
+
+
+class Applier:
+    """Turns a layout diff into journal operations, falling back loudly when a link mode fails."""
+
+    def __init__(self, env: EnvPaths, journal: Journal, mode: LinkMode, store_root: Path) -> None:
+        self.env = env
+        self.journal = journal
+        self.mode = mode
+        self.store_root = store_root
+        self.fallback: str | None = None
+
+    def _place_link(self, link: Link, path: Path, in_site: bool) -> None:
+        if link.is_dir:  # only symlink mode keeps directory links (other modes expand them)
+            self.journal.symlink(self._target(link.src, path, in_site), path)
+            return
+        mode = self.mode
+        try:
+            if mode is LinkMode.COPY:
+                self.journal.copy(link.src, path)
+            else:
+                self.journal.hardlink(link.src, path)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            failure = f"hardlinks failed ({os.strerror(exc.errno or 0)})"
+        if mode is LinkMode.SYMLINK and not link.realpath:
+            self.journal.symlink(self._target(link.src, path, in_site), path)
+            return
+        if self.fallback is None:
+            self.fallback = f"{failure}: copying files instead"
+        self.journal.copy(link.src, path)
+
+    def _target(self, src: str, path: Path, in_site: bool) -> str:
+        store = str(self.store_root)
+        if in_site and src.startswith(store + os.sep):
+            depth = len(path.relative_to(self.env.site).parts) - 1
+            return "../" * depth + HOP + src[len(store) :]
+        return src
+
+    def create(self, node: Node, path: Path, in_site: bool) -> None:
+        if isinstance(node, Link):
+            self._place_link(node, path, in_site)
+        elif isinstance(node, Gen):
+            self.journal.write(path, node.data, node.mode)
+        else:
+            self.journal.mkdir(path)
+            for name, child in node.children.items():
+                self.create(child, path / name, in_site)
+
+    def remove(self, node: Node, path: Path) -> None:
+        if isinstance(node, Dir):
+            if node.owned:
+                self.journal.remove(path)
+                return
+            for name, child in node.children.items():
+                self.remove(child, path / name)
+            self.journal.rmdir_if_empty(path)
+        else:
+            self.journal.remove(path)
+
+    def diff(self, old: Node | None, new: Node | None, path: Path, in_site: bool) -> None:
+        if old is None and new is None:
+            return
+        if new is None:
+            assert old is not None
+            self.remove(old, path)
+            return
+        if old is None:
+            self.create(new, path, in_site)
+            return
+        if isinstance(old, Dir) and isinstance(new, Dir):
+            for name in sorted(old.children.keys() - new.children.keys()):
+                self.remove(old.children[name], path / name)
+            for name, child in new.children.items():
+                self.diff(old.children.get(name), child, path / name, in_site)
+            return
+        if _same_node(old, new):
+            return
+        self.remove(old, path)
+        self.create(new, path, in_site)
+
+
+def _same_node(a: Node, b: Node) -> bool:
+    if isinstance(a, Link) and isinstance(b, Link):
+        return a.src == b.src and a.is_dir == b.is_dir and a.realpath == b.realpath
+    if isinstance(a, Gen) and isinstance(b, Gen):
+        return a.data == b.data and a.mode == b.mode
+    return False
+
+
+def apply(
+    env: EnvPaths,
+    old: Layout,
+    new: Layout,
+    *,
+    mode: LinkMode,
+    store_root: Path,
+) -> tuple[Journal, str | None]:
+    """Apply ``old -> new``; on error everything done is undone and the error re-raised.
+
+    Returns the journal (call ``commit()`` once the catalog has recorded the change, or
+    ``rollback()`` if recording it failed) and the fallback reason, if the mode had to change.
+    """
+    journal = Journal(env.prefix)
+    applier = Applier(env, journal, mode, store_root)
+    try:
+        if mode is LinkMode.SYMLINK:
+            hop = env.site / HOP
+            if not os.path.islink(hop):
+                journal.symlink(str(store_root), hop)
+            elif os.readlink(hop) != str(store_root):
+                journal.remove(hop)
+                journal.symlink(str(store_root), hop)
+        applier.diff(old.site, new.site, env.site, True)
+        applier.diff(old.prefix, new.prefix, env.prefix, False)
+    except BaseException:
+        journal.rollback()
+        raise
+    return journal, applier.fallback
+
+
+def count_nodes(layout: Layout) -> int:
+    def walk(node: Node) -> int:
+        if isinstance(node, Dir):
+            return 1 + sum(walk(c) for c in node.children.values())
+        return 1
+
+    return walk(layout.site) + walk(layout.prefix)
+
+
+def direct_url_json(url: str, *, editable: bool = False, archive_hash: str | None = None) -> str:
+    """PEP 610 ``direct_url.json`` content for a local file or URL install."""
+    data: dict[str, object] = {"url": url}
+    if editable:
+        data["dir_info"] = {"editable": True}
+    elif archive_hash:
+        data["archive_info"] = {"hashes": {"sha256": archive_hash}, "hash": f"sha256={archive_hash}"}
+    else:
+        data["archive_info"] = {}
+    return json.dumps(data, sort_keys=True)
+
+
+def specs_by_name(specs: Sequence[DistSpec]) -> dict[str, DistSpec]:
+    return {s.entry.name: s for s in specs}

@@ -1,0 +1,864 @@
+"""``Store``: the typed facade over the store, the catalog, envs and the linker.
+
+Usage::
+
+    from forge_store import Store
+    store = Store()                                  # FORGE_HOME or the user data dir
+    env = store.create_env("ml", python="3.11")
+    report = store.install_wheels("ml", [Path("numpy-2.4.6-....whl")])
+    for action in report.actions: ...
+
+Every mutation is all-or-nothing: files are placed through an undo journal and the catalog rows
+that describe them are written in one transaction; if either fails, both are rolled back and
+entries this operation added to the store (still unused) are removed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import interpreters
+from .catalog import Catalog, EntryRow, EnvRow, LinkRow
+from .errors import (
+    AbiMismatch,
+    EnvBusy,
+    EnvExists,
+    EnvNotFound,
+    IncompatibleWheel,
+    IntegrityError,
+    LockTimeout,
+    NotFoundError,
+    UsageError,
+)
+from .home import ForgeHome, default_home
+from .models import (
+    EntryPoint,
+    EnvInfo,
+    EnvKind,
+    InstallAction,
+    InstallReport,
+    Interpreter,
+    Layer,
+    LayeringMode,
+    LinkedDist,
+    LinkMode,
+    OriginClimb,
+    StoredWheel,
+)
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
+    from .ingest import WheelInfo
+    from .linker import DistSpec
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+GLOBAL_PREFIX = "@global-"
+
+
+def _interp_to_json(interp: Interpreter) -> dict[str, object]:
+    data = dataclasses.asdict(interp)
+    data["executable"] = str(interp.executable)
+    data["markers"] = dict(interp.markers)
+    return data
+
+
+def _interp_from_json(data: dict[str, object]) -> Interpreter:
+    version = data["version"]
+    markers = data["markers"]
+    assert isinstance(version, list | tuple) and isinstance(markers, dict)
+    return Interpreter(
+        executable=Path(str(data["executable"])),
+        version=(int(version[0]), int(version[1]), int(version[2])),
+        implementation=str(data["implementation"]),
+        cache_tag=str(data["cache_tag"]),
+        soabi=str(data["soabi"]),
+        abiflags=str(data["abiflags"]),
+        machine=str(data["machine"]),
+        markers=tuple(sorted((str(k), str(v)) for k, v in markers.items())),
+    )
+
+
+def _env_info(row: EnvRow) -> EnvInfo:
+    return EnvInfo(
+        name=row.name,
+        path=Path(row.path),
+        interpreter=_interp_from_json(row.interpreter),
+        parent=row.parent,
+        layering=LayeringMode(row.layering),
+        link_mode=LinkMode(row.link_mode),
+        kind=EnvKind(row.kind),
+        created=row.created,
+    )
+
+
+class Store:
+    """Forge's store, catalog and envs below one ``FORGE_HOME``. Library code: never prints."""
+
+    def __init__(self, home: Path | str | None = None, *, lock_timeout: float = 300.0) -> None:
+        self.home = ForgeHome(Path(home).absolute() if home is not None else default_home())
+        self.lock_timeout = lock_timeout
+        self._catalog: Catalog | None = None
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self.home.ensure()
+            self._catalog = Catalog(self.home.catalog)
+        return self._catalog
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _lock(self, name: str) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        self.home.locks.mkdir(parents=True, exist_ok=True)
+        lock: BaseFileLock = FileLock(str(self.home.locks / f"{name}.lock"), timeout=self.lock_timeout)
+        try:
+            with lock:
+                yield
+        except Timeout:
+            raise LockTimeout(
+                f"timed out after {self.lock_timeout:.0f}s waiting for the {name} lock",
+                hint="another forge process is working on it",
+            ) from None
+
+    def store_lock(self) -> contextlib.AbstractContextManager[None]:
+        """The lock under which entries are published or removed."""
+        return self._lock("store")
+
+    def env_lock(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return self._lock(f"env-{name.replace('/', '_')}")
+
+    # -- entries ----------------------------------------------------------------------------------
+
+    def _stored(self, row: EntryRow, *, reused: bool = False) -> StoredWheel:
+        meta = row.meta
+
+        def strs(key: str) -> tuple[str, ...]:
+            value = meta.get(key) or []
+            assert isinstance(value, list)
+            return tuple(str(v) for v in value)
+
+        eps = meta.get("entry_points") or []
+        climbs = meta.get("climbs") or []
+        assert isinstance(eps, list) and isinstance(climbs, list)
+        return StoredWheel(
+            id=row.id,
+            path=self.home.store / row.dir,
+            name=row.name,
+            version=row.version,
+            dist_info=row.dist_info,
+            tags=row.tags,
+            requires_python=row.requires_python,
+            requires_dist=strs("requires_dist"),
+            wheel_sha256=row.wheel_sha256,
+            size=row.size,
+            files=row.files,
+            pyc_tags=row.pyc_tags,
+            entry_points=tuple(EntryPoint(**e) for e in eps),
+            namespace_dirs=strs("namespace_dirs"),
+            climbs=tuple(OriginClimb(**c) for c in climbs),
+            has_data=bool(meta.get("has_data")),
+            has_headers=bool(meta.get("has_headers")),
+            has_scripts=bool(meta.get("has_scripts")),
+            record_issues=strs("record_issues"),
+            reused=reused,
+        )
+
+    def entry(self, entry_id: str) -> StoredWheel:
+        row = self.catalog.entry(entry_id)
+        if row is None:
+            raise NotFoundError(f"no store entry {entry_id}")
+        return self._stored(row)
+
+    def entries(self, name: str | None = None) -> list[StoredWheel]:
+        """All entries, or those of one (canonical) project name."""
+        rows = self.catalog.all_entries() if name is None else self.catalog.entries_named(name)
+        return [self._stored(r) for r in rows]
+
+    def entry_for_wheel_sha256(self, sha256: str) -> StoredWheel | None:
+        row = self.catalog.entry_by_alias(sha256)
+        return None if row is None else self._stored(row)
+
+    def add_wheel(
+        self,
+        path: Path,
+        *,
+        interpreters_: Sequence[Interpreter] = (),
+        info: WheelInfo | None = None,
+        wheel_sha256: str | None = None,
+    ) -> StoredWheel:
+        """Ingest a wheel (idempotent): unpack, validate, scan, compile pycs for ``interpreters_``
+        (default: the one running Forge), seal and publish. ``reused`` tells whether it was there."""
+        from . import ingest
+        from .seal import make_read_only, remove_tree, seal_dirs
+
+        targets = list(interpreters_) or [interpreters.current()]
+        sha = wheel_sha256 or ingest.file_sha256(path)
+        cat = self.catalog
+        row = cat.entry_by_alias(sha)
+        if row is None:
+            info = info or ingest.inspect_wheel(path)
+            if info.provisional_id:
+                row = cat.entry(info.provisional_id)
+                if row is not None:
+                    with cat.transaction():
+                        cat.add_alias(sha, row.id, info.filename)
+        if row is not None:
+            row = self._ensure_pycs(row, targets)
+            with cat.transaction():
+                cat.add_lease(row.id, self.holder)
+            return self._stored(row, reused=True)
+        assert info is not None
+        self.home.ensure()
+        staging = self.home.tmp / f"ingest-{uuid.uuid4().hex}"
+        try:
+            cid, eps = ingest.unpack(info, staging)
+            site = staging / "site"
+            ns, climbs, size, nfiles = ingest.scan_entry(site, info.dist_info)
+            pyc_tags = ingest.compile_bytecode(site, targets)
+            meta: dict[str, object] = {
+                "id": cid,
+                "name": info.name,
+                "version": info.version,
+                "filename": info.filename,
+                "tags": list(info.tags),
+                "requires_python": info.requires_python,
+                "requires_dist": list(info.requires_dist),
+                "entry_points": [dataclasses.asdict(e) for e in eps],
+                "namespace_dirs": ns,
+                "climbs": [dataclasses.asdict(c) for c in climbs],
+                "has_data": (staging / "data").is_dir(),
+                "has_headers": (staging / "headers").is_dir(),
+                "has_scripts": (staging / "scripts").is_dir(),
+                "record_issues": list(info.record_issues),
+                "pyc_tags": pyc_tags,
+            }
+            ingest.write_meta(staging, meta)
+            make_read_only(staging)
+            with self.store_lock():
+                row = cat.entry(cid)
+                if row is None:
+                    rel = self._entry_dir_name(cid)
+                    final = self.home.store / rel
+                    if final.exists():  # published by a process that died before recording it
+                        remove_tree(final)
+                    os.rename(staging, final)
+                    seal_dirs(final)
+                    row = EntryRow(
+                        id=cid,
+                        dir=rel,
+                        name=info.name,
+                        version=info.version,
+                        dist_info=info.dist_info,
+                        tags=info.tags,
+                        requires_python=info.requires_python,
+                        wheel_sha256=sha,
+                        size=size,
+                        files=nfiles,
+                        pyc_tags=tuple(pyc_tags),
+                        meta=meta,
+                        refcount=0,
+                        created=time.time(),
+                    )
+                    reused = False
+                    with cat.transaction():
+                        cat.insert_entry(row)
+                        cat.add_alias(sha, cid, info.filename)
+                        cat.add_lease(cid, self.holder)
+                else:
+                    reused = True
+                    with cat.transaction():
+                        cat.add_alias(sha, cid, info.filename)
+                        cat.add_lease(cid, self.holder)
+        finally:
+            if staging.exists():
+                remove_tree(staging)
+        if reused:
+            row = self._ensure_pycs(row, targets)
+        return self._stored(row, reused=reused)
+
+    def _entry_dir_name(self, cid: str) -> str:
+        for width in (16, 32, 64):
+            rel = cid[:width]
+            other = self.catalog.entry_by_dir(rel)
+            if other is None or other.id == cid:
+                return rel
+        raise IntegrityError(f"store directory for {cid} is taken")
+
+    def _ensure_pycs(self, row: EntryRow, targets: Sequence[Interpreter]) -> EntryRow:
+        """Add bytecode for interpreters an existing entry was not compiled for (under the store lock)."""
+        from . import ingest
+        from .seal import make_read_only, seal_dirs, unseal
+
+        missing = [t for t in targets if t.cache_tag not in row.pyc_tags]
+        if not missing:
+            return row
+        with self.store_lock():
+            fresh = self.catalog.entry(row.id)
+            assert fresh is not None
+            missing = [t for t in targets if t.cache_tag not in fresh.pyc_tags]
+            if not missing:
+                return fresh
+            path = self.home.store / fresh.dir
+            unseal(path)
+            try:
+                ingest.compile_bytecode(path / "site", missing)
+            finally:
+                make_read_only(path)
+                seal_dirs(path)
+            tags = tuple(fresh.pyc_tags) + tuple(t.cache_tag for t in missing)
+            meta = dict(fresh.meta)
+            meta["pyc_tags"] = list(tags)
+            with self.catalog.transaction():
+                self.catalog.set_pyc_tags(fresh.id, tags, meta)
+            out = self.catalog.entry(fresh.id)
+            assert out is not None
+            return out
+
+    def _discard_unused(self, entries: Sequence[StoredWheel]) -> None:
+        """Remove entries this operation created if nothing links or leases them (rollback)."""
+        from .seal import remove_tree
+
+        new = [e for e in entries if not e.reused]
+        if not new:
+            return
+        with self.store_lock():
+            for entry in new:
+                row = self.catalog.entry(entry.id)
+                if row is None or row.refcount > 0:
+                    continue
+                if set(self.catalog.lease_holders(entry.id)) - {self.holder}:
+                    continue
+                with self.catalog.transaction():
+                    self.catalog.delete_entry(entry.id)
+                remove_tree(self.home.store / row.dir)
+
+    def release(self) -> None:
+        """Drop this operation's leases (done automatically after every env change)."""
+        with self.catalog.transaction():
+            self.catalog.drop_leases(self.holder)
+
+    # -- envs -------------------------------------------------------------------------------------
+
+    def env(self, name: str) -> EnvInfo:
+        row = self.catalog.env(name)
+        if row is None:
+            raise EnvNotFound(f"no env named {name!r}", hint="`forge envs` lists them")
+        return _env_info(row)
+
+    def envs(self, *, include_global: bool = False) -> list[EnvInfo]:
+        out = [_env_info(r) for r in self.catalog.envs()]
+        return out if include_global else [e for e in out if e.kind is not EnvKind.GLOBAL]
+
+    def env_at(self, path: Path) -> EnvInfo | None:
+        row = self.catalog.env_by_path(str(path.absolute()))
+        return None if row is None else _env_info(row)
+
+    def children(self, name: str) -> list[EnvInfo]:
+        return [_env_info(r) for r in self.catalog.children(name)]
+
+    def chain(self, env: EnvInfo) -> list[EnvInfo]:
+        """The env's ancestors, nearest first."""
+        out: list[EnvInfo] = []
+        seen = {env.name}
+        parent = env.parent
+        while parent is not None and parent not in seen:
+            info = self.env(parent)
+            out.append(info)
+            seen.add(parent)
+            parent = info.parent
+        return out
+
+    def global_env(self, interp: Interpreter, *, create: bool = False) -> EnvInfo | None:
+        name = GLOBAL_PREFIX + interp.abi_key
+        row = self.catalog.env(name)
+        if row is not None:
+            return _env_info(row)
+        if not create:
+            return None
+        return self._create(name, interp, path=self.home.globals / interp.abi_key, kind=EnvKind.GLOBAL)
+
+    def global_site(self, interp: Interpreter) -> Path:
+        return self.home.globals / interp.abi_key / interp.site_packages_rel
+
+    def runtime_layers(self, env: EnvInfo) -> list[Path]:
+        """Site dirs stacked after the env's own at start-up, nearest first."""
+        if env.kind is EnvKind.GLOBAL:
+            return []
+        layers: list[Path] = []
+        if env.layering is LayeringMode.STACKED:
+            layers.extend(p.site_packages for p in self.chain(env))
+        layers.append(self.global_site(env.interpreter))
+        return layers
+
+    def create_env(
+        self,
+        name: str,
+        *,
+        python: str | None = None,
+        parent: str | None = None,
+        path: Path | None = None,
+        layering: LayeringMode = LayeringMode.STACKED,
+        link_mode: LinkMode = LinkMode.SYMLINK,
+    ) -> EnvInfo:
+        """Create a Forge env (a real venv without pip). A child inherits its parent's interpreter;
+        a child on another interpreter ABI than its parent is refused."""
+        if not _NAME_RE.match(name):
+            raise UsageError(
+                f"invalid env name {name!r}",
+                hint="use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit",
+            )
+        parent_info = self.env(parent) if parent is not None else None
+        if python is not None:
+            interp = interpreters.find(python, self.home.cache / "interpreters")
+        elif parent_info is not None:
+            interp = parent_info.interpreter
+        else:
+            interp = interpreters.current()
+        if parent_info is not None and parent_info.interpreter.abi_key != interp.abi_key:
+            raise AbiMismatch(
+                f"env {name!r} would run {interp.abi_key} but its parent {parent!r} runs"
+                f" {parent_info.interpreter.abi_key}",
+                hint="a child must use its parent's interpreter ABI; omit --python to inherit it",
+            )
+        info = self._create(
+            name,
+            interp,
+            path=path.absolute() if path is not None else self.home.envs / name,
+            kind=EnvKind.ENV,
+            parent=parent,
+            layering=layering,
+            link_mode=link_mode,
+        )
+        if parent_info is not None and layering is LayeringMode.FLAT:
+            self.relink(name)
+        return info
+
+    def _create(
+        self,
+        name: str,
+        interp: Interpreter,
+        *,
+        path: Path,
+        kind: EnvKind,
+        parent: str | None = None,
+        layering: LayeringMode = LayeringMode.STACKED,
+        link_mode: LinkMode = LinkMode.SYMLINK,
+    ) -> EnvInfo:
+        from . import envs
+        from .seal import remove_tree
+
+        if self.catalog.env(name) is not None:
+            raise EnvExists(f"env {name!r} already exists", hint=f"`forge remove {name}` first")
+        if self.catalog.env_by_path(str(path)) is not None:
+            raise EnvExists(f"{path} is already a Forge env")
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise EnvExists(f"{path} exists and is not empty")
+        info = EnvInfo(
+            name=name,
+            path=path,
+            interpreter=interp,
+            parent=parent,
+            layering=layering,
+            link_mode=link_mode,
+            kind=kind,
+            created=time.time(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.parent / f".{path.name}.forge-tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            envs.write_venv(
+                staging,
+                interp,
+                name=name,
+                forge_python=interpreters.running_forge_python(),
+                layers=[],
+            )
+            # the hook names absolute paths of the final location
+            site = staging / interp.site_packages_rel
+            envs.write_layers_hook(site, interp, self.runtime_layers(info))
+            _retarget_venv(staging, path)
+            with self.catalog.transaction():
+                self.catalog.insert_env(
+                    EnvRow(
+                        name=name,
+                        path=str(path),
+                        interpreter=_interp_to_json(interp),
+                        abi=interp.abi_key,
+                        parent=parent,
+                        layering=layering.value,
+                        link_mode=link_mode.value,
+                        kind=kind.value,
+                        settings={},
+                        created=info.created,
+                    )
+                )
+                if path.exists():
+                    path.rmdir()
+                os.rename(staging, path)
+        except BaseException:
+            remove_tree(staging)
+            raise
+        return info
+
+    def remove_env(self, name: str, *, recursive: bool = False) -> list[str]:
+        """Delete an env and its links (never store content); refuses while children exist."""
+        from .seal import remove_tree
+
+        env = self.env(name)
+        kids = self.children(name)
+        if kids and not recursive:
+            raise EnvBusy(
+                f"env {name!r} has children: {', '.join(k.name for k in kids)}",
+                hint="remove them first, or pass --recursive",
+            )
+        removed: list[str] = []
+        for kid in kids:
+            removed.extend(self.remove_env(kid.name, recursive=True))
+        with self.env_lock(name):
+            trash = env.path.parent / f".{env.path.name}.forge-rm-{uuid.uuid4().hex[:8]}"
+            moved = False
+            if env.path.exists():
+                os.rename(env.path, trash)
+                moved = True
+            try:
+                with self.catalog.transaction():
+                    self.catalog.delete_env(name)
+            except BaseException:
+                if moved:
+                    os.rename(trash, env.path)
+                raise
+            if moved:
+                remove_tree(trash)
+        removed.append(name)
+        return removed
+
+    # -- what an env sees -------------------------------------------------------------------------
+
+    def _local_rows(self, env: EnvInfo) -> list[LinkRow]:
+        return [r for r in self.catalog.links(env.name) if r.layer == Layer.LOCAL.value]
+
+    def visible(self, env_name: str) -> list[LinkedDist]:
+        """Every distribution the env sees, nearest layer first; shadowed ones are dropped."""
+        env = self.env(env_name)
+        seen: dict[str, LinkedDist] = {}
+        layers: list[tuple[EnvInfo, Layer]] = [(env, Layer.LOCAL)]
+        layers.extend((p, Layer.PARENT) for p in self.chain(env))
+        glob = self.global_env(env.interpreter)
+        if glob is not None and env.kind is not EnvKind.GLOBAL:
+            layers.append((glob, Layer.GLOBAL))
+        for info, layer in layers:
+            rows = self._local_rows(info)
+            entries = self.catalog.entries([r.entry_id for r in rows])
+            for r in rows:
+                e = entries[r.entry_id]
+                if e.name not in seen:
+                    seen[e.name] = LinkedDist(e.name, e.version, e.id, layer, info.name, r.requested)
+        return sorted(seen.values(), key=lambda d: d.name)
+
+    def manifest(self, env_name: str) -> dict[str, str]:
+        self.env(env_name)
+        return self.catalog.manifest(env_name)
+
+    def export(self, env_name: str, *, include_all: bool = False) -> str:
+        """A requirements file: what the env asked for, pinned (``include_all``: every visible dist)."""
+        env = self.env(env_name)
+        visible = {d.name: d for d in self.visible(env_name)}
+        lines = [f"# forge export --env {env.name} (Python {env.interpreter.full_version})"]
+        if include_all:
+            for d in visible.values():
+                where = "" if d.layer is Layer.LOCAL else f"  # {d.layer.value}: {d.env}"
+                lines.append(f"{d.name}=={d.version}{where}")
+        else:
+            for name, requirement in self.catalog.manifest(env.name).items():
+                dist = visible.get(name)
+                lines.append(f"{name}=={dist.version}" if dist is not None else requirement)
+        return "\n".join(lines) + "\n"
+
+    # -- changing an env --------------------------------------------------------------------------
+
+    def install_wheels(
+        self, env_name: str, wheels: Sequence[Path], *, local: bool = False, requested: bool = True
+    ) -> InstallReport:
+        """Link local wheel files into an env (ingesting them first). Link and unlink only."""
+        from . import ingest
+        from .linker import DistSpec, direct_url_json
+
+        env = self.env(env_name)
+        supported = set(interpreters.wheel_tags(env.interpreter))
+        infos: list[tuple[WheelInfo, str]] = []
+        names: set[str] = set()
+        for path in wheels:
+            info = ingest.inspect_wheel(Path(path))
+            check_compatible(info.filename, info.tags, info.requires_python, env, supported)
+            if info.name in names:
+                raise UsageError(f"{info.name} is given twice")
+            names.add(info.name)
+            infos.append((info, ingest.file_sha256(info.path)))
+        added: list[StoredWheel] = []
+        try:
+            for info, sha in infos:
+                added.append(
+                    self.add_wheel(info.path, interpreters_=[env.interpreter], info=info, wheel_sha256=sha)
+                )
+            specs = [
+                DistSpec(
+                    entry,
+                    requested=requested,
+                    direct_url=direct_url_json(info.path.absolute().as_uri(), archive_hash=sha),
+                )
+                for entry, (info, sha) in zip(added, infos, strict=True)
+            ]
+            manifest: dict[str, str | None] = {}
+            if requested:
+                manifest = {s.entry.name: f"{s.entry.name}=={s.entry.version}" for s in specs}
+            return self.change(env_name, add=specs, local=local, manifest=manifest)
+        except BaseException:
+            self._discard_unused(added)
+            raise
+        finally:
+            self.release()
+
+    def uninstall(self, env_name: str, names: Sequence[str], *, local: bool = False) -> InstallReport:
+        """Unlink distributions from an env's LOCAL layer (store content is never deleted here)."""
+        from packaging.utils import canonicalize_name
+
+        env = self.env(env_name)
+        local_names = {self.catalog.entry(r.entry_id).name for r in self._local_rows(env)}  # type: ignore[union-attr]
+        wanted: list[str] = []
+        for raw in names:
+            name = canonicalize_name(raw)
+            if name in local_names:
+                wanted.append(name)
+                continue
+            if local:
+                continue
+            provider = next((d for d in self.visible(env_name) if d.name == name), None)
+            if provider is not None:
+                raise UsageError(
+                    f"{name} is provided by the {provider.layer.value} layer {provider.env!r}, not by {env_name!r}",
+                    hint=f"uninstall it there: forge uninstall {name} --env {provider.env}",
+                )
+            raise NotFoundError(f"{name} is not installed in {env_name!r}")
+        return self.change(env_name, remove=wanted, manifest={n: None for n in wanted})
+
+    def change(
+        self,
+        env_name: str,
+        *,
+        add: Sequence[DistSpec] = (),
+        remove: Sequence[str] = (),
+        local: bool = False,
+        manifest: dict[str, str | None] | None = None,
+    ) -> InstallReport:
+        """Add and remove distributions in an env's LOCAL layer, all or nothing; then relink flat children."""
+        env = self.env(env_name)
+        with self.env_lock(env_name):
+            report = self._change_locked(env, add, remove, local, manifest or {})
+        relinked = self._relink_children(env_name)
+        return dataclasses.replace(report, relinked_children=tuple(relinked))
+
+    def _parent_provided(self, env: EnvInfo) -> dict[str, tuple[StoredWheel, EnvInfo, Layer]]:
+        out: dict[str, tuple[StoredWheel, EnvInfo, Layer]] = {}
+        layers: list[tuple[EnvInfo, Layer]] = [(p, Layer.PARENT) for p in self.chain(env)]
+        glob = self.global_env(env.interpreter)
+        if glob is not None and env.kind is not EnvKind.GLOBAL:
+            layers.append((glob, Layer.GLOBAL))
+        for info, layer in layers:
+            for row in self._local_rows(info):
+                entry = self.entry(row.entry_id)
+                out.setdefault(entry.name, (entry, info, layer))
+        return out
+
+    def _specs(self, rows: Sequence[LinkRow]) -> list[DistSpec]:
+        from .linker import DistSpec
+
+        entries = self.catalog.entries([r.entry_id for r in rows])
+        missing = [r.entry_id for r in rows if r.entry_id not in entries]
+        if missing:
+            raise IntegrityError(f"the catalog links entries that do not exist: {missing[:3]}")
+        return [DistSpec(self._stored(entries[r.entry_id]), r.requested, r.direct_url) for r in rows]
+
+    def _change_locked(
+        self,
+        env: EnvInfo,
+        add: Sequence[DistSpec],
+        remove: Sequence[str],
+        local: bool,
+        manifest: dict[str, str | None],
+    ) -> InstallReport:
+        from .linker import DistSpec
+
+        rows = self.catalog.links(env.name)
+        local_specs = {
+            s.entry.name: s for s in self._specs([r for r in rows if r.layer == Layer.LOCAL.value])
+        }
+        parents = self._parent_provided(env)
+        actions: list[InstallAction] = []
+        new_local = dict(local_specs)
+        for spec in add:
+            name = spec.entry.name
+            provided = parents.get(name)
+            if provided is not None and not local and provided[0].version == spec.entry.version:
+                entry, owner, layer = provided
+                new_local.pop(name, None)
+                action = "from-parent" if layer is Layer.PARENT else "from-global"
+                actions.append(
+                    InstallAction(name, entry.version, action, entry.id, spec.entry.reused, detail=owner.name)
+                )
+                continue
+            old = new_local.get(name)
+            if old is not None and old.entry.id == spec.entry.id:
+                merged = DistSpec(
+                    old.entry, old.requested or spec.requested, spec.direct_url or old.direct_url
+                )
+                new_local[name] = merged
+                actions.append(InstallAction(name, spec.entry.version, "unchanged", old.entry.id, True))
+                continue
+            kind = "replaced" if old is not None else "linked"
+            detail = f"was {old.entry.version}" if old is not None else ""
+            if provided is not None:
+                detail = (
+                    detail + "; " if detail else ""
+                ) + f"overrides {provided[1].name}'s {provided[0].version}"
+            new_local[name] = spec
+            actions.append(
+                InstallAction(name, spec.entry.version, kind, spec.entry.id, spec.entry.reused, detail=detail)
+            )
+        for name in remove:
+            old = new_local.pop(name, None)
+            if old is not None:
+                actions.append(InstallAction(name, old.entry.version, "unlinked", old.entry.id, True))
+        old_specs = self._specs(rows)
+        flat_parent: list[DistSpec] = []
+        if env.layering is LayeringMode.FLAT:
+            flat_parent = self._flat_parent_specs(env, set(new_local))
+        new_rows = [
+            LinkRow(env.name, s.entry.id, Layer.LOCAL.value, s.requested, s.direct_url)
+            for s in new_local.values()
+        ]
+        new_rows += [LinkRow(env.name, s.entry.id, Layer.PARENT.value, False, None) for s in flat_parent]
+        return self._apply(
+            env, old_specs, list(new_local.values()) + flat_parent, new_rows, manifest, actions
+        )
+
+    def _flat_parent_specs(self, env: EnvInfo, local_names: set[str]) -> list[DistSpec]:
+        from .linker import DistSpec
+
+        out: dict[str, DistSpec] = {}
+        for parent in self.chain(env):
+            for spec in self._specs(self._local_rows(parent)):
+                if spec.entry.name not in local_names:
+                    out.setdefault(spec.entry.name, DistSpec(spec.entry))
+        return list(out.values())
+
+    def _apply(
+        self,
+        env: EnvInfo,
+        old_specs: Sequence[DistSpec],
+        new_specs: Sequence[DistSpec],
+        new_rows: Sequence[LinkRow],
+        manifest: dict[str, str | None],
+        actions: list[InstallAction],
+    ) -> InstallReport:
+        from . import linker
+
+        paths = linker.EnvPaths(env.path, env.site_packages, env.interpreter)
+        mode = env.link_mode
+        old_layout = linker.build_layout(paths, old_specs, mode, self.home.store)
+        new_layout = linker.build_layout(paths, new_specs, mode, self.home.store)
+        journal, fallback = linker.apply(paths, old_layout, new_layout, mode=mode, store_root=self.home.store)
+        try:
+            with self.catalog.transaction():
+                self.catalog.set_links(env.name, new_rows)
+                for name, requirement in manifest.items():
+                    self.catalog.set_manifest(env.name, name, requirement)
+                self.catalog.drop_leases(self.holder)
+        except BaseException:
+            journal.rollback()
+            raise
+        journal.commit()
+        return InstallReport(env.name, tuple(actions), mode, fallback)
+
+    def relink(self, env_name: str) -> InstallReport:
+        """Recompute a flat env's links from its parents (a no-op diff for stacked envs)."""
+        env = self.env(env_name)
+        with self.env_lock(env_name):
+            return self._change_locked(env, (), (), False, {})
+
+    def _relink_children(self, env_name: str) -> list[str]:
+        done: list[str] = []
+        for kid in self.children(env_name):
+            if kid.layering is LayeringMode.FLAT:
+                self.relink(kid.name)
+                done.append(kid.name)
+            done.extend(self._relink_children(kid.name))
+        return done
+
+
+def check_compatible(
+    filename: str,
+    tags: Sequence[str],
+    requires_python: str | None,
+    env: EnvInfo,
+    supported: set[str],
+) -> None:
+    """``IncompatibleWheel`` unless a wheel fits the env's interpreter (tags and Requires-Python)."""
+    interp = env.interpreter
+    expanded: set[str] = set()
+    for tag in tags:
+        py, abi, plat = tag.split("-")
+        for p in py.split("."):
+            for a in abi.split("."):
+                for pl in plat.split("."):
+                    expanded.add(f"{p}-{a}-{pl}")
+    if not expanded & supported:
+        raise IncompatibleWheel(
+            f"{filename} is not compatible with env {env.name!r}"
+            f" (Python {interp.full_version}, {interp.abi_key})",
+            hint="pick the wheel built for this interpreter and platform",
+        )
+    if requires_python:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            ok = SpecifierSet(requires_python).contains(interp.full_version, prereleases=True)
+        except InvalidSpecifier:
+            ok = True
+        if not ok:
+            raise IncompatibleWheel(
+                f"{filename} requires Python {requires_python}; env {env.name!r} has {interp.full_version}"
+            )
+
+
+def _retarget_venv(staging: Path, final: Path) -> None:
+    """Rewrite paths a staged venv embeds (activate scripts, pip launcher, hook) for its final place."""
+    old, new = str(staging), str(final)
+    candidates = [staging / "bin" / "activate", staging / "bin" / "activate.fish", staging / "bin" / "pip"]
+    for path in candidates:
+        if path.exists():
+            path.write_text(path.read_text().replace(old, new))
