@@ -1,0 +1,193 @@
+"""Which files and store entries of a project can be used for the target, best first.
+
+Static filters (they do not depend on the resolution state) run once per name and remember why
+each file was skipped, for error messages: wheel tags, Requires-Python, ``--only-binary`` /
+``--no-binary``, ``--hash``. Yanked files are kept but marked: whether they may be used depends
+on the requirement (PEP 592: only when pinned with ``==`` / ``===``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
+
+    from forge_pip.models import DistFile, TargetPython
+    from forge_pip.resolve.sources import IndexView, StoredDist, StoreView
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IndexVersion:
+    """The usable files of one version on the indexes."""
+
+    version: Version
+    files: tuple[DistFile, ...]
+    """Usable files, best first: wheels by tag rank, then sdists; non-yanked before yanked."""
+
+    @property
+    def yanked(self) -> bool:
+        """True when every usable file of this version is yanked."""
+        return all(f.yanked is not None for f in self.files)
+
+    @property
+    def has_wheel(self) -> bool:
+        return any(f.is_wheel for f in self.files)
+
+    def best(self, *, allow_yanked: bool) -> DistFile | None:
+        for file in self.files:
+            if file.yanked is None or allow_yanked:
+                return file
+        return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FinderOptions:
+    target: TargetPython
+    prefer_binary: bool = False
+    only_binary: frozenset[str] = frozenset()
+    no_binary: frozenset[str] = frozenset()
+    hashes: Mapping[NormalizedName, Mapping[str, frozenset[str]]] = dataclasses.field(default_factory=dict)
+
+
+def python_accepts(requires_python: str | None, python_version: str) -> bool:
+    """Whether a Requires-Python accepts the target; an invalid one is ignored (as pip does)."""
+    if not requires_python:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(python_version, prereleases=True)
+    except InvalidSpecifier:
+        return True
+
+
+def hashes_match(known: Mapping[str, str], wanted: Mapping[str, frozenset[str]]) -> bool:
+    """Whether one of a file's known digests is among the ``--hash`` values for its project."""
+    return any(known.get(algo, "").lower() in digests for algo, digests in wanted.items() if algo in known)
+
+
+def binary_policy(name: NormalizedName, only_binary: frozenset[str], no_binary: frozenset[str]) -> str:
+    """``"wheel"``, ``"sdist"`` or ``"any"``: a project named explicitly wins over ``:all:``."""
+    if name in no_binary:
+        return "sdist"
+    if name in only_binary:
+        return "wheel"
+    if ":all:" in no_binary:
+        return "sdist"
+    if ":all:" in only_binary:
+        return "wheel"
+    return "any"
+
+
+class Finder:
+    """Filters and orders what the index and the store offer for a project (memoised per name)."""
+
+    def __init__(self, options: FinderOptions, index: IndexView, store: StoreView) -> None:
+        self._options = options
+        self._index = index
+        self._store = store
+        self._tags = frozenset(options.target.tags)
+        self._index_cache: dict[NormalizedName, list[IndexVersion]] = {}
+        self._store_cache: dict[NormalizedName, list[StoredDist]] = {}
+        self._skipped: dict[NormalizedName, list[str]] = {}
+
+    @property
+    def prefer_binary(self) -> bool:
+        return self._options.prefer_binary
+
+    def skipped(self, name: NormalizedName) -> list[str]:
+        """Why files or entries of ``name`` were not usable (filled as a side effect of lookups)."""
+        return self._skipped.get(name, [])
+
+    def _skip(self, name: NormalizedName, why: str) -> None:
+        reasons = self._skipped.setdefault(name, [])
+        if why not in reasons:
+            reasons.append(why)
+
+    def _tag_rank(self, file: DistFile) -> int:
+        priority = self._options.target.tag_priority
+        return min((priority[t] for t in file.tags if t in priority), default=len(priority))
+
+    def index_versions(self, name: NormalizedName) -> list[IndexVersion]:
+        """Usable index versions of ``name``, newest first (``prefer_binary``: wheel versions first)."""
+        cached = self._index_cache.get(name)
+        if cached is not None:
+            return cached
+        opts = self._options
+        policy = binary_policy(name, opts.only_binary, opts.no_binary)
+        wanted = opts.hashes.get(name)
+        by_version: dict[Version, list[DistFile]] = {}
+        for file in self._index.files(name):
+            try:
+                version, tags = file.version, file.tags
+            except ValueError:
+                self._skip(name, f"{file.filename}: not a valid distribution file name")
+                continue
+            if file.is_wheel and not tags & self._tags:
+                shown = ", ".join(sorted(str(t) for t in tags)[:3])
+                self._skip(name, f"{version}: no wheel for the target ({file.filename}: {shown})")
+                continue
+            if not python_accepts(file.requires_python, opts.target.python_version):
+                self._skip(name, f"{version}: requires a different Python ({file.requires_python})")
+                continue
+            if policy == "wheel" and not file.is_wheel:
+                self._skip(name, f"{version}: {file.filename} is not a wheel (--only-binary)")
+                continue
+            if policy == "sdist" and file.is_wheel:
+                self._skip(name, f"{version}: {file.filename} is a wheel (--no-binary)")
+                continue
+            if wanted is not None and not hashes_match(file.hashes, wanted):
+                self._skip(name, f"{version}: {file.filename} does not match the required --hash")
+                continue
+            if file.yanked is not None:
+                self._skip(name, f"{version}: yanked" + (f" ({file.yanked})" if file.yanked else ""))
+            by_version.setdefault(version, []).append(file)
+
+        def file_key(f: DistFile) -> tuple[bool, bool, int, str]:
+            return (f.yanked is not None, not f.is_wheel, self._tag_rank(f), f.filename)
+
+        versions = [IndexVersion(v, tuple(sorted(files, key=file_key))) for v, files in by_version.items()]
+        if opts.prefer_binary:
+            versions.sort(key=lambda iv: (iv.has_wheel, iv.version), reverse=True)
+        else:
+            versions.sort(key=lambda iv: iv.version, reverse=True)
+        self._index_cache[name] = versions
+        return versions
+
+    def stored(self, name: NormalizedName) -> list[StoredDist]:
+        """Store entries of ``name`` usable for the target, newest first (best tag first within a version)."""
+        cached = self._store_cache.get(name)
+        if cached is not None:
+            return cached
+        opts = self._options
+        wanted = opts.hashes.get(name)
+        usable: list[StoredDist] = []
+        for dist in self._store.stored(name):
+            if not dist.tags & self._tags:
+                continue
+            if not python_accepts(dist.requires_python, opts.target.python_version):
+                continue
+            if wanted is not None and not hashes_match(dist.file_hashes, wanted):
+                continue
+            usable.append(dist)
+        priority = opts.target.tag_priority
+        default = len(priority)
+
+        def rank(d: StoredDist) -> int:
+            return min((priority[t] for t in d.tags if t in priority), default=default)
+
+        usable.sort(key=rank)
+        usable.sort(key=lambda d: d.version, reverse=True)
+        self._store_cache[name] = usable
+        return usable
+
+    def known_versions(self, name: NormalizedName, extra: Iterable[Version] = ()) -> Sequence[str]:
+        """Every usable version (index and store, plus ``extra``), oldest first, for messages."""
+        versions = {iv.version for iv in self.index_versions(name)}
+        versions.update(d.version for d in self.stored(name))
+        versions.update(extra)
+        return [str(v) for v in sorted(versions)]

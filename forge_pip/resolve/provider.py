@@ -1,0 +1,426 @@
+"""The resolvelib provider: all of Forge's resolution policy lives here.
+
+Candidate order for a project (``find_matches``), the heart of Forge's reuse:
+
+1. the dist the target env already sees (the most visible layer's copy: LOCAL, else the nearest
+   parent, else GLOBAL; with ``force_local`` only a LOCAL copy counts), if it satisfies;
+2. store entries whose tags fit the target, newest first (reuse before download);
+3. index versions, newest first (``prefer_binary``: versions with a wheel first).
+
+So an installed or stored version wins over a newer index version, as pip keeps installed
+versions without ``-U``. When upgrading a name, every source is merged newest first and, for one
+version, installed beats stored beats index. Only the most visible layer's copy is a candidate:
+a LOCAL 1.0 shadows a PARENT 2.0 at run time, so the parent's copy cannot satisfy ``>=2``.
+"""
+
+from __future__ import annotations
+
+import math
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider
+
+from forge_pip.models import DistFile
+from forge_pip.resolve.candidates import (
+    PYTHON_ID,
+    Candidate,
+    DistCandidate,
+    ExplicitReq,
+    ExtrasCandidate,
+    NamedReq,
+    PythonCandidate,
+    PythonReq,
+    Req,
+    split_identifier,
+)
+from forge_pip.resolve.finder import python_accepts
+from forge_pip.resolve.sources import CoreMetadata, Origin
+from forge_store.errors import IncompatibleWheel, UsageError
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+    from resolvelib.structs import RequirementInformation
+
+    from forge_pip.models import TargetPython
+    from forge_pip.resolve.finder import Finder
+    from forge_pip.resolve.sources import IndexView, InstalledDist, LayerView, ResolveReporter
+
+    Info = RequirementInformation[Req, Candidate]
+
+
+def is_pinned(specifier: SpecifierSet) -> bool:
+    """PEP 592: a yanked file may be chosen only for ``==`` (not ``==x.*``) or ``===``."""
+    return any(
+        s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*")) for s in specifier
+    )
+
+
+def file_from_url(url: str) -> DistFile | None:
+    """A :class:`DistFile` for a ``name @ url`` requirement, or None if the URL names no dist file."""
+    base, _, fragment = url.partition("#")
+    filename = urllib.parse.unquote(base.rstrip("/").rsplit("/", 1)[-1])
+    hashes = {}
+    algo, _, digest = fragment.partition("=")
+    if algo in {"sha256", "sha384", "sha512", "md5", "sha1", "sha224"} and digest:
+        hashes[algo] = digest.lower()
+    file = DistFile(url=base, filename=filename, hashes=hashes)
+    try:
+        file.version  # noqa: B018 - parse the file name now
+    except ValueError:
+        return None
+    return file
+
+
+class ForgeProvider(AbstractProvider[Req, Candidate, str]):
+    """resolvelib provider over the env's layers, Forge's store and the indexes (see module doc)."""
+
+    def __init__(
+        self,
+        *,
+        finder: Finder,
+        layers: LayerView,
+        index: IndexView,
+        target: TargetPython,
+        reporter: ResolveReporter,
+        constraints: Mapping[NormalizedName, SpecifierSet],
+        requested: Mapping[NormalizedName, int],
+        upgrade: Callable[[NormalizedName], bool],
+        force_local: bool = False,
+        pre: bool = False,
+        allow_yanked_pinned: bool = True,
+        no_deps: bool = False,
+    ) -> None:
+        self.finder = finder
+        self._layers = layers
+        self._index = index
+        self._target = target
+        self._reporter = reporter
+        self.constraints = constraints
+        self.requested = requested
+        self._upgrade = upgrade
+        self._force_local = force_local
+        self._pre = pre
+        self._allow_yanked_pinned = allow_yanked_pinned
+        self._no_deps = no_deps
+        self.python = PythonCandidate(Version(target.python_version))
+        self._env = {**target.markers}
+        self._visible: dict[NormalizedName, InstalledDist | None] = {}
+        self._dists: dict[tuple[object, ...], DistCandidate] = {}
+        self._extras: dict[tuple[int, frozenset[NormalizedName]], ExtrasCandidate] = {}
+        self._metadata: dict[DistFile, CoreMetadata] = {}
+        self._deps: dict[int, list[Req]] = {}
+        self._warned: set[str] = set()
+        self.applied: dict[int, tuple[Requirement, ...]] = {}
+        """id(candidate) -> the Requires-Dist entries whose markers applied (for ``Pin.requires``)."""
+        self.tried: dict[NormalizedName, list[Version]] = {}
+        """Versions whose dependencies were looked at, per name, in order (for messages)."""
+        self.parents: dict[NormalizedName, list[DistCandidate]] = {}
+        """Who asked for a name (first asker first), to explain requirement chains."""
+        self._depths: dict[str, float] = {}
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def warn(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            self._reporter.on_warning(message)
+
+    def marker_applies(self, marker: Marker | None, extra: str = "") -> bool:
+        return marker is None or marker.evaluate({**self._env, "extra": extra})
+
+    def visible_installed(self, name: NormalizedName) -> InstalledDist | None:
+        """The copy of ``name`` the target env sees (None under ``force_local`` if it is not LOCAL)."""
+        if name not in self._visible:
+            dists = self._layers.installed(name)
+            first = dists[0] if dists else None
+            if first is not None and self._force_local and not first.is_local:
+                first = None
+            self._visible[name] = first
+        return self._visible[name]
+
+    def _dist(
+        self, name: NormalizedName, version: Version, origin: Origin, key: object, **kw: Any
+    ) -> DistCandidate:
+        cache_key = (name, version, origin, key)
+        cand = self._dists.get(cache_key)
+        if cand is None:
+            cand = self._dists[cache_key] = DistCandidate(name, version, origin, **kw)
+        return cand
+
+    def with_extras(
+        self, base: DistCandidate, extras: frozenset[NormalizedName]
+    ) -> DistCandidate | ExtrasCandidate:
+        if not extras:
+            return base
+        key = (id(base), extras)
+        cand = self._extras.get(key)
+        if cand is None:
+            cand = self._extras[key] = ExtrasCandidate(base, extras)
+        return cand
+
+    def direct_candidate(self, name: NormalizedName, file: DistFile) -> DistCandidate:
+        """The one candidate of a direct requirement (a local file or URL)."""
+        try:
+            file_name, version, tags = file.name, file.version, file.tags
+        except ValueError as exc:
+            raise UsageError(f"{file.filename} is not a valid wheel or sdist file name: {exc}") from exc
+        if file_name != name:
+            raise UsageError(f"{file.filename} is a distribution of {file_name!r}, not of {name!r}")
+        if file.is_wheel and not tags & frozenset(self._target.tags):
+            raise IncompatibleWheel(
+                f"{file.filename} is not a supported wheel for the target "
+                f"(Python {self._target.python_version})",
+                hint="pick the wheel built for the target's platform and interpreter",
+            )
+        return self._dist(name, version, Origin.INDEX, file.url, file=file, direct=True)
+
+    def make_requirement(self, req: Requirement) -> Req:
+        """A resolver requirement for a PEP 508 line whose marker already applied."""
+        name = canonicalize_name(req.name)
+        extras = frozenset(canonicalize_name(e) for e in req.extras)
+        if req.url:
+            file = file_from_url(req.url)
+            if file is not None:
+                return ExplicitReq(self.with_extras(self.direct_candidate(name, file), extras))
+            self.warn(f"ignoring the URL of {req} (it names no wheel or sdist file)")
+        return NamedReq(name, extras, req.specifier, req)
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        """The core metadata of an index file, fetched once."""
+        md = self._metadata.get(file)
+        if md is None:
+            self._reporter.on_metadata_fetch(file)
+            md = self._metadata[file] = self._index.metadata(file)
+            for problem in md.problems:
+                self.warn(f"{file.filename}: {problem}")
+        return md
+
+    def _requires(
+        self, cand: DistCandidate
+    ) -> tuple[tuple[Requirement, ...], str | None, frozenset[NormalizedName]]:
+        if cand.installed is not None:
+            # Already importable from a layer: its Requires-Python is not ours to re-check.
+            return cand.installed.requires, None, cand.installed.provides_extra
+        if cand.stored is not None:
+            return cand.stored.requires, cand.stored.requires_python, cand.stored.provides_extra
+        assert cand.file is not None
+        md = self.metadata(cand.file)
+        return md.requires_dist, md.requires_python, md.provides_extra
+
+    # -- candidate lists ---------------------------------------------------------------------------
+
+    def iter_base_candidates(self, name: NormalizedName, specifier: SpecifierSet) -> Iterator[DistCandidate]:
+        """Every candidate of ``name`` allowed by ``specifier``, most preferred first (module doc).
+
+        Lazy: when the env already has a satisfying version and ``name`` is not upgraded, the store
+        and the index are consulted only if the resolver rejects that version.
+        """
+        installed = self.visible_installed(name)
+        layer_cand = None
+        if installed is not None and specifier.contains(installed.version, prereleases=True):
+            layer_cand = self._dist(
+                name, installed.version, Origin.LAYER, installed.layer, installed=installed
+            )
+        upgrade = self._upgrade(name)
+        if layer_cand is not None and not upgrade:
+            yield layer_cand
+        stored = self.finder.stored(name)
+        indexed = self.finder.index_versions(name)
+        known = {d.version for d in stored} | {iv.version for iv in indexed}
+        allowed = set(specifier.filter(known, prereleases=True if self._pre else None))
+        allow_yanked = self._allow_yanked_pinned and is_pinned(specifier)
+
+        ranked: list[tuple[Version, int, bool, DistCandidate]] = []
+        if layer_cand is not None:
+            ranked.append((layer_cand.version, 0, True, layer_cand))
+        for dist in stored:
+            if dist.version in allowed:
+                cand = self._dist(name, dist.version, Origin.STORE, dist.entry_id, stored=dist)
+                ranked.append((dist.version, 1, True, cand))
+        for iv in indexed:
+            file = iv.best(allow_yanked=allow_yanked) if iv.version in allowed else None
+            if file is not None:
+                cand = self._dist(name, iv.version, Origin.INDEX, file.url, file=file)
+                ranked.append((iv.version, 2, file.is_wheel, cand))
+        if upgrade:
+            # Newest anywhere; for one version, what is already here beats a download.
+            ranked.sort(key=lambda item: item[1])
+            ranked.sort(key=lambda item: item[0], reverse=True)
+            if self.finder.prefer_binary:
+                ranked.sort(key=lambda item: not item[2])
+        seen: set[Version] = set()
+        for version, _rank, _binary, cand in ranked:
+            if version not in seen:
+                seen.add(version)
+                if cand is not layer_cand or upgrade:
+                    yield cand
+
+    # -- resolvelib API ----------------------------------------------------------------------------
+
+    def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        return requirement_or_candidate.identifier
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Info]],
+        backtrack_causes: Sequence[Info],
+    ) -> tuple[object, ...]:
+        """pip's order: Requires-Python, direct, pinned, backtrack causes, depth, request order, name."""
+        infos = list(information[identifier])
+        parents = [i.parent.name for i in infos if isinstance(i.parent, DistCandidate | ExtrasCandidate)]
+        reqs = [i.requirement for i in infos]
+        direct = any(isinstance(r, ExplicitReq) for r in reqs)
+        operators = [s.operator for r in reqs if isinstance(r, NamedReq) for s in r.specifier]
+        pinned = any(op[:2] == "==" for op in operators)
+        name, _ = split_identifier(identifier)
+        if name in self.requested:
+            depth = 1.0
+        elif infos:
+            roots = [0.0] if any(i.parent is None for i in infos) else []
+            depth = min([*roots, *(self._depths.get(p, math.inf) for p in parents)]) + 1.0
+        else:
+            depth = math.inf
+        self._depths[name] = min(depth, self._depths.get(name, math.inf))
+        backtrack_cause = any(
+            c.requirement.identifier == identifier
+            or (c.parent is not None and c.parent.identifier == identifier)
+            for c in backtrack_causes
+        )
+        return (
+            identifier != PYTHON_ID,
+            not direct,
+            not pinned,
+            not backtrack_cause,
+            depth,
+            self.requested.get(name, math.inf),
+            not operators,
+            identifier,
+        )
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> Sequence[Candidate] | Callable[[], Iterator[Candidate]]:
+        reqs = list(requirements[identifier])
+        bad = {id(c) for c in incompatibilities.get(identifier, ())}
+        if identifier == PYTHON_ID:
+            ok = id(self.python) not in bad and all(self.is_satisfied_by(r, self.python) for r in reqs)
+            return [self.python] if ok else []
+        name, extras = split_identifier(identifier)
+        constraint = self.constraints.get(name, SpecifierSet())
+        explicit: dict[int, Candidate] = {}
+        for r in reqs:
+            if isinstance(r, ExplicitReq):
+                explicit[id(r.candidate)] = r.candidate
+        if extras:  # pip: an extras identifier follows the base's explicit candidates
+            for r in requirements.get(name, ()):
+                if isinstance(r, ExplicitReq) and isinstance(r.candidate, DistCandidate):
+                    cand = self.with_extras(r.candidate, extras)
+                    explicit[id(cand)] = cand
+        if explicit:
+            return [
+                c
+                for c in explicit.values()
+                if id(c) not in bad
+                and constraint.contains(c.version, prereleases=True)
+                and all(self.is_satisfied_by(r, c) for r in reqs)
+            ]
+        specifier = constraint
+        for r in reqs:
+            if isinstance(r, NamedReq):
+                specifier &= r.specifier
+
+        def matches() -> Iterator[Candidate]:
+            for base in self.iter_base_candidates(name, specifier):
+                cand = self.with_extras(base, extras)
+                if id(cand) not in bad:
+                    yield cand
+
+        return matches
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        if isinstance(requirement, ExplicitReq):
+            return candidate is requirement.candidate
+        if isinstance(requirement, PythonReq):
+            return requirement.specifier.contains(str(candidate.version), prereleases=True)
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        if isinstance(candidate, PythonCandidate):
+            return []
+        cached = self._deps.get(id(candidate))
+        if cached is None:
+            cached = self._deps[id(candidate)] = self._compute_dependencies(candidate)
+            base = candidate.base
+            tried = self.tried.setdefault(base.name, [])
+            if base.version not in tried:
+                tried.append(base.version)
+            for req in cached:
+                if not isinstance(req, PythonReq):
+                    parents = self.parents.setdefault(split_identifier(req.identifier)[0], [])
+                    if base not in parents and base.name != split_identifier(req.identifier)[0]:
+                        parents.append(base)
+        return cached
+
+    def _compute_dependencies(self, candidate: DistCandidate | ExtrasCandidate) -> list[Req]:
+        if isinstance(candidate, ExtrasCandidate):
+            deps: list[Req] = [ExplicitReq(candidate.base)]
+            requires, _rp, provided = self._requires(candidate.base)
+            applied: list[Requirement] = []
+            for extra in sorted(candidate.extras):
+                mine = [
+                    r
+                    for r in requires
+                    if r.marker is not None
+                    and self.marker_applies(r.marker, extra)
+                    and not self.marker_applies(r.marker)
+                ]
+                if not mine and extra not in provided:
+                    self.warn(f"{candidate.base} does not provide the extra '{extra}'")
+                applied.extend(r for r in mine if r not in applied)
+            self.applied[id(candidate)] = tuple(applied)
+            if not self._no_deps:
+                deps.extend(self.make_requirement(r) for r in applied)
+            return deps
+        if self._no_deps:
+            self.applied[id(candidate)] = ()
+            return []
+        requires, requires_python, _provided = self._requires(candidate)
+        deps = []
+        if requires_python and not python_accepts(requires_python, self._target.python_version):
+            deps.append(PythonReq(SpecifierSet(requires_python)))
+        applied = [r for r in requires if self.marker_applies(r.marker)]
+        self.applied[id(candidate)] = tuple(applied)
+        deps.extend(self.make_requirement(r) for r in applied)
+        return deps
+
+    def matches_alone(self, requirement: Req) -> bool:
+        """Whether one requirement (with the constraints) matches any candidate at all."""
+        if not isinstance(requirement, NamedReq):
+            return True
+        spec = self.constraints.get(requirement.name, SpecifierSet()) & requirement.specifier
+        return next(self.iter_base_candidates(requirement.name, spec), None) is not None
+
+    def ancestry(self, name: NormalizedName) -> tuple[list[DistCandidate], bool]:
+        """Who required ``name`` (first asker, its first asker, ...) and whether that reached the user."""
+        out: list[DistCandidate] = []
+        seen: set[str] = set()
+        while name not in self.requested:
+            parents = self.parents.get(name)
+            if not parents or name in seen:
+                return out, False
+            seen.add(name)
+            out.append(parents[0])
+            name = parents[0].name
+        return out, True
