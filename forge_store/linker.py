@@ -483,6 +483,7 @@ def apply(
     *,
     mode: LinkMode,
     store_root: Path,
+    evict: Sequence[Path] = (),
 ) -> tuple[Journal, str | None]:
     """Apply ``old -> new``; on error everything done is undone and the error re-raised.
 
@@ -492,6 +493,11 @@ def apply(
     journal = Journal(env.prefix)
     applier = Applier(env, journal, mode, store_root)
     try:
+        for path in evict:
+            journal.remove(path)
+        for path in sorted({p.parent for p in evict}, key=lambda p: len(p.parts), reverse=True):
+            if path != env.site and env.site in path.parents:
+                journal.rmdir_if_empty(path)
         if mode is LinkMode.SYMLINK:
             hop = env.site / HOP
             if not os.path.islink(hop):

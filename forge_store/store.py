@@ -525,6 +525,43 @@ class Store:
             raise
         return info
 
+    def adopt(self, prefix: Path, *, name: str | None = None) -> EnvInfo:
+        """Register a plain venv (made by ``venv``, virtualenv or uv) so Forge can link into it.
+
+        Nothing in it is touched: the packages it already has stay as they are and are reported as
+        unmanaged. No layer hook is written: an adopted venv has no parents.
+        """
+        prefix = prefix.absolute()
+        known = self.env_at(prefix)
+        if known is not None:
+            return known
+        if not (prefix / "pyvenv.cfg").is_file():
+            raise UsageError(f"{prefix} is not a virtual environment (no pyvenv.cfg)")
+        interp = interpreters.probe(prefix / "bin" / "python", self.home.cache / "interpreters")
+        base = name or re.sub(r"[^A-Za-z0-9._-]", "-", prefix.name).lstrip(".-_") or "venv"
+        candidate = f"venv-{base}"[:56]
+        i = 1
+        while self.catalog.env(candidate) is not None:
+            i += 1
+            candidate = f"venv-{base}"[:52] + f"-{i}"
+        created = time.time()
+        with self.catalog.transaction():
+            self.catalog.insert_env(
+                EnvRow(
+                    name=candidate,
+                    path=str(prefix),
+                    interpreter=_interp_to_json(interp),
+                    abi=interp.abi_key,
+                    parent=None,
+                    layering=LayeringMode.STACKED.value,
+                    link_mode=LinkMode.SYMLINK.value,
+                    kind=EnvKind.ADOPTED.value,
+                    settings={},
+                    created=created,
+                )
+            )
+        return self.env(candidate)
+
     def remove_env(self, name: str, *, recursive: bool = False) -> list[str]:
         """Delete an env and its links (never store content); refuses while children exist."""
         from .seal import remove_tree
@@ -539,6 +576,11 @@ class Store:
         removed: list[str] = []
         for kid in kids:
             removed.extend(self.remove_env(kid.name, recursive=True))
+        if env.kind is EnvKind.ADOPTED:  # not ours to delete: unlink what we linked, then forget it
+            self.change(name, remove=[d.name for d in self.visible(name) if d.env == name])
+            with self.catalog.transaction():
+                self.catalog.delete_env(name)
+            return [*removed, name]
         with self.env_lock(name):
             trash = env.path.parent / f".{env.path.name}.forge-rm-{uuid.uuid4().hex[:8]}"
             moved = False
@@ -674,11 +716,16 @@ class Store:
         remove: Sequence[str] = (),
         local: bool = False,
         manifest: dict[str, str | None] | None = None,
+        evict: Sequence[Path] = (),
     ) -> InstallReport:
-        """Add and remove distributions in an env's LOCAL layer, all or nothing; then relink flat children."""
+        """Add and remove distributions in an env's LOCAL layer, all or nothing; then relink flat children.
+
+        ``evict``: files Forge does not manage (an unmanaged dist being replaced, listed from its
+        RECORD), moved out through the same undoable journal before linking.
+        """
         env = self.env(env_name)
         with self.env_lock(env_name):
-            report = self._change_locked(env, add, remove, local, manifest or {})
+            report = self._change_locked(env, add, remove, local, manifest or {}, evict)
         relinked = self._relink_children(env_name)
         return dataclasses.replace(report, relinked_children=tuple(relinked))
 
@@ -710,6 +757,7 @@ class Store:
         remove: Sequence[str],
         local: bool,
         manifest: dict[str, str | None],
+        evict: Sequence[Path] = (),
     ) -> InstallReport:
         from .linker import DistSpec
 
@@ -763,7 +811,7 @@ class Store:
         ]
         new_rows += [LinkRow(env.name, s.entry.id, Layer.PARENT.value, False, None) for s in flat_parent]
         return self._apply(
-            env, old_specs, list(new_local.values()) + flat_parent, new_rows, manifest, actions
+            env, old_specs, list(new_local.values()) + flat_parent, new_rows, manifest, actions, evict
         )
 
     def _flat_parent_specs(self, env: EnvInfo, local_names: set[str]) -> list[DistSpec]:
@@ -784,6 +832,7 @@ class Store:
         new_rows: Sequence[LinkRow],
         manifest: dict[str, str | None],
         actions: list[InstallAction],
+        evict: Sequence[Path] = (),
     ) -> InstallReport:
         from . import linker
 
@@ -791,7 +840,9 @@ class Store:
         mode = env.link_mode
         old_layout = linker.build_layout(paths, old_specs, mode, self.home.store)
         new_layout = linker.build_layout(paths, new_specs, mode, self.home.store)
-        journal, fallback = linker.apply(paths, old_layout, new_layout, mode=mode, store_root=self.home.store)
+        journal, fallback = linker.apply(
+            paths, old_layout, new_layout, mode=mode, store_root=self.home.store, evict=evict
+        )
         try:
             with self.catalog.transaction():
                 self.catalog.set_links(env.name, new_rows)
@@ -808,7 +859,7 @@ class Store:
         """Recompute a flat env's links from its parents (a no-op diff for stacked envs)."""
         env = self.env(env_name)
         with self.env_lock(env_name):
-            return self._change_locked(env, (), (), False, {})
+            return self._change_locked(env, (), (), False, {}, ())
 
     def _relink_children(self, env_name: str) -> list[str]:
         done: list[str] = []
