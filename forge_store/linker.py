@@ -123,7 +123,7 @@ class LayoutBuilder:
         forced = _forced_dirs(entry)
         self._owners[entry.name] = (entry, forced)
         materialize = spec.requested or spec.direct_url is not None or entry.has_headers
-        for child in sorted(os.scandir(site), key=lambda e: e.name):
+        for child in _children(site):
             if child.name == entry.dist_info and materialize:
                 self.layout.site.children[child.name] = self._dist_info(spec, forced)
                 continue
@@ -147,7 +147,7 @@ class LayoutBuilder:
                 Gen(self._launcher(ep.name, ep.module, ep.attr, ep.section), 0o755, entry.name),
             )
         if entry.has_scripts:
-            for script in sorted(os.scandir(entry.path / "scripts"), key=lambda e: e.name):
+            for script in _children(entry.path / "scripts"):
                 if script.is_file():
                     self._put(
                         bin_dir, script.name, Gen(self._fix_shebang(Path(script.path)), 0o755, entry.name)
@@ -179,7 +179,7 @@ class LayoutBuilder:
                 existing = self._expand_link(existing, rel)
                 parent.children[name] = existing
             if isinstance(existing, Dir):
-                for child in sorted(os.scandir(src), key=lambda e: e.name):
+                for child in _children(src):
                     self._insert(existing, child.name, child.path, f"{rel}/{child.name}", entry, forced)
                 return
         elif isinstance(existing, Link) and not existing.is_dir and _same_file(existing.src, src):
@@ -192,7 +192,7 @@ class LayoutBuilder:
 
     def _expand(self, src: str, rel: str, entry: StoredWheel, forced: set[str]) -> Dir:
         node = Dir()
-        for child in sorted(os.scandir(src), key=lambda e: e.name):
+        for child in _children(src):
             self._insert(node, child.name, child.path, f"{rel}/{child.name}", entry, forced)
         return node
 
@@ -209,7 +209,7 @@ class LayoutBuilder:
         entry = spec.entry
         src = entry.site / entry.dist_info
         node = Dir()
-        for child in sorted(os.scandir(src), key=lambda e: e.name):
+        for child in _children(src):
             self._insert(node, child.name, child.path, f"{entry.dist_info}/{child.name}", entry, forced)
         if spec.requested:
             node.children["REQUESTED"] = Link(str(self.store_root / EMPTY_MARKER), False, entry.name)
@@ -264,6 +264,11 @@ class LayoutBuilder:
             first, _, rest = data.partition(b"\n")
             return b"#!" + str(self.env.python).encode() + first[first.index(b"python") + 6 :] + b"\n" + rest
         return data
+
+
+def _children(path: str | Path) -> list[os.DirEntry[str]]:
+    """Directory entries in a stable order, ``__pycache__`` last (so a conflict names the source)."""
+    return sorted(os.scandir(path), key=lambda e: (e.name == "__pycache__", e.name))
 
 
 def entry_short(env: EnvPaths) -> str:
