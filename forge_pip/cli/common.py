@@ -1,0 +1,72 @@
+"""What both CLIs share: error rendering, exit codes, JSON output, logging set-up.
+
+Only this layer prints. Library errors (``ForgeError``) become one line on stderr and their own
+exit code; anything else is a bug: one line too, with the traceback only under ``-v``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from forge_store.errors import ExitCode, ForgeError
+
+JSON_VERSION = "1"
+
+
+def emit_json(kind: str, data: dict[str, object], out: TextIO | None = None) -> None:
+    """One versioned JSON document on stdout."""
+    doc = {"version": JSON_VERSION, "kind": kind, **data}
+    (out or sys.stdout).write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def setup_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * verbosity
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def run_guarded(prog: str, body: Callable[[], int], *, verbose: int = 0, as_json: bool = False) -> int:
+    """Run a command body, mapping errors to one stderr line (or a JSON error document) + exit code."""
+    try:
+        return body()
+    except ForgeError as exc:
+        if as_json:
+            emit_json("error", {"error": exc.to_dict()})
+        line = f"{prog}: error: {exc.message}"
+        if exc.hint:
+            line += f" (hint: {exc.hint})"
+        print(line, file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; nothing was changed that was not undone", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # stdout closed early (| head): not an error worth a traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.OK)
+    except Exception as exc:  # a bug: say so in one line, traceback only when asked
+        if verbose:
+            raise
+        print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return int(ExitCode.ERROR)
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    return "\n".join(lines)

@@ -1,0 +1,331 @@
+"""The ``forge`` command: create, list, activate and remove envs; install and uninstall; export.
+
+``forge pip ...`` is the pip-compatible front end (same as ``python -m forge_pip``). Subcommand
+modules are imported only when they run, so ``forge --help`` and ``forge activate`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from forge_store import __version__
+from forge_store.errors import ExitCode, UsageError
+
+from .common import emit_json, human_size, run_guarded, setup_logging, table
+
+if TYPE_CHECKING:
+    from forge_store.models import EnvInfo, InstallReport
+    from forge_store.store import Store
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(int(ExitCode.USAGE))
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more output (repeatable)")
+    common.add_argument("-q", "--quiet", action="count", default=0, help="less output")
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+    parser = _Parser(prog="forge", description="Layered, linked Python environments over one shared store.")
+    parser.add_argument("--version", action="version", version=f"forge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("create", parents=[common], help="create an env (a real venv, without pip)")
+    p.add_argument("name")
+    p.add_argument("--parent", help="stack this env on top of PARENT")
+    p.add_argument("--python", help="interpreter: 3.12, python3.12 or a path (default: the parent's, or Forge's)")
+    p.add_argument("--path", type=Path, help="create the env here instead of $FORGE_HOME/envs/NAME")
+    p.add_argument("--layering", choices=["stacked", "flat"], default="stacked")
+    p.add_argument("--link-mode", choices=["symlink", "hardlink", "copy"], default="symlink")
+
+    p = sub.add_parser("envs", parents=[common], help="list envs")
+
+    p = sub.add_parser("remove", parents=[common], help="delete an env (never store content)")
+    p.add_argument("name")
+    p.add_argument("--recursive", action="store_true", help="also remove its children")
+
+    p = sub.add_parser("activate", parents=[common], help="print shell code that activates an env")
+    p.add_argument("name")
+    p.add_argument("--shell", choices=["bash", "zsh", "fish"], default=None)
+
+    p = sub.add_parser("install", parents=[common], help="link wheel files into an env")
+    p.add_argument("wheels", nargs="+", metavar="WHEEL")
+    _env_args(p)
+    p.add_argument("--local", action="store_true", help="link locally even if a parent layer provides it")
+
+    p = sub.add_parser("uninstall", parents=[common], help="unlink distributions from an env")
+    p.add_argument("names", nargs="+", metavar="NAME")
+    _env_args(p)
+    p.add_argument("--local", action="store_true", help="only touch the env's own layer; skip the rest")
+
+    p = sub.add_parser("list", parents=[common], help="what an env sees, layer by layer")
+    _env_args(p)
+
+    p = sub.add_parser("export", parents=[common], help="the env's requirements, pinned")
+    _env_args(p)
+    p.add_argument("--all", action="store_true", help="every visible distribution, not just what was asked")
+
+    sub.add_parser("pip", help="the pip-compatible front end (forge pip install ...)", add_help=False)
+    return parser
+
+
+def _env_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", "-e", dest="env", help="target env (default: $FORGE_ENV)")
+    p.add_argument("--global", dest="global_", action="store_true", help="target the interpreter's GLOBAL layer")
+    p.add_argument("--python", help="with --global: the interpreter whose GLOBAL layer (default: Forge's)")
+
+
+def _store() -> Store:
+    from forge_store.store import Store
+
+    return Store()
+
+
+def _target_env(store: Store, args: argparse.Namespace) -> EnvInfo:
+    if getattr(args, "global_", False):
+        from forge_store import interpreters
+
+        interp = interpreters.find(args.python, store.home.cache / "interpreters")
+        env = store.global_env(interp, create=True)
+        assert env is not None
+        return env
+    name = args.env or os.environ.get("FORGE_ENV")
+    if not name:
+        venv = os.environ.get("VIRTUAL_ENV")
+        found = store.env_at(Path(venv)) if venv else None
+        if found is not None:
+            return found
+        raise UsageError("no env given", hint="pass --env NAME, or activate one (forge activate NAME)")
+    return store.env(name)
+
+
+def _env_json(env: EnvInfo, store: Store) -> dict[str, object]:
+    return {
+        "name": env.name,
+        "path": str(env.path),
+        "python": env.interpreter.full_version,
+        "interpreter": str(env.interpreter.executable),
+        "abi": env.interpreter.abi_key,
+        "parent": env.parent,
+        "layering": env.layering.value,
+        "link_mode": env.link_mode.value,
+        "kind": env.kind.value,
+        "site_packages": str(env.site_packages),
+        "layers": [str(p) for p in store.runtime_layers(env)],
+    }
+
+
+def _report_json(report: InstallReport) -> dict[str, object]:
+    return {
+        "env": report.env,
+        "link_mode": report.link_mode.value,
+        "fallback": report.fallback,
+        "relinked_children": list(report.relinked_children),
+        "actions": [
+            {
+                "name": a.name,
+                "version": a.version,
+                "action": a.action,
+                "entry": a.entry_id,
+                "reused_entry": a.reused_entry,
+                "detail": a.detail,
+            }
+            for a in report.actions
+        ],
+    }
+
+
+def _print_report(report: InstallReport, quiet: int) -> None:
+    words = {
+        "linked": "linked",
+        "replaced": "replaced",
+        "unchanged": "already linked",
+        "from-parent": "provided by parent",
+        "from-global": "provided by global layer",
+        "unlinked": "unlinked",
+    }
+    if report.fallback:
+        print(f"warning: link mode {report.link_mode.value}: {report.fallback}", file=sys.stderr)
+    if quiet:
+        return
+    for a in report.actions:
+        extra = f" {a.detail}" if a.action in ("from-parent", "from-global") else ""
+        store_word = "" if a.action in ("unlinked", "from-parent", "from-global", "unchanged") else (
+            " (store: reused)" if a.reused_entry else " (store: new)"
+        )
+        note = f" [{a.detail}]" if a.detail and a.action in ("linked", "replaced") else ""
+        print(f"{words.get(a.action, a.action)}{extra}: {a.name} {a.version}{store_word}{note}")
+    for child in report.relinked_children:
+        print(f"relinked flat child: {child}")
+
+
+def _cmd_create(args: argparse.Namespace) -> int:
+    from forge_store.models import LayeringMode, LinkMode
+
+    with _store() as store:
+        env = store.create_env(
+            args.name,
+            python=args.python,
+            parent=args.parent,
+            path=args.path,
+            layering=LayeringMode(args.layering),
+            link_mode=LinkMode(args.link_mode),
+        )
+        if args.json:
+            emit_json("env", {"env": _env_json(env, store)})
+        elif not args.quiet:
+            parent = f", on top of {env.parent}" if env.parent else ""
+            print(f"created env {env.name} at {env.path} (Python {env.interpreter.full_version}{parent})")
+    return 0
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    with _store() as store:
+        envs = store.envs()
+        if args.json:
+            emit_json("envs", {"envs": [_env_json(e, store) for e in envs]})
+            return 0
+        rows = []
+        for env in envs:
+            count = len(store.catalog.links(env.name))
+            rows.append(
+                [env.name, env.interpreter.full_version, env.parent or "-", env.layering.value, str(count), str(env.path)]
+            )
+        if rows:
+            print(table(rows, ["NAME", "PYTHON", "PARENT", "LAYERING", "LINKED", "PATH"]))
+        elif not args.quiet:
+            print("no envs yet: forge create NAME", file=sys.stderr)
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    with _store() as store:
+        removed = store.remove_env(args.name, recursive=args.recursive)
+    if args.json:
+        emit_json("removed", {"envs": removed})
+    elif not args.quiet:
+        for name in removed:
+            print(f"removed env {name}")
+    return 0
+
+
+def _cmd_activate(args: argparse.Namespace) -> int:
+    from forge_store.envs import activate_script
+
+    shell = args.shell or Path(os.environ.get("SHELL", "bash")).name
+    if shell not in ("bash", "zsh", "fish"):
+        shell = "bash"
+    with _store() as store:
+        env = store.env(args.name)
+        layers = [env.site_packages, *store.runtime_layers(env)]
+        sys.stdout.write(activate_script(name=env.name, path=env.path, site_layers=layers, shell=shell))
+    return 0
+
+
+def _cmd_install(args: argparse.Namespace) -> int:
+    wheels = [Path(w) for w in args.wheels]
+    for w in wheels:
+        if not w.name.endswith(".whl"):
+            raise UsageError(
+                f"{w} is not a wheel file",
+                hint="to install from an index use: forge pip install --env ENV REQUIREMENT",
+            )
+    with _store() as store:
+        env = _target_env(store, args)
+        report = store.install_wheels(env.name, wheels, local=args.local)
+    if args.json:
+        emit_json("install", _report_json(report))
+    else:
+        _print_report(report, args.quiet)
+    return 0
+
+
+def _cmd_uninstall(args: argparse.Namespace) -> int:
+    with _store() as store:
+        env = _target_env(store, args)
+        report = store.uninstall(env.name, args.names, local=args.local)
+    if args.json:
+        emit_json("uninstall", _report_json(report))
+    else:
+        _print_report(report, args.quiet)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    with _store() as store:
+        env = _target_env(store, args)
+        dists = store.visible(env.name)
+        if args.json:
+            emit_json(
+                "list",
+                {
+                    "env": env.name,
+                    "packages": [
+                        {"name": d.name, "version": d.version, "layer": d.layer.value, "env": d.env, "entry": d.entry_id}
+                        for d in dists
+                    ],
+                },
+            )
+            return 0
+        entries = store.catalog.entries([d.entry_id for d in dists])
+        rows = [
+            [d.name, d.version, d.layer.value, d.env, human_size(entries[d.entry_id].size)] for d in dists
+        ]
+        print(table(rows, ["PACKAGE", "VERSION", "LAYER", "FROM", "SIZE"]))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    with _store() as store:
+        env = _target_env(store, args)
+        text = store.export(env.name, include_all=args.all)
+    if args.json:
+        emit_json("export", {"env": env.name, "requirements": text.splitlines()[1:]})
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+_COMMANDS = {
+    "create": _cmd_create,
+    "envs": _cmd_envs,
+    "remove": _cmd_remove,
+    "activate": _cmd_activate,
+    "install": _cmd_install,
+    "uninstall": _cmd_uninstall,
+    "list": _cmd_list,
+    "export": _cmd_export,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "pip":
+        from .pip import main as pip_main
+
+        return pip_main(args_list[1:])
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) else int(ExitCode.USAGE)
+    if not args.command:
+        parser.print_help()
+        return int(ExitCode.USAGE)
+    setup_logging(args.verbose - args.quiet)
+    body = _COMMANDS[args.command]
+    return run_guarded("forge", lambda: body(args), verbose=args.verbose, as_json=args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
