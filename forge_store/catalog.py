@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import CatalogError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -78,6 +78,16 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE TRIGGER links_ref_up AFTER INSERT ON links BEGIN UPDATE entries SET refcount = refcount + 1 WHERE id = NEW.entry_id; END",
         "CREATE TRIGGER links_ref_down AFTER DELETE ON links BEGIN UPDATE entries SET refcount = refcount - 1 WHERE id = OLD.entry_id; END",
+    ),
+    # v2: remember wheel files' sha256 by (path, size, mtime, inode) so a warm install hashes nothing
+    2: (
+        """CREATE TABLE file_hashes(
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            inode INTEGER NOT NULL,
+            sha256 TEXT NOT NULL
+        )""",
     ),
 }
 
@@ -393,6 +403,21 @@ class Catalog:
                 " ON CONFLICT(env, name) DO UPDATE SET requirement = excluded.requirement",
                 (env, name, requirement),
             )
+
+    # -- file hashes ------------------------------------------------------------------------------
+
+    def cached_sha256(self, path: str, size: int, mtime_ns: int, inode: int) -> str | None:
+        row = self._db.execute(
+            "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+            (path, size, mtime_ns, inode),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def remember_sha256(self, path: str, size: int, mtime_ns: int, inode: int, sha256: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, inode, sha256) VALUES (?,?,?,?,?)",
+            (path, size, mtime_ns, inode, sha256),
+        )
 
     # -- leases: entries an operation in flight relies on (gc and rollback must not remove them) --
 

@@ -37,6 +37,7 @@ from installer.utils import Scheme
 
 from .elf import scan_climbs
 from .errors import InvalidWheel
+from .hashing import file_sha256 as file_sha256
 from .models import EntryPoint, Interpreter, OriginClimb
 
 if TYPE_CHECKING:
@@ -46,14 +47,6 @@ EXCLUDED_DIST_INFO = frozenset(
     {"RECORD", "RECORD.jws", "RECORD.p7s", "INSTALLER", "REQUESTED", "direct_url.json"}
 )
 ENTRY_META = "forge-entry.json"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _digest_hex(value: str) -> str | None:

@@ -249,21 +249,14 @@ class LayoutBuilder:
         parent.children[name] = node
 
     def _launcher(self, name: str, module: str, attr: str, section: str) -> bytes:
-        from installer.scripts import Script
+        from .launchers import launcher
 
-        _name, data = Script(name, module, attr, section).generate(str(self.env.python), "posix")  # type: ignore[arg-type]
-        return data
+        return launcher(str(self.env.python), module, attr)
 
     def _fix_shebang(self, path: Path) -> bytes:
-        data = path.read_bytes()
-        if (
-            data.startswith(b"#!python")
-            or data.startswith(b"#!/usr/bin/python")
-            or data.startswith(b"#! python")
-        ):
-            first, _, rest = data.partition(b"\n")
-            return b"#!" + str(self.env.python).encode() + first[first.index(b"python") + 6 :] + b"\n" + rest
-        return data
+        from .launchers import fix_shebang
+
+        return fix_shebang(path.read_bytes(), str(self.env.python))
 
 
 def _children(path: str | Path) -> list[os.DirEntry[str]]:

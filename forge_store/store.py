@@ -39,6 +39,7 @@ from .errors import (
     NotFoundError,
     UsageError,
 )
+from .hashing import file_sha256
 from .home import ForgeHome, default_home
 from .models import (
     EntryPoint,
@@ -56,8 +57,6 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from filelock import BaseFileLock
-
     from .ingest import WheelInfo
     from .linker import DistSpec
 
@@ -132,12 +131,11 @@ class Store:
 
     @contextlib.contextmanager
     def _lock(self, name: str) -> Iterator[None]:
-        from filelock import FileLock, Timeout
+        from .locks import Timeout, file_lock
 
         self.home.locks.mkdir(parents=True, exist_ok=True)
-        lock: BaseFileLock = FileLock(str(self.home.locks / f"{name}.lock"), timeout=self.lock_timeout)
         try:
-            with lock:
+            with file_lock(self.home.locks / f"{name}.lock", self.lock_timeout):
                 yield
         except Timeout:
             raise LockTimeout(
@@ -199,6 +197,23 @@ class Store:
         rows = self.catalog.all_entries() if name is None else self.catalog.entries_named(name)
         return [self._stored(r) for r in rows]
 
+    def wheel_sha256(self, path: Path) -> str:
+        """sha256 of a wheel file, remembered by (path, size, mtime, inode) so it is computed once."""
+        try:
+            st = path.stat()
+        except OSError:
+            from .errors import InvalidWheel
+
+            raise InvalidWheel(f"{path}: no such file") from None
+        key = (str(path.absolute()), st.st_size, st.st_mtime_ns, st.st_ino)
+        cached = self.catalog.cached_sha256(*key)
+        if cached is not None:
+            return cached
+        sha = file_sha256(path)
+        with self.catalog.transaction():
+            self.catalog.remember_sha256(*key, sha)
+        return sha
+
     def entry_for_wheel_sha256(self, sha256: str) -> StoredWheel | None:
         row = self.catalog.entry_by_alias(sha256)
         return None if row is None else self._stored(row)
@@ -213,14 +228,15 @@ class Store:
     ) -> StoredWheel:
         """Ingest a wheel (idempotent): unpack, validate, scan, compile pycs for ``interpreters_``
         (default: the one running Forge), seal and publish. ``reused`` tells whether it was there."""
-        from . import ingest
-        from .seal import make_read_only, remove_tree, seal_dirs
+        from .seal import remove_tree
 
         targets = list(interpreters_) or [interpreters.current()]
-        sha = wheel_sha256 or ingest.file_sha256(path)
+        sha = wheel_sha256 or file_sha256(path)
         cat = self.catalog
         row = cat.entry_by_alias(sha)
         if row is None:
+            from . import ingest
+
             info = info or ingest.inspect_wheel(path)
             if info.provisional_id:
                 row = cat.entry(info.provisional_id)
@@ -233,6 +249,9 @@ class Store:
                 cat.add_lease(row.id, self.holder)
             return self._stored(row, reused=True)
         assert info is not None
+        from . import ingest
+        from .seal import make_read_only, seal_dirs
+
         self.home.ensure()
         staging = self.home.tmp / f"ingest-{uuid.uuid4().hex}"
         try:
@@ -311,12 +330,12 @@ class Store:
 
     def _ensure_pycs(self, row: EntryRow, targets: Sequence[Interpreter]) -> EntryRow:
         """Add bytecode for interpreters an existing entry was not compiled for (under the store lock)."""
-        from . import ingest
-        from .seal import make_read_only, seal_dirs, unseal
-
         missing = [t for t in targets if t.cache_tag not in row.pyc_tags]
         if not missing:
             return row
+        from . import ingest
+        from .seal import make_read_only, seal_dirs, unseal
+
         with self.store_lock():
             fresh = self.catalog.entry(row.id)
             assert fresh is not None
@@ -647,33 +666,47 @@ class Store:
         self, env_name: str, wheels: Sequence[Path], *, local: bool = False, requested: bool = True
     ) -> InstallReport:
         """Link local wheel files into an env (ingesting them first). Link and unlink only."""
-        from . import ingest
         from .linker import DistSpec, direct_url_json
 
         env = self.env(env_name)
         supported = set(interpreters.wheel_tags(env.interpreter))
-        infos: list[tuple[WheelInfo, str]] = []
+        # (path, sha256, inspected info or None when the store already knows this file)
+        todo: list[tuple[Path, str, WheelInfo | None]] = []
         names: set[str] = set()
-        for path in wheels:
-            info = ingest.inspect_wheel(Path(path))
-            check_compatible(info.filename, info.tags, info.requires_python, env, supported)
-            if info.name in names:
-                raise UsageError(f"{info.name} is given twice")
-            names.add(info.name)
-            infos.append((info, ingest.file_sha256(info.path)))
+        for raw in wheels:
+            path = Path(raw)
+            if not path.name.endswith(".whl"):
+                from .ingest import inspect_wheel
+
+                inspect_wheel(path)  # raises the right "not a wheel" error
+            sha = self.wheel_sha256(path)
+            row = self.catalog.entry_by_alias(sha)
+            if row is not None:  # known file: check it from the catalog, do not reopen it
+                name, tags, requires_python = row.name, row.tags, row.requires_python
+                info = None
+            else:
+                from .ingest import inspect_wheel
+
+                info = inspect_wheel(path)
+                name, tags, requires_python = info.name, info.tags, info.requires_python
+            check_compatible(path.name, tags, requires_python, env, supported)
+            if name in names:
+                raise UsageError(f"{name} is given twice")
+            names.add(name)
+            todo.append((path, sha, info))
         added: list[StoredWheel] = []
         try:
-            for info, sha in infos:
+            for path, sha, info in todo:
                 added.append(
-                    self.add_wheel(info.path, interpreters_=[env.interpreter], info=info, wheel_sha256=sha)
+                    self.add_wheel(path, interpreters_=[env.interpreter], info=info, wheel_sha256=sha)
                 )
             specs = [
                 DistSpec(
                     entry,
                     requested=requested,
-                    direct_url=direct_url_json(info.path.absolute().as_uri(), archive_hash=sha),
+                    direct_url=direct_url_json(path.absolute().as_uri(), archive_hash=sha),
                 )
-                for entry, (info, sha) in zip(added, infos, strict=True)
+                for entry, (path, sha, _info) in zip(added, todo, strict=True)
             ]
             manifest: dict[str, str | None] = {}
             if requested:

@@ -252,3 +252,14 @@ def test_plain_pip_sees_a_forge_env(store: Store, wheel_dir: Path) -> None:
     assert {"dep==1.0", "top==1.0"} <= set(listing.stdout.split()), listing.stderr
     check = subprocess.run([*base, "check"], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("python", ["/env/bin/python", "/a path/with spaces/bin/python", "/x" * 70 + "/python"])
+@pytest.mark.parametrize(("module", "attr"), [("pkg.cli", "main"), ("pkg", "App.run")])
+def test_launchers_match_installer_byte_for_byte(python: str, module: str, attr: str) -> None:
+    from installer.scripts import Script
+
+    from forge_store.launchers import launcher
+
+    _name, expected = Script("x", module, attr, "console").generate(python, "posix")
+    assert launcher(python, module, attr) == expected
