@@ -7,7 +7,6 @@ exit code; anything else is a bug: one line too, with the traceback only under `
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -25,8 +24,16 @@ def emit_json(kind: str, data: dict[str, object], out: TextIO | None = None) -> 
 
 
 def setup_logging(verbosity: int) -> None:
+    """Configure stderr logging only when -v/-q ask for it (logging costs 5 ms to import);
+    without it, warnings still reach stderr through logging's last-resort handler."""
+    if not verbosity:
+        return
+    import logging
+
     level = logging.WARNING - 10 * verbosity
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(levelname)s: %(message)s", stream=sys.stderr
+    )
 
 
 def run_guarded(prog: str, body: Callable[[], int], *, verbose: int = 0, as_json: bool = False) -> int:
@@ -52,7 +59,9 @@ def run_guarded(prog: str, body: Callable[[], int], *, verbose: int = 0, as_json
     except Exception as exc:  # a bug: say so in one line, traceback only when asked
         if verbose:
             raise
-        print(f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        print(
+            f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr
+        )
         return int(ExitCode.ERROR)
 
 

@@ -43,7 +43,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("create", parents=[common], help="create an env (a real venv, without pip)")
     p.add_argument("name")
     p.add_argument("--parent", help="stack this env on top of PARENT")
-    p.add_argument("--python", help="interpreter: 3.12, python3.12 or a path (default: the parent's, or Forge's)")
+    p.add_argument(
+        "--python", help="interpreter: 3.12, python3.12 or a path (default: the parent's, or Forge's)"
+    )
     p.add_argument("--path", type=Path, help="create the env here instead of $FORGE_HOME/envs/NAME")
     p.add_argument("--layering", choices=["stacked", "flat"], default="stacked")
     p.add_argument("--link-mode", choices=["symlink", "hardlink", "copy"], default="symlink")
@@ -81,7 +83,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _env_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", "-e", dest="env", help="target env (default: $FORGE_ENV)")
-    p.add_argument("--global", dest="global_", action="store_true", help="target the interpreter's GLOBAL layer")
+    p.add_argument(
+        "--global", dest="global_", action="store_true", help="target the interpreter's GLOBAL layer"
+    )
     p.add_argument("--python", help="with --global: the interpreter whose GLOBAL layer (default: Forge's)")
 
 
@@ -160,8 +164,10 @@ def _print_report(report: InstallReport, quiet: int) -> None:
         return
     for a in report.actions:
         extra = f" {a.detail}" if a.action in ("from-parent", "from-global") else ""
-        store_word = "" if a.action in ("unlinked", "from-parent", "from-global", "unchanged") else (
-            " (store: reused)" if a.reused_entry else " (store: new)"
+        store_word = (
+            ""
+            if a.action in ("unlinked", "from-parent", "from-global", "unchanged")
+            else (" (store: reused)" if a.reused_entry else " (store: new)")
         )
         note = f" [{a.detail}]" if a.detail and a.action in ("linked", "replaced") else ""
         print(f"{words.get(a.action, a.action)}{extra}: {a.name} {a.version}{store_word}{note}")
@@ -199,7 +205,14 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         for env in envs:
             count = len(store.catalog.links(env.name))
             rows.append(
-                [env.name, env.interpreter.full_version, env.parent or "-", env.layering.value, str(count), str(env.path)]
+                [
+                    env.name,
+                    env.interpreter.full_version,
+                    env.parent or "-",
+                    env.layering.value,
+                    str(count),
+                    str(env.path),
+                ]
             )
         if rows:
             print(table(rows, ["NAME", "PYTHON", "PARENT", "LAYERING", "LINKED", "PATH"]))
@@ -271,7 +284,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 {
                     "env": env.name,
                     "packages": [
-                        {"name": d.name, "version": d.version, "layer": d.layer.value, "env": d.env, "entry": d.entry_id}
+                        {
+                            "name": d.name,
+                            "version": d.version,
+                            "layer": d.layer.value,
+                            "env": d.env,
+                            "entry": d.entry_id,
+                        }
                         for d in dists
                     ],
                 },
