@@ -1,6 +1,6 @@
 """Forge vs uv vs pip, side by side in one run: medians and paired ratios, never single times.
 
-    .venv/bin/python bench/bench.py [--runs 5] [--only create,warm-a,warm-b,cold-a,resolve-a] [--json out.json]
+    .venv/bin/python bench/bench.py [--runs 5] [--only create,warm-a,...] [--json out.json]
 
 Measured (whole-process wall time, each run into a fresh env, runs interleaved A/B so drift hits
 both sides):
@@ -60,7 +60,19 @@ def _wheels(set_name: str, cache: Path) -> list[Path]:
     dest = cache / f"wheels-{set_name}"
     dest.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [PY, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", str(dest), "-r", str(pins)],
+        [
+            PY,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(dest),
+            "-r",
+            str(pins),
+        ],
         check=True,
     )
     wanted = {
@@ -128,7 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = dict(os.environ, FORGE_HOME=str(home), UV_CACHE_DIR=str(work / "uv-cache"))
     os.environ.update(FORGE_HOME=str(home))
     bench = Bench(args.runs, work)
-    print(f"python {sys.version.split()[0]}; uv {subprocess.run([uv, '--version'], capture_output=True, text=True).stdout.strip()}")
+    print(
+        f"python {sys.version.split()[0]};"
+        f" {subprocess.run([uv, '--version'], capture_output=True, text=True).stdout.strip()}"
+    )
     print(f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}; runs={args.runs}")
 
     def fresh(prefix: str, i: int) -> Path:
@@ -140,7 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             {
                 "forge create": lambda i: _run(_forge("create", f"c{i}{time.monotonic_ns()}"), env),
                 "uv venv": lambda i: _run([uv, "venv", "-q", str(fresh("uv", i))], env),
-                "python -m venv --without-pip": lambda i: _run([PY, "-m", "venv", "--without-pip", str(fresh("v", i))]),
+                "python -m venv --without-pip": lambda i: _run(
+                    [PY, "-m", "venv", "--without-pip", str(fresh("v", i))]
+                ),
             },
         )
 
@@ -166,7 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             target = fresh("uvenv", i)
             t0 = time.perf_counter()
             subprocess.run([uv, "venv", "-q", str(target)], env=env, check=True)
-            cmd = [uv, "pip", "install", "-q", "--link-mode", "hardlink", "--python", str(target / "bin/python")]
+            cmd = [
+                uv,
+                "pip",
+                "install",
+                "-q",
+                "--link-mode",
+                "hardlink",
+                "--python",
+                str(target / "bin/python"),
+            ]
             cmd += ["--no-deps", *(["--compile-bytecode"] if compile_ else []), *names]
             subprocess.run(cmd, env=env, check=True)
             return time.perf_counter() - t0
@@ -186,7 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "forge": {"inodes": f_inodes, "bytes": f_bytes},
             "uv_hardlink": {"inodes": u_inodes, "bytes": u_bytes},
         }
-        print(f"  extra env on disk: forge {f_inodes} inodes {f_bytes / 1e6:.2f} MB; uv hardlink {u_inodes} inodes {u_bytes / 1e6:.2f} MB")
+        print(
+            f"  extra env on disk: forge {f_inodes} inodes {f_bytes / 1e6:.2f} MB;"
+            f" uv hardlink {u_inodes} inodes {u_bytes / 1e6:.2f} MB"
+        )
 
     if "resolve-a" in only or "cold-a" in only:
         req = str(SHARED / "set-a.in")
@@ -229,7 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             bench.compare(
                 "cold install set A (empty store and caches)",
-                {"forge": lambda i: cold(i, "forge"), "uv": lambda i: cold(i, "uv"), "pip": lambda i: cold(i, "pip")},
+                {
+                    "forge": lambda i: cold(i, "forge"),
+                    "uv": lambda i: cold(i, "uv"),
+                    "pip": lambda i: cold(i, "pip"),
+                },
                 note="forge compiles pycs; uv does not; pip does",
             )
 

@@ -76,8 +76,10 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             created REAL NOT NULL,
             PRIMARY KEY(entry_id, holder)
         )""",
-        "CREATE TRIGGER links_ref_up AFTER INSERT ON links BEGIN UPDATE entries SET refcount = refcount + 1 WHERE id = NEW.entry_id; END",
-        "CREATE TRIGGER links_ref_down AFTER DELETE ON links BEGIN UPDATE entries SET refcount = refcount - 1 WHERE id = OLD.entry_id; END",
+        "CREATE TRIGGER links_ref_up AFTER INSERT ON links BEGIN"
+        " UPDATE entries SET refcount = refcount + 1 WHERE id = NEW.entry_id; END",
+        "CREATE TRIGGER links_ref_down AFTER DELETE ON links BEGIN"
+        " UPDATE entries SET refcount = refcount - 1 WHERE id = OLD.entry_id; END",
     ),
     # v2: remember wheel files' sha256 by (path, size, mtime, inode) so a warm install hashes nothing
     2: (
@@ -382,7 +384,8 @@ class Catalog:
                 )
             else:
                 self._db.execute(
-                    "UPDATE links SET layer = ?, requested = ?, direct_url = ? WHERE env = ? AND entry_id = ?",
+                    "UPDATE links SET layer = ?, requested = ?, direct_url = ?"
+                    " WHERE env = ? AND entry_id = ?",
                     (row.layer, int(row.requested), row.direct_url, env, entry_id),
                 )
 

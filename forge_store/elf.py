@@ -95,13 +95,10 @@ def climb_of(file_rel: str, entry: str) -> str | None:
         ups += 1
     if ups == 0:
         return None
-    apex = here
-    for _ in range(ups):
-        if apex in ("", ".."):
-            apex = ".." if apex == "" else "../.."
-        else:
-            apex = posixpath.dirname(apex)
-    return apex
+    parts_here = here.split("/") if here else []
+    if ups <= len(parts_here):
+        return "/".join(parts_here[: len(parts_here) - ups])
+    return "/".join([".."] * (ups - len(parts_here)))  # above site/: the env prefix side
 
 
 def scan_climbs(site: Path, files: Iterator[str]) -> list[OriginClimb]:

@@ -157,7 +157,8 @@ def write_pip_launchers(path: Path, interp: Interpreter, forge_python: Path) -> 
     script = (
         "#!/bin/sh\n"
         "# Forge env: pip is Forge's pip front end (links into the shared store instead of copying).\n"
-        f'exec {shlex.quote(str(forge_python))} -m forge_pip --python {shlex.quote(str(bin_dir / "python"))} "$@"\n'
+        f"exec {shlex.quote(str(forge_python))} -m forge_pip"
+        f' --python {shlex.quote(str(bin_dir / "python"))} "$@"\n'
     )
     names = ("pip", "pip3", f"pip{interp.short_version}")
     for i, name in enumerate(names):

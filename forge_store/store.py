@@ -735,7 +735,8 @@ class Store:
             provider = next((d for d in self.visible(env_name) if d.name == name), None)
             if provider is not None:
                 raise UsageError(
-                    f"{name} is provided by the {provider.layer.value} layer {provider.env!r}, not by {env_name!r}",
+                    f"{name} is provided by the {provider.layer.value} layer {provider.env!r},"
+                    f" not by {env_name!r}",
                     hint=f"uninstall it there: forge uninstall {name} --env {provider.env}",
                 )
             raise NotFoundError(f"{name} is not installed in {env_name!r}")

@@ -123,7 +123,9 @@ def test_bad_input_one_line_nonzero_nothing_changes(
 
 def test_name_clash_between_wheels_is_refused_cleanly(forge_home: Path, wheel_dir: Path) -> None:
     forge_cli("create", "e")
-    forge_cli("install", str(make_wheel(wheel_dir / "a", "one", "1.0", files={"clash.py": "A=1\n"})), "--env", "e")
+    forge_cli(
+        "install", str(make_wheel(wheel_dir / "a", "one", "1.0", files={"clash.py": "A=1\n"})), "--env", "e"
+    )
     before = _tree(forge_home)
     clash = make_wheel(wheel_dir / "b", "two", "1.0", files={"clash.py": "A=2\n"})
     _fail(forge_cli("install", str(clash), "--env", "e"), ExitCode.CONFLICT, "both provide clash.py")

@@ -21,7 +21,9 @@ def _mod(wheel_dir: Path, name: str, version: str, value: str) -> Path:
 
 def test_child_sees_parent_and_overrides_it(store: Store, wheel_dir: Path) -> None:
     store.create_env("base")
-    store.install_wheels("base", [_mod(wheel_dir, "foo", "1.0", "parent"), _mod(wheel_dir, "bar", "1.0", "bar")])
+    store.install_wheels(
+        "base", [_mod(wheel_dir, "foo", "1.0", "parent"), _mod(wheel_dir, "bar", "1.0", "bar")]
+    )
     kid = store.create_env("kid", parent="base")
     assert run_py(kid.python, "import foo, bar; print(foo.V, bar.V)").stdout.split() == ["parent", "bar"]
     # same version: reused from the parent, not linked locally
@@ -56,7 +58,9 @@ def test_three_levels_and_sys_path_order(store: Store, wheel_dir: Path) -> None:
     c = store.create_env("c", parent="b")
     store.install_wheels("a", [_mod(wheel_dir, "m", "1.0", "a")])
     store.install_wheels("b", [_mod(wheel_dir, "m", "2.0", "b")])
-    proc = run_py(c.python, "import m, sys; print(m.V); print('\\n'.join(p for p in sys.path if 'site-packages' in p))")
+    proc = run_py(
+        c.python, "import m, sys; print(m.V); print('\\n'.join(p for p in sys.path if 'site-packages' in p))"
+    )
     lines = proc.stdout.split()
     assert lines[0] == "b", proc.stderr
     sites = lines[1:]
@@ -180,9 +184,7 @@ def test_origin_climb_resolves_inside_the_env(store: Store, tmp_path: Path) -> N
     site = env.site_packages
     assert not (site / "top").is_symlink() and not (site / "top" / "lib").is_symlink(), "real up to the apex"
     assert (site / "dep").is_symlink(), "the target package itself can stay one link"
-    code = (
-        "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); print(lib.top_value())"
-    )
+    code = "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); print(lib.top_value())"
     proc = subprocess.run(
         [str(env.python), "-c", code, str(site / "top" / "lib" / "libtop.so")], capture_output=True, text=True
     )

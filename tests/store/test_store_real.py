@@ -67,7 +67,17 @@ def real_wheels() -> list[Path]:
     dest = _cache_dir()
     dest.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(dest), *REQUIREMENTS],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--only-binary=:all:",
+            "-d",
+            str(dest),
+            *REQUIREMENTS,
+        ],
         capture_output=True,
         text=True,
     )
@@ -94,7 +104,10 @@ def real_wheels() -> list[Path]:
         text=True,
     )
     assert report.returncode == 0, report.stderr[-3000:]
-    names = [unquote(item["download_info"]["url"].rsplit("/", 1)[1]) for item in json.loads(report.stdout)["install"]]
+    names = [
+        unquote(item["download_info"]["url"].rsplit("/", 1)[1])
+        for item in json.loads(report.stdout)["install"]
+    ]
     wheels = [dest / n for n in names]
     assert all(w.is_file() for w in wheels)
     return wheels
@@ -111,17 +124,17 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 def _usage(env_path: Path, store_root: Path) -> tuple[int, int]:
     """(new inodes, bytes on disk) an env adds: inodes shared with the store (hardlinks) are free."""
     store_inodes: set[int] = set()
-    for dirpath, dirs, files in os.walk(store_root):
+    for dirpath, _dirs, files in os.walk(store_root):
         for name in files:
             store_inodes.add(os.lstat(os.path.join(dirpath, name)).st_ino)
+    paths = [str(env_path)]
+    for dirpath, dirs, files in os.walk(env_path):
+        paths.extend(os.path.join(dirpath, name) for name in (*dirs, *files))
     seen: set[int] = set()
     size = 0
-    for dirpath, dirs, files in os.walk(env_path):
-        for name in [*dirs, *files, ""][: len(dirs) + len(files)] + ([""] if dirpath == str(env_path) else []):
-            path = os.path.join(dirpath, name) if name else dirpath
-            st = os.lstat(path)
-            if st.st_ino in store_inodes or st.st_ino in seen:
-                continue
+    for path in paths:
+        st = os.lstat(path)
+        if st.st_ino not in store_inodes and st.st_ino not in seen:
             seen.add(st.st_ino)
             size += st.st_blocks * 512
     return len(seen), size
@@ -149,7 +162,10 @@ def test_real_wheels_install_import_and_check(real_store: Store, real_wheels: li
     )
     assert check.returncode == 0, check.stdout + check.stderr
     versions = {e.name: e.version for e in real_store.entries()}
-    probe = "import importlib.metadata as m, json; print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    probe = (
+        "import importlib.metadata as m, json;"
+        " print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    )
     from packaging.utils import canonicalize_name
 
     seen = {canonicalize_name(k): v for k, v in json.loads(run_py(env.python, probe).stdout).items()}

@@ -54,7 +54,7 @@ def make_wheel(
         contents[path] = body.encode() if isinstance(body, str) else body
     for path, body in (data or {}).items():
         contents[f"{data_dir}/{path}"] = body.encode() if isinstance(body, str) else body
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
     meta.extend(f"Requires-Dist: {r}" for r in requires)
