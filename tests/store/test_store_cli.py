@@ -137,3 +137,48 @@ def test_usage_errors_exit_2(forge_home: Path) -> None:
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     proc = forge_cli("frobnicate")
     assert proc.returncode == 2
+
+
+def test_create_options(forge_home: Path, tmp_path: Path, wheel_dir: Path) -> None:
+    where = tmp_path / "elsewhere" / "proj"
+    proc = forge_cli("create", "proj", "--path", str(where), "--link-mode", "copy", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["env"]["path"] == str(where)
+    assert (where / "pyvenv.cfg").is_file() and (where / "bin" / "python").exists()
+    forge_cli("install", str(make_wheel(wheel_dir, "demo", "1.0")), "--env", "proj")
+    assert not (where / "lib/python3.11/site-packages/demo").is_symlink(), "copy mode"
+    assert forge_cli("create", "flat", "--parent", "proj", "--layering", "flat").returncode == 0
+    assert (forge_home / "envs/flat/lib/python3.11/site-packages/demo/__init__.py").exists()
+
+
+def test_create_with_another_python(forge_home: Path) -> None:
+    from forge_store import interpreters
+    from forge_store.errors import InterpreterNotFound
+
+    try:
+        other = interpreters.find("3.12")
+    except InterpreterNotFound:
+        pytest.skip("no Python 3.12 here")
+    proc = forge_cli("create", "e312", "--python", "3.12", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["env"]["python"] == other.full_version
+    out = run_py(forge_home / "envs/e312/bin/python", "import sys; print(sys.version_info[:2], sys.prefix)")
+    assert out.stdout.split(")")[0] + ")" == "(3, 12)"
+
+
+def test_global_layer_from_the_cli(forge_home: Path, wheel_dir: Path) -> None:
+    forge_cli("create", "e")
+    proc = forge_cli("install", str(make_wheel(wheel_dir, "basetool", "1.0")), "--global")
+    assert proc.returncode == 0, proc.stderr
+    listing = json.loads(forge_cli("list", "--env", "e", "--json").stdout)["packages"]
+    assert [(p["name"], p["layer"]) for p in listing] == [("basetool", "global")]
+    assert run_py(forge_home / "envs/e/bin/python", "import basetool").returncode == 0
+
+
+def test_library_import_is_cheap_and_complete() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, forge_store; assert 'sqlite3' not in sys.modules; print(forge_store.Store.__name__)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "Store", proc.stderr
