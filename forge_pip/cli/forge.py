@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0, help="more output (repeatable)")
     common.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")

@@ -1,0 +1,306 @@
+"""``list``, ``freeze``, ``show``, ``check`` and ``cache``: what an env sees, across its layers."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import email.message
+import email.parser
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from forge_pip.cli.common import human_size
+
+if TYPE_CHECKING:
+    from forge_store.models import EnvInfo
+    from forge_store.store import Store
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SeenDist:
+    """One dist the env sees: where its dist-info lives and which layer provides it."""
+
+    name: str  # canonical
+    display: str
+    version: str
+    layer: str  # "local", "unmanaged", "parent:<env>", "global"
+    dist_info: Path
+    location: Path
+
+    def metadata(self) -> email.message.Message:
+        for fname in ("METADATA", "PKG-INFO"):
+            path = self.dist_info / fname
+            if path.is_file():
+                text = path.read_text(encoding="utf-8", errors="replace")
+                return email.parser.Parser().parsestr(text, headersonly=True)
+        return email.message.Message()
+
+
+def seen_dists(store: Store, env: EnvInfo, *, local_only: bool = False) -> list[SeenDist]:
+    """Every dist the env sees, nearest layer first, sorted by name."""
+    from forge_pip.sources import local_dists
+    from forge_store.models import Layer
+
+    out: dict[str, SeenDist] = {}
+    for d in local_dists(store, env).values():
+        layer = "local" if d.managed else "unmanaged"
+        out[d.name] = SeenDist(d.name, d.display_name, d.version, layer, d.dist_info, env.site_packages)
+    if not local_only:
+        for linked in store.visible(env.name):
+            if linked.layer is Layer.LOCAL or linked.name in out:
+                continue
+            entry = store.entry(linked.entry_id)
+            layer = "global" if linked.layer is Layer.GLOBAL else f"parent:{linked.env}"
+            dist_info = entry.site / entry.dist_info
+            owner = store.env(linked.env)
+            display = _display_name(dist_info, linked.name)
+            out[linked.name] = SeenDist(
+                linked.name, display, linked.version, layer, dist_info, owner.site_packages
+            )
+    return [out[k] for k in sorted(out)]
+
+
+def _display_name(dist_info: Path, default: str) -> str:
+    try:
+        text = (dist_info / "METADATA").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return default
+    return str(email.parser.Parser().parsestr(text, headersonly=True).get("Name") or default)
+
+
+def _target(ns: argparse.Namespace, store: Store) -> EnvInfo:
+    from forge_pip.cli.pip_install import open_target
+
+    return open_target(ns, store)
+
+
+_FREEZE_SKIP = {"pip", "setuptools", "wheel", "distribute"}
+
+
+def cmd_list(ns: argparse.Namespace) -> int:
+    from packaging.utils import canonicalize_name
+
+    from forge_pip.cli.common import table
+    from forge_store.store import Store
+
+    with Store() as store:
+        env = _target(ns, store)
+        dists = seen_dists(store, env, local_only=ns.local)
+        excluded = {canonicalize_name(e) for e in ns.exclude}
+        dists = [d for d in dists if d.name not in excluded]
+        if ns.not_required:
+            required = _required_names(dists, env)
+            dists = [d for d in dists if d.name not in required]
+    if ns.format == "json":
+        print(json.dumps([{"name": d.display, "version": d.version, "layer": d.layer} for d in dists]))
+    elif ns.format == "freeze":
+        for d in dists:
+            print(f"{d.display}=={d.version}")
+    elif dists:
+        print(table([[d.display, d.version, d.layer] for d in dists], ["Package", "Version", "Layer"]))
+    return 0
+
+
+def cmd_freeze(ns: argparse.Namespace) -> int:
+    from forge_store.store import Store
+
+    with Store() as store:
+        env = _target(ns, store)
+        dists = seen_dists(store, env, local_only=ns.local)
+    from packaging.utils import canonicalize_name
+
+    excluded = {canonicalize_name(e) for e in ns.exclude}
+    for d in dists:
+        if d.name in excluded or (not ns.all and d.name in _FREEZE_SKIP):
+            continue
+        print(f"{d.display}=={d.version}")
+    return 0
+
+
+def _requires(meta: email.message.Message) -> list[str]:
+    return [str(r) for r in meta.get_all("Requires-Dist") or ()]
+
+
+def _required_names(dists: list[SeenDist], env: EnvInfo) -> set[str]:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    markers = env.interpreter.marker_env()
+    out: set[str] = set()
+    for d in dists:
+        for text in _requires(d.metadata()):
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if req.marker is None or req.marker.evaluate({**markers, "extra": ""}):
+                out.add(canonicalize_name(req.name))
+    return out
+
+
+def cmd_show(ns: argparse.Namespace) -> int:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    from forge_store.store import Store
+
+    with Store() as store:
+        env = _target(ns, store)
+        dists = seen_dists(store, env)
+    by_name = {d.name: d for d in dists}
+    markers = env.interpreter.marker_env()
+    required_by: dict[str, list[str]] = {}
+    for d in dists:
+        for text in _requires(d.metadata()):
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if req.marker is None or req.marker.evaluate({**markers, "extra": ""}):
+                required_by.setdefault(canonicalize_name(req.name), []).append(d.display)
+    missing = [n for n in ns.names if canonicalize_name(n) not in by_name]
+    if missing:
+        print(f"WARNING: Package(s) not found: {', '.join(missing)}", file=sys.stderr)
+    first = True
+    for raw in ns.names:
+        found = by_name.get(canonicalize_name(raw))
+        if found is None:
+            continue
+        d = found
+        if not first:
+            print("---")
+        first = False
+        meta = d.metadata()
+        reqs = []
+        for text in _requires(meta):
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if req.marker is None or req.marker.evaluate({**markers, "extra": ""}):
+                reqs.append(req.name)
+        print(f"Name: {d.display}")
+        print(f"Version: {d.version}")
+        for field, key in (
+            ("Summary", "Summary"),
+            ("Home-page", "Home-page"),
+            ("Author", "Author"),
+            ("Author-email", "Author-email"),
+            ("License", "License"),
+        ):
+            print(f"{field}: {meta.get(key) or ''}")
+        print(f"Location: {d.location}")
+        print(f"Requires: {', '.join(sorted(set(reqs), key=str.lower))}")
+        print(f"Required-by: {', '.join(sorted(set(required_by.get(d.name, [])), key=str.lower))}")
+        print(f"Layer: {d.layer}")
+        if ns.files:
+            print("Files:")
+            record = d.dist_info / "RECORD"
+            try:
+                lines = record.read_text(encoding="utf-8").splitlines()
+            except OSError:
+                print("Cannot locate RECORD or installed-files.txt")
+                continue
+            import csv
+
+            for row in csv.reader(lines):
+                if row and row[0]:
+                    print(f"  {row[0]}")
+    return 1 if missing and first else 0
+
+
+def cmd_check(ns: argparse.Namespace) -> int:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    from forge_store.store import Store
+
+    with Store() as store:
+        env = _target(ns, store)
+        dists = seen_dists(store, env)
+    by_name = {d.name: d for d in dists}
+    markers = env.interpreter.marker_env()
+    problems: list[str] = []
+    for d in dists:
+        for text in _requires(d.metadata()):
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if req.marker is not None and not req.marker.evaluate({**markers, "extra": ""}):
+                continue
+            dep = by_name.get(canonicalize_name(req.name))
+            if dep is None:
+                problems.append(f"{d.display} {d.version} requires {req.name}, which is not installed.")
+                continue
+            try:
+                ok = req.specifier.contains(Version(dep.version), prereleases=True)
+            except InvalidVersion:
+                ok = True
+            if not ok:
+                problems.append(
+                    f"{d.display} {d.version} has requirement {req}, "
+                    f"but you have {dep.display} {dep.version}."
+                )
+    for line in problems:
+        print(line)
+    if not problems:
+        print("No broken requirements found.")
+    return 1 if problems else 0
+
+
+_CACHE_PARTS = (
+    ("http", "Package index page cache"),
+    ("files", "Downloaded files"),
+    ("built", "Built wheels"),
+)
+
+
+def _tree_size(path: Path) -> tuple[int, int]:
+    files = size = 0
+    if path.is_dir():
+        for p in path.rglob("*"):
+            if p.is_file() and not p.is_symlink():
+                files += 1
+                size += p.stat().st_size
+    return files, size
+
+
+def cmd_cache(ns: argparse.Namespace) -> int:
+    from forge_store.home import ForgeHome, default_home
+
+    cache = ForgeHome(default_home()).cache
+    if ns.action == "dir":
+        print(cache)
+        return 0
+    if ns.action == "info":
+        for part, label in _CACHE_PARTS:
+            files, size = _tree_size(cache / part)
+            print(f"{label} location: {cache / part}")
+            print(f"{label} size: {human_size(size)}")
+            print(f"Number of {label.lower()} files: {files}")
+        return 0
+    if ns.action == "list":
+        wheels = sorted(
+            p for part in ("built", "files") for p in (cache / part).rglob("*.whl") if p.is_file()
+        )
+        if ns.pattern:
+            import fnmatch
+
+            wheels = [w for w in wheels if fnmatch.fnmatch(w.name, f"{ns.pattern}*")]
+        if not wheels:
+            print("No locally built wheels cached.")
+        for w in wheels:
+            print(str(w) if ns.format == "abspath" else f" - {w.name} ({human_size(w.stat().st_size)})")
+        return 0
+    removed = 0
+    for part, _label in _CACHE_PARTS:
+        files, _size = _tree_size(cache / part)
+        removed += files
+        shutil.rmtree(cache / part, ignore_errors=True)
+    print(f"Files removed: {removed}")
+    return 0

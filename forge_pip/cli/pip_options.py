@@ -1,0 +1,268 @@
+"""pip's options for each command, parsed with argparse; pip's configuration applied on top.
+
+``parse`` returns the argparse namespace, or an exit code when parsing failed (usage errors and
+unsupported options print one line). ``merged`` combines the command line with pip's config files
+and ``PIP_*`` variables the way pip does: the command line wins for single values, list options
+(``--extra-index-url``, ``-f``, ``-c``, ``-r``) add to the configured ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from forge_pip.cli.pip import PROG
+
+if TYPE_CHECKING:
+    from forge_pip.config import PipConfig
+    from forge_pip.install import IndexOptions
+    from forge_pip.reqfile import FileOptions, ReqLine
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _general(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("General Options")
+    g.add_argument("--python", help="the venv interpreter (or venv prefix) to act on")
+    g.add_argument("--env", help="the Forge env to act on")
+    g.add_argument("-v", "--verbose", action="count", default=0)
+    g.add_argument("-q", "--quiet", action="count", default=0)
+    g.add_argument("--isolated", action="store_true", help="ignore environment variables and user config")
+    g.add_argument("--no-cache-dir", action="store_true")
+    g.add_argument("--cache-dir", help="ignored: Forge caches under $FORGE_HOME/cache")
+    g.add_argument("--timeout", "--default-timeout", type=float, dest="timeout")
+    g.add_argument("--retries", type=int)
+    g.add_argument("--cert")
+    g.add_argument("--client-cert")
+    g.add_argument("--trusted-host", action="append", default=[])
+    g.add_argument("--disable-pip-version-check", action="store_true")
+    g.add_argument("--no-color", action="store_true")
+    g.add_argument("--no-input", action="store_true")
+    g.add_argument("--progress-bar", help="ignored")
+    g.add_argument("--require-virtualenv", "--require-venv", action="store_true")
+    g.add_argument("--break-system-packages", action="store_true")
+    g.add_argument("--offline", action="store_true", help="Forge: the store and caches only, no network")
+
+
+def _index(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Package Index Options")
+    g.add_argument("-i", "--index-url")
+    g.add_argument("--extra-index-url", action="append", default=[])
+    g.add_argument("--no-index", action="store_true")
+    g.add_argument("-f", "--find-links", action="append", default=[])
+
+
+def _selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("requirements", nargs="*", metavar="REQUIREMENT")
+    p.add_argument("-r", "--requirement", action="append", default=[], dest="requirement_files")
+    p.add_argument("-c", "--constraint", action="append", default=[], dest="constraint_files")
+    p.add_argument("-e", "--editable", action="append", default=[], dest="editables")
+    p.add_argument("--no-deps", "--no-dependencies", action="store_true", dest="no_deps")
+    p.add_argument("--pre", action="store_true")
+    p.add_argument("--only-binary", action=_FormatOp, dest="format_ops", default=[])
+    p.add_argument("--no-binary", action=_FormatOp, dest="format_ops", default=[])
+    p.add_argument("--prefer-binary", action="store_true")
+    p.add_argument("--require-hashes", action="store_true")
+    p.add_argument("--no-build-isolation", action="store_true")
+    p.add_argument("--use-pep517", action="store_true", help="always on")
+    p.add_argument("--config-settings", "-C", action="append", default=[])
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--report")
+    p.add_argument("--progress-bar-ignored", help=argparse.SUPPRESS)
+    _index(p)
+
+
+class _FormatOp(argparse.Action):
+    """``--only-binary`` / ``--no-binary``: kept in order, applied as pip applies them."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        ops = list(getattr(namespace, self.dest, None) or [])
+        ops.append(("only-binary" if option_string == "--only-binary" else "no-binary", str(values)))
+        setattr(namespace, self.dest, ops)
+
+
+def build_parser(command: str) -> argparse.ArgumentParser:
+    p = _Parser(prog=f"{PROG} {command}", add_help=True)
+    _general(p)
+    if command == "install":
+        _selection(p)
+        p.add_argument("-U", "--upgrade", action="store_true")
+        p.add_argument("--upgrade-strategy", choices=["only-if-needed", "eager"])
+        p.add_argument("--force-reinstall", action="store_true")
+        p.add_argument("-I", "--ignore-installed", action="store_true")
+        p.add_argument("--no-compile", action="store_true", help="ignored: pycs are part of the store")
+        p.add_argument("--compile", action="store_true", help="always on")
+        p.add_argument("--no-warn-script-location", action="store_true")
+        p.add_argument("--no-warn-conflicts", action="store_true")
+        p.add_argument("--local", action="store_true", help="Forge: link locally even what a parent provides")
+    elif command == "download":
+        _selection(p)
+        p.add_argument(
+            "-d", "--dest", "--destination-dir", "--destination-directory", dest="dest", default="."
+        )
+    elif command == "wheel":
+        _selection(p)
+        p.add_argument("-w", "--wheel-dir", dest="wheel_dir", default=".")
+    elif command == "uninstall":
+        p.add_argument("names", nargs="*", metavar="PACKAGE")
+        p.add_argument("-r", "--requirement", action="append", default=[], dest="requirement_files")
+        p.add_argument("-y", "--yes", action="store_true")
+    elif command == "list":
+        p.add_argument("--format", choices=["columns", "freeze", "json"], default="columns")
+        p.add_argument("-l", "--local", action="store_true", help="only the env's own layer")
+        p.add_argument("--exclude", action="append", default=[])
+        p.add_argument("--not-required", action="store_true")
+    elif command == "freeze":
+        p.add_argument("--all", action="store_true")
+        p.add_argument("-l", "--local", action="store_true", help="only the env's own layer")
+        p.add_argument("--exclude", action="append", default=[])
+        p.add_argument("-r", "--requirement", action="append", default=[], dest="requirement_files")
+    elif command == "show":
+        p.add_argument("names", nargs="+", metavar="PACKAGE")
+        p.add_argument("-f", "--files", action="store_true")
+    elif command == "cache":
+        p.add_argument("action", nargs="?", choices=["dir", "info", "list", "purge"], default="info")
+        p.add_argument("pattern", nargs="?")
+        p.add_argument("--format", choices=["human", "abspath"], default="human")
+    return p
+
+
+def parse(command: str, args: Sequence[str]) -> argparse.Namespace | int:
+    """Parse ``args`` for ``command``; an int is the exit code of a failed parse or of ``--help``."""
+    parser = build_parser(command)
+    try:
+        ns, unknown = parser.parse_known_args(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    bad = [a for a in unknown if a.startswith("-")]
+    if bad:
+        print(f"{PROG}: {bad[0].split('=', 1)[0]} is not supported", file=sys.stderr)
+        return 2
+    if unknown:
+        print(f"{PROG}: error: unrecognized arguments: {' '.join(unknown)}", file=sys.stderr)
+        return 2
+    ns.command = command
+    return ns
+
+
+# -- merging with pip's configuration ---------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Merged:
+    """The command line, pip's configuration and the requirements files' options, combined."""
+
+    requirements: tuple[ReqLine, ...]
+    constraints: tuple[ReqLine, ...]
+    index: IndexOptions
+    pre: bool
+    prefer_binary: bool
+    only_binary: frozenset[str]
+    no_binary: frozenset[str]
+    require_hashes: bool
+    no_deps: bool
+    build_isolation: bool
+
+
+def load_config(ns: argparse.Namespace, site_prefix: Path | None) -> PipConfig:
+    from forge_pip.config import load_pip_config
+
+    isolated = bool(ns.isolated)
+    return load_pip_config(
+        ns.command,
+        os.environ,
+        isolated=isolated,
+        site_prefix=str(site_prefix) if site_prefix is not None else None,
+    )
+
+
+def _bool(ns: argparse.Namespace, config: PipConfig, name: str) -> bool:
+    if getattr(ns, name.replace("-", "_"), False):
+        return True
+    return bool(config.get_bool(name))
+
+
+def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
+    """Apply pip's precedence: config files < ``PIP_*`` < command line < requirements files' options."""
+    from forge_pip.install import DEFAULT_INDEX, IndexOptions
+    from forge_pip.reqfile import parse_requirement_line, parse_requirements
+
+    environ: Mapping[str, str] = os.environ
+    reqs: list[ReqLine] = []
+    constraints: list[ReqLine] = []
+    file_opts: list[FileOptions] = []
+    for path in [*config.get_list("requirement"), *ns.requirement_files]:
+        lines, fo = parse_requirements(path, environ=environ)
+        reqs.extend(lines)
+        file_opts.append(fo)
+    for path in [*config.get_list("constraint"), *ns.constraint_files]:
+        lines, fo = parse_requirements(path, constraint=True, environ=environ)
+        constraints.extend(lines)
+        file_opts.append(fo)
+    for text in ns.requirements:
+        reqs.append(parse_requirement_line(text, text, with_options=False))
+    for text in [*config.get_list("editable"), *ns.editables]:
+        reqs.append(parse_requirement_line(f"-e {text}", f"-e {text}"))
+
+    no_index = _bool(ns, config, "no-index")
+    index_url = ns.index_url or config.get_str("index-url") or DEFAULT_INDEX
+    urls = [index_url, *config.get_list("extra-index-url"), *ns.extra_index_url]
+    find_links = [*config.get_list("find-links"), *ns.find_links]
+    pre = _bool(ns, config, "pre")
+    prefer_binary = _bool(ns, config, "prefer-binary")
+    require_hashes = _bool(ns, config, "require-hashes")
+    trusted = [*config.get_list("trusted-host"), *ns.trusted_host]
+    no_binary, only_binary = (set(s) for s in config.format_control())
+    from forge_pip.config import apply_format_control
+
+    for option, value in ns.format_ops:
+        if option == "no-binary":
+            apply_format_control(value, no_binary, only_binary)
+        else:
+            apply_format_control(value, only_binary, no_binary)
+    for fo in file_opts:
+        urls = fo.index_urls(urls, no_index=no_index)
+        no_index = no_index or fo.no_index
+        find_links.extend(fo.find_links)
+        pre = pre or fo.pre
+        prefer_binary = prefer_binary or fo.prefer_binary
+        require_hashes = require_hashes or fo.require_hashes
+        trusted.extend(fo.trusted_hosts)
+        fo.apply_format_control(no_binary, only_binary)
+    if no_index:
+        urls = []
+    timeout = ns.timeout if ns.timeout is not None else config.get_float("timeout")
+    retries = ns.retries if ns.retries is not None else config.get_int("retries")
+    build_isolation = not (ns.no_build_isolation or config.get_bool("no-build-isolation"))
+    index = IndexOptions(
+        index_urls=tuple(dict.fromkeys(urls)),
+        find_links=tuple(dict.fromkeys(find_links)),
+        offline=bool(ns.offline),
+        trusted_hosts=tuple(trusted),
+        cert=ns.cert or config.get_str("cert"),
+        client_cert=ns.client_cert or config.get_str("client-cert"),
+        timeout=timeout if timeout is not None else 15.0,
+        retries=retries if retries is not None else 3,
+        use_cache=not (ns.no_cache_dir or config.get_bool("no-cache-dir")),
+    )
+    return Merged(
+        requirements=tuple(reqs),
+        constraints=tuple(constraints),
+        index=index,
+        pre=pre,
+        prefer_binary=prefer_binary,
+        only_binary=frozenset(only_binary),
+        no_binary=frozenset(no_binary),
+        require_hashes=require_hashes,
+        no_deps=_bool(ns, config, "no-deps"),
+        build_isolation=build_isolation,
+    )

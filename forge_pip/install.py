@@ -1,0 +1,711 @@
+"""The library entry points of Forge's pip front end: ``install``, ``uninstall``, ``fetch``.
+
+Usage::
+
+    from forge_pip.install import InstallOptions, IndexOptions, install, requests_from_strings
+    with Store() as store:
+        env = store.env("ml")
+        opts = InstallOptions(requirements=requests_from_strings(["requests>=2"]),
+                              index=IndexOptions(index_urls=("https://pypi.org/simple",)))
+        result = install(store, env, opts)
+        result.plan.render(); result.report.actions
+
+The flow is resolve (layers > store > index) -> :class:`~forge_pip.plan.Plan` -> prepare (download,
+build, ingest) -> ONE ``Store.change``. Any failure leaves the env as it was and removes the new
+store entries nothing uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from forge_pip.models import DistFile
+from forge_pip.plan import Plan, make_plan, removal_plan
+from forge_pip.reqfile import ReqKind, ReqLine, parse_requirement_line
+from forge_pip.sources import (
+    DirectSource,
+    EmptyLayers,
+    EmptyStore,
+    EnvLayers,
+    IndexFiles,
+    StoreDists,
+    local_dists,
+    target_python,
+)
+from forge_store.errors import ExitCode, ForgeError, IntegrityError, NotFoundError, UsageError
+from forge_store.models import Layer
+
+if TYPE_CHECKING:
+    from forge_pip.build import Builder
+    from forge_pip.index import IndexClient
+    from forge_pip.models import TargetPython
+    from forge_pip.resolve import DirectRequirement, LayerView, Resolution, ResolveReporter, StoreView
+    from forge_store.models import EnvInfo, InstallReport, Interpreter, StoredWheel
+    from forge_store.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+MAX_BUILD_DEPTH = 3
+
+__all__ = [
+    "DEFAULT_INDEX",
+    "HashesRequired",
+    "IndexOptions",
+    "InstallOptions",
+    "InstallReporter",
+    "InstallResult",
+    "NotAVenv",
+    "NullInstallReporter",
+    "UninstallResult",
+    "fetch",
+    "find_target",
+    "install",
+    "requests_from_strings",
+    "uninstall",
+]
+
+
+class NotAVenv(ForgeError):
+    """The target interpreter is not a virtual environment (Forge links only into venvs)."""
+
+    reference = "not-a-venv"
+    exit_code = ExitCode.USAGE
+
+
+class HashesRequired(IntegrityError):
+    """Hash-checking mode is on, but some requirement has no ``--hash`` (pip's rule)."""
+
+    reference = "hashes-required"
+
+
+class UnsupportedRequirement(UsageError):
+    reference = "unsupported-requirement"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IndexOptions:
+    """Where distributions come from (pip's ``-i``, ``--extra-index-url``, ``-f``, ``--no-index``...)."""
+
+    index_urls: tuple[str, ...] = (DEFAULT_INDEX,)
+    """The index URL then the extra ones; empty for ``--no-index``."""
+    find_links: tuple[str, ...] = ()
+    offline: bool = False
+    """Store and caches only: no network request (``file://`` locations are still read)."""
+    trusted_hosts: tuple[str, ...] = ()
+    cert: str | None = None
+    client_cert: str | None = None
+    timeout: float = 15.0
+    retries: int = 3
+    use_cache: bool = True
+    """False for ``--no-cache-dir``: no HTTP/download cache (builds use a scratch cache)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InstallOptions:
+    """One install request with pip's options (the CLI merges pip's configuration into it)."""
+
+    requirements: tuple[ReqLine, ...]
+    index: IndexOptions = IndexOptions()
+    constraints: tuple[ReqLine, ...] = ()
+    upgrade: bool = False
+    upgrade_strategy: str = "only-if-needed"
+    force_reinstall: bool = False
+    no_deps: bool = False
+    pre: bool = False
+    prefer_binary: bool = False
+    only_binary: frozenset[str] = frozenset()
+    no_binary: frozenset[str] = frozenset()
+    require_hashes: bool = False
+    local: bool = False
+    """``--local``: link into the env even what a parent layer provides."""
+    dry_run: bool = False
+    build_isolation: bool = True
+    cwd: Path | None = None
+    """Where relative paths of requirements start (default: the process's)."""
+    build_depth: int = 0
+    """How deep in build-requirement installs this is (guards against endless recursion)."""
+
+
+class InstallReporter(Protocol):
+    """Everything an install tells the outside world (resolve and prepare hooks, plus the plan)."""
+
+    def on_plan(self, plan: Plan) -> None: ...
+
+    def on_pin(self, name: NormalizedName, version: object, origin: object) -> None: ...
+
+    def on_backtrack(self, causes: Sequence[str]) -> None: ...
+
+    def on_metadata_fetch(self, file: DistFile) -> None: ...
+
+    def on_warning(self, message: str) -> None: ...
+
+    def on_fetched(self, item: object, path: Path) -> None: ...
+
+    def on_built(self, item: object, wheel: Path, cached: bool) -> None: ...
+
+    def on_ingested(self, item: object, entry: StoredWheel) -> None: ...
+
+
+class NullInstallReporter:
+    """Ignores everything."""
+
+    def on_plan(self, plan: Plan) -> None:
+        pass
+
+    def on_pin(self, name: NormalizedName, version: object, origin: object) -> None:
+        pass
+
+    def on_backtrack(self, causes: Sequence[str]) -> None:
+        pass
+
+    def on_metadata_fetch(self, file: DistFile) -> None:
+        pass
+
+    def on_warning(self, message: str) -> None:
+        log.warning("%s", message)
+
+    def on_fetched(self, item: object, path: Path) -> None:
+        pass
+
+    def on_built(self, item: object, wheel: Path, cached: bool) -> None:
+        pass
+
+    def on_ingested(self, item: object, entry: StoredWheel) -> None:
+        pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InstallResult:
+    plan: Plan
+    resolution: Resolution
+    report: InstallReport | None
+    """None for ``--dry-run`` or when nothing had to change."""
+    target: TargetPython
+    metadata: Mapping[str, Mapping[str, object]] = dataclasses.field(default_factory=dict)
+    """Per installed name, what ``--report`` shows as its metadata (name, version, requires_dist...)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UninstallResult:
+    plan: Plan
+    report: InstallReport | None
+    skipped: tuple[str, ...]
+    """Names that were not installed (pip: "Skipping X as it is not installed")."""
+
+
+def requests_from_strings(texts: Sequence[str], *, cwd: Path | None = None) -> tuple[ReqLine, ...]:
+    """Command-line requirement arguments as :class:`ReqLine` s."""
+    where = str(cwd) if cwd is not None else None
+    return tuple(parse_requirement_line(t, t, cwd=where, with_options=False) for t in texts)
+
+
+# -- target ------------------------------------------------------------------------------------
+
+
+def _venv_prefix(path: Path) -> Path | None:
+    """The venv prefix of an interpreter path or a prefix; None if it is not a venv."""
+    candidates = [path] if path.is_dir() else [path.parent.parent]
+    for prefix in candidates:
+        if (prefix / "pyvenv.cfg").is_file():
+            return prefix.absolute()
+    return None
+
+
+def find_target(
+    store: Store,
+    *,
+    python: str | None = None,
+    env_name: str | None = None,
+    default_prefix: Path | None = None,
+    break_system_packages: bool = False,
+) -> EnvInfo:
+    """The env to act on: ``--env NAME``, ``--python PATH`` (a venv's interpreter or its prefix),
+    else ``default_prefix`` (the venv running Forge). A plain venv is adopted; a non-venv refused."""
+    if env_name is not None:
+        return store.env(env_name)
+    if python is None and default_prefix is None:
+        raise UsageError("no target environment", hint="pass --env NAME or --python PATH")
+    raw = Path(python) if python is not None else default_prefix
+    assert raw is not None
+    if not raw.exists():
+        raise NotFoundError(
+            f"{raw} does not exist", hint="--python takes an interpreter path or a venv prefix"
+        )
+    prefix = _venv_prefix(raw)
+    if prefix is None:
+        known = store.env_at(raw.absolute())
+        if known is not None:
+            return known
+        extra = " (--break-system-packages does not change that)" if break_system_packages else ""
+        raise NotAVenv(
+            f"{raw} is not a virtual environment: Forge only links into venvs{extra}",
+            hint="create one with `forge create NAME` or `python -m venv DIR`, then pass --python DIR",
+        )
+    known = store.env_at(prefix)
+    if known is not None:
+        return known
+    return store.adopt(prefix)
+
+
+# -- the pipeline ------------------------------------------------------------------------------
+
+
+class _Pipeline:
+    """An index client, a builder and the views, for one operation; clean up with ``close``."""
+
+    def __init__(
+        self,
+        store: Store,
+        interpreter: Interpreter,
+        index: IndexOptions,
+        *,
+        build_isolation: bool,
+        build_depth: int,
+        reporter: InstallReporter,
+        download_dir: Path | None = None,
+    ) -> None:
+        from forge_pip.build import Builder
+        from forge_pip.buildenv import ForgeBuildEnvFactory
+        from forge_pip.index import IndexClient
+
+        self.store = store
+        self.interpreter = interpreter
+        self.target = target_python(interpreter)
+        self._stack = contextlib.ExitStack()
+        store.home.ensure()
+        scratch = Path(tempfile.mkdtemp(prefix="pip-", dir=store.home.tmp))
+        self._stack.callback(shutil.rmtree, scratch, True)
+        cache = store.home.cache if index.use_cache else scratch / "cache"
+        self.client: IndexClient | None = None
+        if index.index_urls or index.find_links:
+            self.client = IndexClient(
+                index_urls=index.index_urls,
+                find_links=index.find_links,
+                cache_dir=cache if index.use_cache else None,
+                offline=index.offline,
+                trusted_hosts=index.trusted_hosts,
+                cert=index.cert,
+                client_cert=index.client_cert,
+                timeout=index.timeout,
+                retries=index.retries,
+                reporter=_IndexWarnings(reporter),
+            )
+            self._stack.callback(self.client.close)
+        factory = ForgeBuildEnvFactory(store.home.root, interpreter, index, depth=build_depth + 1)
+        self.builder: Builder = Builder(
+            cache_dir=cache,
+            env_factory=factory,
+            isolation=build_isolation,
+            host_python=interpreter.executable,
+            target=self.target,
+        )
+        self.download_dir = download_dir or scratch / "downloads"
+        self.files = IndexFiles(self.client, download_dir=self.download_dir, builder=self.builder)
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _IndexWarnings:
+    """Forwards the index client's warnings to the install reporter."""
+
+    def __init__(self, reporter: InstallReporter) -> None:
+        self._reporter = reporter
+
+    def on_fetch_page(self, url: str) -> None:
+        log.debug("fetching %s", url)
+
+    def on_download_start(self, file: DistFile, total: int | None) -> None:
+        log.info("downloading %s", file.filename)
+
+    def on_download_progress(self, file: DistFile, done: int) -> None:
+        pass
+
+    def on_download_done(self, file: DistFile, path: Path) -> None:
+        pass
+
+    def on_warning(self, message: str) -> None:
+        if "not a valid" in message:  # pip skips malformed file names silently
+            log.info("%s", message)
+        else:
+            self._reporter.on_warning(message)
+
+
+@dataclasses.dataclass
+class _Requests:
+    roots: list[Requirement | DirectRequirement] = dataclasses.field(default_factory=list)
+    hashes: dict[str, dict[str, set[str]]] = dataclasses.field(default_factory=dict)
+    editables: list[str] = dataclasses.field(default_factory=list)
+    manifest: dict[str, str] = dataclasses.field(default_factory=dict)
+    hash_mode_names: list[tuple[str, bool]] = dataclasses.field(default_factory=list)
+
+
+def _dir_source(pipe: _Pipeline, path: Path, editable: bool) -> DirectSource:
+    from forge_pip.resolve import CoreMetadata
+
+    if not path.is_dir():
+        raise NotFoundError(f"{path} is not a directory")
+    md = CoreMetadata.from_bytes(pipe.builder.prepare_metadata(path))
+    if md.name is None or md.version is None:
+        raise UsageError(f"{path}: its build backend gave metadata without a name or version")
+    stem = f"{md.name.replace('-', '_')}-{md.version}"
+    file = DistFile(url=path.absolute().as_uri(), filename=f"{stem}.tar.gz", source=str(path))
+    pipe.files.metadata_of[file] = md
+    return DirectSource(path.absolute(), file, editable)
+
+
+def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Requests:
+    from packaging.markers import Marker
+
+    from forge_pip.index.urls import file_url_to_path
+    from forge_pip.resolve import DirectRequirement
+    from forge_pip.resolve.provider import file_from_url
+
+    out = _Requests()
+    base = cwd or Path.cwd()
+    markers = dict(pipe.target.markers)
+
+    def add_direct(file: DistFile, extras: frozenset[str], text: str, source: DirectSource | None) -> None:
+        if source is not None:
+            pipe.files.add_direct(source)
+        try:
+            name = canonicalize_name(file.name)
+        except ValueError as exc:
+            raise UsageError(f"{file.filename} is not a valid wheel or sdist file name: {exc}") from None
+        extras_n = frozenset(canonicalize_name(e) for e in extras)
+        out.roots.append(DirectRequirement(name, file, extras_n))
+        out.manifest.setdefault(name, text)
+        if source is not None and source.editable:
+            out.editables.append(name)
+
+    for line in lines:
+        if line.requirement is None:
+            continue
+        if line.kind is ReqKind.VCS:
+            raise UnsupportedRequirement(
+                f"{line.source}: VCS requirements are not supported by Forge: {line.target}",
+                hint="build a wheel of it first, or point at a local checkout",
+            )
+        applies = line.kind is ReqKind.NAMED or not line.marker
+        if not applies and not Marker(line.marker or "").evaluate({**markers, "extra": ""}):
+            continue
+        if line.kind is ReqKind.PATH:
+            assert line.target is not None
+            path = Path(line.target) if Path(line.target).is_absolute() else base / line.target
+            if path.is_dir():
+                src = _dir_source(pipe, path, line.editable)
+                add_direct(src.file, line.extras, str(path), src)
+            else:
+                if line.editable:
+                    raise UsageError(f"{line.source}: editable installs need a project directory")
+                if not path.is_file():
+                    raise NotFoundError(f"{line.source}: {path} does not exist")
+                add_direct(
+                    DistFile(url=path.absolute().as_uri(), filename=path.name), line.extras, str(path), None
+                )
+            continue
+        if line.kind is ReqKind.URL:
+            assert line.target is not None
+            if line.target.startswith("file:") and file_url_to_path(line.target).is_dir():
+                src = _dir_source(pipe, file_url_to_path(line.target), line.editable)
+                add_direct(src.file, line.extras, line.target, src)
+                continue
+            file = file_from_url(line.target)
+            if file is None:
+                raise UsageError(f"{line.source}: {line.target} names no wheel or sdist file")
+            add_direct(file, line.extras, line.target, None)
+            continue
+        req = Requirement(line.requirement)
+        name = canonicalize_name(req.name)
+        if req.url and req.url.startswith("file:") and file_url_to_path(req.url).is_dir():
+            if req.marker is not None and not req.marker.evaluate({**markers, "extra": ""}):
+                continue
+            src = _dir_source(pipe, file_url_to_path(req.url), False)
+            add_direct(src.file, frozenset(req.extras), line.requirement, src)
+            continue
+        out.roots.append(req)
+        out.manifest.setdefault(name, line.requirement)
+        for algo, digests in line.hashes.items():
+            out.hashes.setdefault(name, {}).setdefault(algo, set()).update(d.lower() for d in digests)
+        pinned = any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier)
+        out.hash_mode_names.append((line.requirement, pinned or bool(req.url)))
+    return out
+
+
+def _constraints(lines: Sequence[ReqLine]) -> tuple[Requirement, ...]:
+    out = []
+    for line in lines:
+        if line.requirement is None:
+            continue
+        if line.kind is not ReqKind.NAMED:
+            raise UsageError(f"{line.source}: constraints must be named requirements: {line.requirement}")
+        out.append(Requirement(line.requirement))
+    return tuple(out)
+
+
+def _resolve(
+    pipe: _Pipeline,
+    reqs: _Requests,
+    options: InstallOptions,
+    layers: LayerView,
+    store_view: StoreView,
+    reporter: InstallReporter,
+) -> Resolution:
+    from forge_pip.resolve import ResolveRequest, resolve
+
+    request = ResolveRequest(
+        requirements=tuple(reqs.roots),
+        target=pipe.target,
+        constraints=_constraints(options.constraints),
+        upgrade=options.upgrade,
+        upgrade_strategy=options.upgrade_strategy,  # type: ignore[arg-type]
+        force_local=options.local,
+        pre=options.pre,
+        prefer_binary=options.prefer_binary,
+        only_binary=options.only_binary,
+        no_binary=options.no_binary,
+        no_deps=options.no_deps,
+        hashes={NormalizedName(n): {a: frozenset(d) for a, d in by.items()} for n, by in reqs.hashes.items()},
+    )
+    rep: ResolveReporter = reporter
+    return resolve(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
+
+
+def _check_hash_mode(reqs: _Requests, options: InstallOptions, resolution: Resolution) -> None:
+    """pip's hash-checking mode: on with --require-hashes or any --hash; every dist needs a hash."""
+    if not (options.require_hashes or reqs.hashes):
+        return
+    unpinned = [text for text, pinned in reqs.hash_mode_names if not pinned]
+    if unpinned:
+        raise HashesRequired(
+            "In --require-hashes mode, all requirements must have their versions pinned with ==:"
+            f" {unpinned[0]}",
+        )
+    from forge_pip.resolve import Origin
+
+    missing = [
+        f"{pin.name}=={pin.version}"
+        for pin in resolution.pins.values()
+        if pin.origin is not Origin.LAYER and pin.name not in reqs.hashes and not pin.direct
+    ]
+    if missing:
+        raise HashesRequired(
+            f"Hashes are required in --require-hashes mode, but they are missing for: {', '.join(missing)}",
+            hint="add --hash=sha256:... for each of them",
+        )
+
+
+def _report_metadata(pipe: _Pipeline, resolution: Resolution, store: Store) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for name, pin in resolution.pins.items():
+        md = pipe.files.metadata_of.get(pin.file) if pin.file is not None else None
+        data: dict[str, object] = {"metadata_version": "2.1", "name": name, "version": str(pin.version)}
+        if md is not None:
+            data["requires_dist"] = [str(r) for r in md.requires_dist]
+            if md.requires_python:
+                data["requires_python"] = md.requires_python
+            data["provides_extra"] = sorted(md.provides_extra)
+        elif pin.store_entry is not None:
+            entry = store.entry(pin.store_entry)
+            data["requires_dist"] = list(entry.requires_dist)
+            if entry.requires_python:
+                data["requires_python"] = entry.requires_python
+        out[name] = data
+    return out
+
+
+def install(
+    store: Store,
+    env: EnvInfo,
+    options: InstallOptions,
+    *,
+    reporter: InstallReporter | None = None,
+) -> InstallResult:
+    """Resolve, plan, prepare and link ``options.requirements`` into ``env`` (all or nothing)."""
+    from forge_pip.prepare import prepare
+    from forge_store.linker import DistSpec
+
+    rep: InstallReporter = reporter or NullInstallReporter()
+    with _Pipeline(
+        store,
+        env.interpreter,
+        options.index,
+        build_isolation=options.build_isolation,
+        build_depth=options.build_depth,
+        reporter=rep,
+    ) as pipe:
+        reqs = _collect(pipe, options.requirements, options.cwd)
+        layers = EnvLayers(store, env, hide_local=options.force_reinstall)
+        resolution = _resolve(pipe, reqs, options, layers, StoreDists(store), rep)
+        _check_hash_mode(reqs, options, resolution)
+        local = local_dists(store, env)
+        plan = make_plan(env.name, resolution, local, editables=reqs.editables)
+        rep.on_plan(plan)
+        metadata = _report_metadata(pipe, resolution, store)
+        if options.dry_run or not plan.installs:
+            return InstallResult(plan, resolution, None, pipe.target, metadata)
+        added: list[StoredWheel] = []
+        try:
+            prepared = prepare(
+                plan,
+                store=store,
+                interpreter=env.interpreter,
+                files=pipe.files,
+                client=pipe.client,
+                builder=pipe.builder,
+                download_dir=pipe.download_dir,
+                added=added,
+                hashes={n: {a: frozenset(d) for a, d in by.items()} for n, by in reqs.hashes.items()},
+                reporter=rep,
+            )
+            specs = [DistSpec(p.entry, requested=p.item.requested, direct_url=p.direct_url) for p in prepared]
+            evict: list[Path] = []
+            for item in plan.installs:
+                here = local.get(item.name)
+                if here is not None and not here.managed:
+                    evict.extend(here.record_files())
+            manifest: dict[str, str | None] = {
+                name: text for name, text in reqs.manifest.items() if name in resolution.pins
+            }
+            report = store.change(env.name, add=specs, local=options.local, manifest=manifest, evict=evict)
+        except BaseException:
+            store._discard_unused(added)
+            raise
+        finally:
+            store.release()
+        return InstallResult(plan, resolution, report, pipe.target, metadata)
+
+
+def uninstall(store: Store, env: EnvInfo, names: Sequence[str], *, dry_run: bool = False) -> UninstallResult:
+    """Remove dists from the env's own layer: Forge's links are unlinked, unmanaged files evicted.
+
+    A dist a parent layer provides is an error (uninstall it there); an unknown one is skipped.
+    """
+    local = local_dists(store, env)
+    visible = {d.name: d for d in store.visible(env.name)}
+    chosen = []
+    skipped: list[str] = []
+    for raw in names:
+        name = canonicalize_name(raw)
+        if name in local:
+            if local[name] not in chosen:
+                chosen.append(local[name])
+            continue
+        other = visible.get(name)
+        if other is not None and other.layer is not Layer.LOCAL:
+            raise UsageError(
+                f"{name} is provided by the {other.layer.value} layer {other.env!r}, not by {env.name!r}",
+                hint=f"uninstall it there: forge pip uninstall --env {other.env} {name}",
+            )
+        skipped.append(raw)
+    plan = removal_plan(env.name, chosen)
+    if dry_run or not chosen:
+        return UninstallResult(plan, None, tuple(skipped))
+    evict: list[Path] = []
+    for dist in chosen:
+        if not dist.managed:
+            evict.extend(dist.record_files())
+    managed = [d.name for d in chosen if d.managed]
+    report = store.change(env.name, remove=managed, manifest={n: None for n in managed}, evict=evict)
+    return UninstallResult(plan, report, tuple(skipped))
+
+
+def fetch(
+    store: Store,
+    interpreter: Interpreter,
+    options: InstallOptions,
+    dest: Path,
+    *,
+    build_wheels: bool,
+    reporter: InstallReporter | None = None,
+) -> tuple[Plan, list[Path]]:
+    """pip ``download`` (``build_wheels=False``) or ``wheel``: resolve from the indexes alone and put
+    the files (or the wheels, building sdists) into ``dest``. Installed dists and the store are ignored."""
+    rep: InstallReporter = reporter or NullInstallReporter()
+    dest.mkdir(parents=True, exist_ok=True)
+    with _Pipeline(
+        store,
+        interpreter,
+        options.index,
+        build_isolation=options.build_isolation,
+        build_depth=options.build_depth,
+        reporter=rep,
+        download_dir=dest,
+    ) as pipe:
+        reqs = _collect(pipe, options.requirements, options.cwd)
+        resolution = _resolve(pipe, reqs, options, EmptyLayers(), EmptyStore(), rep)
+        _check_hash_mode(reqs, options, resolution)
+        plan = make_plan(f"download:{dest}", resolution, {}, editables=())
+        rep.on_plan(plan)
+        if options.dry_run:
+            return plan, []
+        saved: list[Path] = []
+        for item in plan.installs:
+            assert item.file is not None
+            path = pipe.files.local_path(item.file)
+            if build_wheels and not item.file.is_wheel:
+                built = pipe.builder.build_wheel(path)
+                rep.on_built(item, built.path, built.cached)
+                path = built.path
+            target = dest / path.name
+            if path.is_file() and path.resolve() != target.resolve():
+                shutil.copyfile(path, target)
+            rep.on_fetched(item, target)
+            saved.append(target)
+        return plan, saved
+
+
+def installation_report(result: InstallResult) -> dict[str, object]:
+    """pip's ``--report`` JSON (version "1"): what would be / was installed, with its origin."""
+    from forge_pip import __version__
+
+    items = []
+    by_name = {p.name: p for p in result.resolution.pins.values()}
+    for item in result.plan.installs:
+        pin = by_name[NormalizedName(item.name)]
+        download: dict[str, object]
+        if pin.file is not None:
+            hashes = dict(pin.file.hashes)
+            info: dict[str, object] = {"hashes": hashes}
+            if "sha256" in hashes:
+                info["hash"] = f"sha256={hashes['sha256']}"
+            download = {"url": pin.file.url, "archive_info": info}
+            if pin.file.url.startswith("file:") and item.direct and not pin.file.filename.endswith(".whl"):
+                download = {"url": pin.file.url, "dir_info": {"editable": True} if item.editable else {}}
+        else:
+            download = {"url": f"forge-store:{pin.store_entry}", "archive_info": {}}
+        items.append(
+            {
+                "download_info": download,
+                "is_direct": item.direct,
+                "is_yanked": bool(pin.file is not None and pin.file.yanked is not None),
+                "requested": item.requested,
+                "requested_extras": list(item.extras),
+                "metadata": dict(
+                    result.metadata.get(item.name) or {"name": item.name, "version": item.version}
+                ),
+            }
+        )
+    return {
+        "version": "1",
+        "pip_version": f"forge_pip {__version__}",
+        "install": items,
+        "environment": dict(result.target.markers),
+    }

@@ -1,0 +1,162 @@
+"""list / freeze / show / check / uninstall / download / wheel / cache, config handling, adopted venvs,
+and the real entry points (``python -m forge_pip`` and an env's ``bin/pip``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forge_store.models import Layer
+from forge_store.store import Store
+from tests.conftest import REPO, run_py
+from tests.support.index_server import LocalIndex
+
+Pip = Any
+
+
+def local_names(store: Store, env: str) -> dict[str, str]:
+    return {d.name: d.version for d in store.visible(env) if d.layer is Layer.LOCAL}
+
+
+def test_list_freeze_show_check_uninstall(store: Store, demo_index: LocalIndex, pip: Pip) -> None:
+    store.create_env("base")
+    assert pip("install", "--env", "base", "-i", demo_index.file_url, "beta==1.0").code == 0
+    store.create_env("kid", parent="base")
+    assert pip("install", "--env", "kid", "-i", demo_index.file_url, "alpha").code == 0
+    r = pip("list", "--env", "kid")
+    assert [line.split() for line in r.out.splitlines()[2:]] == [
+        ["alpha", "1.0", "local"],
+        ["beta", "1.0", "parent:base"],
+    ]
+    assert pip("freeze", "--env", "kid").out == "alpha==1.0\nbeta==1.0\n"
+    assert pip("freeze", "--env", "kid", "--local").out == "alpha==1.0\n"
+    r = pip("show", "--env", "kid", "beta")
+    assert (
+        "Name: beta\nVersion: 1.0\n" in r.out
+        and "Required-by: alpha" in r.out
+        and "Layer: parent:base" in r.out
+    )
+    assert pip("check", "--env", "kid").out == "No broken requirements found.\n"
+    r = pip("uninstall", "--env", "kid", "-y", "beta")
+    assert r.code == 2 and "parent" in r.err
+    r = pip("uninstall", "--env", "base", "-y", "beta", "nothere")
+    assert r.code == 0 and "Successfully uninstalled beta-1.0" in r.out and "Skipping nothere" in r.err
+    r = pip("check", "--env", "kid")
+    assert r.code == 1 and r.out == "alpha 1.0 requires beta, which is not installed.\n"
+    r = pip("show", "--env", "kid", "nope")
+    assert r.code == 1 and "not found: nope" in r.err
+
+
+def test_download_wheel_and_cache(store: Store, demo_index: LocalIndex, pip: Pip, tmp_path: Path) -> None:
+    r = pip(
+        "download", "--no-index", "-f", str(demo_index.root / "files"), "-d", str(tmp_path / "dl"), "alpha"
+    )
+    assert r.code == 0, r.err
+    assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == [
+        "alpha-1.0-py3-none-any.whl",
+        "beta-2.0-py3-none-any.whl",
+    ]
+    assert "Successfully downloaded alpha beta" in r.out
+    r = pip("wheel", "-i", demo_index.file_url, "-w", str(tmp_path / "wh"), "gamma")
+    assert r.code == 0 and (tmp_path / "wh" / "gamma-1.0-py3-none-any.whl").is_file()
+    assert pip("cache", "dir").out.strip() == str(store.home.cache)
+    assert "Built wheels location" in pip("cache", "info").out
+    assert pip("cache", "purge").out.startswith("Files removed:")
+
+
+def test_pip_index_url_variable_and_config_file(
+    store: Store, demo_index: LocalIndex, pip: Pip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create_env("e")
+    monkeypatch.setenv("PIP_INDEX_URL", demo_index.file_url)
+    r = pip("install", "--env", "e", "gamma")
+    assert r.code == 0, r.err
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[install]\nno-index = true\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    r = pip("install", "--env", "e", "beta")
+    assert r.code == 23 and "beta" in r.err
+    r = pip("download", "-d", str(tmp_path / "d"), "beta")  # [install] does not apply to download
+    assert r.code == 0, r.err
+    monkeypatch.setenv("PIP_FIND_LINKS", str(demo_index.root / "files"))
+    r = pip("install", "--env", "e", "beta")  # no index, but find-links from the environment
+    assert r.code == 0, r.err
+    assert local_names(store, "e") == {"gamma": "1.0", "beta": "2.0"}
+
+
+def _plain_venv_with_unmanaged_beta(path: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    site = next(path.glob("lib/python*/site-packages"))
+    (site / "beta").mkdir()
+    (site / "beta" / "__init__.py").write_text("__version__ = 'old-1.0'\n")
+    info = site / "beta-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: beta\nVersion: 1.0\n")
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "RECORD").write_text(
+        "beta/__init__.py,,\nbeta-1.0.dist-info/METADATA,,\nbeta-1.0.dist-info/INSTALLER,,\n"
+        "beta-1.0.dist-info/RECORD,,\n"
+    )
+    return site
+
+
+def test_adopt_plain_venv_and_upgrade_unmanaged(
+    store: Store, demo_index: LocalIndex, pip: Pip, tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    site = _plain_venv_with_unmanaged_beta(venv)
+    python = str(venv / "bin" / "python")
+    r = pip("list", "--python", python)
+    assert [line.split() for line in r.out.splitlines()[2:]] == [["beta", "1.0", "unmanaged"]]
+    r = pip("install", "--python", python, "-i", demo_index.file_url, "alpha")
+    assert r.code == 0, r.err
+    assert "Requirement already satisfied: beta" in r.out  # unmanaged 1.0 satisfies beta>=1
+    r = pip("install", "--python", str(venv), "-i", demo_index.file_url, "-U", "beta")
+    assert r.code == 0, r.err
+    assert not (site / "beta-1.0.dist-info").exists()
+    assert run_py(venv / "bin" / "python", "import beta; print(beta.__version__)").stdout.strip() == "2.0"
+    assert pip("freeze", "--python", python).out == "alpha==1.0\nbeta==2.0\n"
+
+
+def test_non_venv_refused(store: Store, pip: Pip, hermetic_pip: None) -> None:
+    base = os.path.realpath(sys.executable)
+    r = pip("install", "--python", base, "--break-system-packages", "beta")
+    assert r.code == 2 and "only links into venvs" in r.err
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def test_real_entry_points(store: Store, demo_index: LocalIndex, tmp_path: Path) -> None:
+    env = store.create_env("e")
+    proc = subprocess.run(
+        [sys.executable, "-m", "forge_pip", "install", "--env", "e", "-i", demo_index.file_url, "gamma"],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Successfully installed gamma-1.0" in proc.stdout
+    proc = subprocess.run(
+        [str(env.bin / "pip"), "install", "-i", demo_index.file_url, "alpha"],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run(
+        [str(env.bin / "pip"), "list", "--format", "freeze"], capture_output=True, text=True, env=_clean_env()
+    )
+    assert proc.stdout == "alpha==1.0\nbeta==2.0\ngamma==1.0\n", proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "forge_pip", "--version"], capture_output=True, text=True)
+    assert proc.stdout.startswith("forge_pip ")
