@@ -9,7 +9,6 @@ downloads nothing. The env is removed when the build is over; its store entries 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,9 +20,8 @@ if TYPE_CHECKING:
     from forge_store.models import EnvInfo, Interpreter
     from forge_store.store import Store
 
-__all__ = ["BUILD_ENV_PREFIX", "ForgeBuildEnvFactory"]
+__all__ = ["ForgeBuildEnvFactory"]
 
-BUILD_ENV_PREFIX = "@build-"
 MAX_DEPTH = 3
 
 
@@ -37,7 +35,6 @@ class ForgeBuildEnvFactory:
         self._depth = depth
 
     def create(self, requirements: Sequence[str], *, purpose: str) -> BuildEnv:
-        from forge_store.models import EnvKind
         from forge_store.store import Store
 
         if self._depth > MAX_DEPTH:
@@ -46,17 +43,12 @@ class ForgeBuildEnvFactory:
                 hint="install pre-built wheels of the build requirements",
             )
         store = Store(self._home)
-        key = uuid.uuid4().hex[:12]
-        name = f"{BUILD_ENV_PREFIX}{key}"
         try:
-            # Store._create: the public create_env refuses names that do not start with a letter,
-            # and a build env must not look like a user's env in `forge envs`.
-            env = store._create(
-                name, self._interpreter, path=store.home.root / "build-envs" / f".{key}", kind=EnvKind.ENV
-            )
+            env = store.create_build_env(self._interpreter)
         except BaseException:
             store.close()
             raise
+        name = env.name
 
         def close() -> None:
             try:

@@ -104,7 +104,7 @@ def prepare(
     for item in plan.installs:
         if item.action is Action.LINK:
             assert item.entry_id is not None
-            entry = store.entry(item.entry_id)
+            entry = store.lease(item.entry_id)  # held until the link step commits
             out.append(Prepared(item, dataclasses.replace(entry, reused=True)))
             continue
         assert item.file is not None

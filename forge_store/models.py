@@ -34,6 +34,7 @@ class EnvKind(enum.Enum):
     ENV = "env"  # created by Forge
     GLOBAL = "global"  # the per-interpreter base layer
     ADOPTED = "adopted"  # a plain venv Forge was pointed at
+    BUILD = "build"  # a short-lived isolated env for a PEP 517 build (no layers under it)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 GLOBAL_PREFIX = "@global-"
+BUILD_PREFIX = "@build-"
 
 
 def _interp_to_json(interp: Interpreter) -> dict[str, object]:
@@ -376,6 +377,14 @@ class Store:
                     self.catalog.delete_entry(entry.id)
                 remove_tree(self.home.store / row.dir)
 
+    def lease(self, entry_id: str) -> StoredWheel:
+        """Mark an existing entry as used by this operation until :meth:`release` (gc and rollbacks
+        leave leased entries alone), and return it."""
+        entry = self.entry(entry_id)
+        with self.catalog.transaction():
+            self.catalog.add_lease(entry_id, self.holder)
+        return entry
+
     def release(self) -> None:
         """Drop this operation's leases (done automatically after every env change)."""
         with self.catalog.transaction():
@@ -391,7 +400,9 @@ class Store:
 
     def envs(self, *, include_global: bool = False) -> list[EnvInfo]:
         out = [_env_info(r) for r in self.catalog.envs()]
-        return out if include_global else [e for e in out if e.kind is not EnvKind.GLOBAL]
+        if include_global:
+            return out
+        return [e for e in out if e.kind not in (EnvKind.GLOBAL, EnvKind.BUILD)]
 
     def env_at(self, path: Path) -> EnvInfo | None:
         row = self.catalog.env_by_path(str(path.absolute()))
@@ -426,8 +437,8 @@ class Store:
 
     def runtime_layers(self, env: EnvInfo) -> list[Path]:
         """Site dirs stacked after the env's own at start-up, nearest first."""
-        if env.kind is EnvKind.GLOBAL:
-            return []
+        if env.kind in (EnvKind.GLOBAL, EnvKind.BUILD):
+            return []  # the base layer itself, or an isolated build env
         layers: list[Path] = []
         if env.layering is LayeringMode.STACKED:
             layers.extend(p.site_packages for p in self.chain(env))
@@ -476,6 +487,14 @@ class Store:
         if parent_info is not None and layering is LayeringMode.FLAT:
             self.relink(name)
         return info
+
+    def create_build_env(self, interp: Interpreter) -> EnvInfo:
+        """A hidden, isolated env for one PEP 517 build (no GLOBAL layer, not listed by ``envs``).
+        The caller removes it with :meth:`remove_env` when the build is done."""
+        key = uuid.uuid4().hex[:12]
+        return self._create(
+            f"{BUILD_PREFIX}{key}", interp, path=self.home.root / "build-envs" / key, kind=EnvKind.BUILD
+        )
 
     def _create(
         self,
@@ -630,7 +649,7 @@ class Store:
         layers: list[tuple[EnvInfo, Layer]] = [(env, Layer.LOCAL)]
         layers.extend((p, Layer.PARENT) for p in self.chain(env))
         glob = self.global_env(env.interpreter)
-        if glob is not None and env.kind is not EnvKind.GLOBAL:
+        if glob is not None and env.kind not in (EnvKind.GLOBAL, EnvKind.BUILD):
             layers.append((glob, Layer.GLOBAL))
         for info, layer in layers:
             rows = self._local_rows(info)
@@ -767,7 +786,7 @@ class Store:
         out: dict[str, tuple[StoredWheel, EnvInfo, Layer]] = {}
         layers: list[tuple[EnvInfo, Layer]] = [(p, Layer.PARENT) for p in self.chain(env)]
         glob = self.global_env(env.interpreter)
-        if glob is not None and env.kind is not EnvKind.GLOBAL:
+        if glob is not None and env.kind not in (EnvKind.GLOBAL, EnvKind.BUILD):
             layers.append((glob, Layer.GLOBAL))
         for info, layer in layers:
             for row in self._local_rows(info):
