@@ -50,6 +50,26 @@ def _uv() -> str:
     return found
 
 
+def _uv_index_args() -> list[str]:
+    """uv does not read pip's configuration: hand it the same indexes and find-links pip uses here,
+    so every tool installs from the same files."""
+    from forge_pip.config import load_pip_config
+
+    config = load_pip_config("install", os.environ)
+    args: list[str] = []
+    index = config.get_str("index-url")
+    if index:
+        args += ["--index-url", index]
+    for url in config.get_list("extra-index-url"):
+        args += ["--extra-index-url", url]
+    for link in config.get_list("find-links"):
+        args += ["--find-links", link]
+    constraint = config.get_list("constraint")
+    for path in constraint:
+        args += ["--constraint", path]
+    return args
+
+
 def _forge(*args: str) -> list[str]:
     return [PY, "-m", "forge_pip.cli.forge", *args]
 
@@ -230,7 +250,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         [PY, "-m", "forge_pip", "--python", tpy, "install", "-q", "--dry-run", "-r", req], env
                     ),
                     "uv pip install --dry-run": lambda i: _run(
-                        [uv, "pip", "install", "-q", "--dry-run", "--python", tpy, "-r", req], env
+                        [
+                            uv,
+                            "pip",
+                            "install",
+                            "-q",
+                            "--dry-run",
+                            "--python",
+                            tpy,
+                            *_uv_index_args(),
+                            "-r",
+                            req,
+                        ],
+                        env,
                     ),
                     "pip install --dry-run": lambda i: _run(
                         [PY, "-m", "pip", "--python", tpy, "install", "-q", "--dry-run", "-r", req], env
@@ -247,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if tool == "forge":
                     cmd = [PY, "-m", "forge_pip", "--python", vpy, "install", "-q", "-r", req]
                 elif tool == "uv":
-                    cmd = [uv, "pip", "install", "-q", "--python", vpy, "-r", req]
+                    cmd = [uv, "pip", "install", "-q", "--python", vpy, *_uv_index_args(), "-r", req]
                 else:
                     cmd = [PY, "-m", "pip", "--python", vpy, "install", "-q", "--no-cache-dir", "-r", req]
                 dt = _run(cmd, cenv)

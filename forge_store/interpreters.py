@@ -55,10 +55,11 @@ print(json.dumps({
 _VERSION_RE = re.compile(r"^(?:python|cpython|py)?(\d+)(?:\.(\d+))?(?:\.(\d+))?(t?)$")
 
 
-def _from_json(data: dict[str, object]) -> Interpreter:
+def from_json(data: dict[str, object]) -> Interpreter:
+    """An :class:`Interpreter` from a probe's JSON (also how the catalog stores it)."""
     version = data["version"]
     markers = data["markers"]
-    assert isinstance(version, list) and isinstance(markers, dict)
+    assert isinstance(version, list | tuple) and isinstance(markers, dict)
     return Interpreter(
         executable=Path(str(data["executable"])),
         version=(int(version[0]), int(version[1]), int(version[2])),
@@ -71,6 +72,16 @@ def _from_json(data: dict[str, object]) -> Interpreter:
     )
 
 
+def to_json(interp: Interpreter) -> dict[str, object]:
+    """The inverse of :func:`from_json`."""
+    import dataclasses
+
+    data = dataclasses.asdict(interp)
+    data["executable"] = str(interp.executable)
+    data["markers"] = dict(interp.markers)
+    return data
+
+
 def current() -> Interpreter:
     """The base interpreter of the Python running Forge, without a subprocess."""
     namespace: dict[str, object] = {}
@@ -80,7 +91,7 @@ def current() -> Interpreter:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(_PROBE, "<forge-probe>", "exec"), namespace)
-    return _from_json(json.loads(out.getvalue()))
+    return from_json(json.loads(out.getvalue()))
 
 
 def probe(executable: Path, cache_dir: Path | None = None) -> Interpreter:
@@ -94,7 +105,7 @@ def probe(executable: Path, cache_dir: Path | None = None) -> Interpreter:
     cache_file = cache_dir / f"{key}.json" if cache_dir else None
     if cache_file is not None:
         try:
-            return _from_json(json.loads(cache_file.read_text()))
+            return from_json(json.loads(cache_file.read_text()))
         except (OSError, ValueError, KeyError, AssertionError):
             pass
     try:
@@ -115,7 +126,7 @@ def probe(executable: Path, cache_dir: Path | None = None) -> Interpreter:
         tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(proc.stdout)
         os.replace(tmp, cache_file)
-    return _from_json(data)
+    return from_json(data)
 
 
 def _pyenv_root() -> Path | None:

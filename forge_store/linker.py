@@ -133,7 +133,7 @@ class LayoutBuilder:
             self._place_tree(entry.path / "data", self.layout.prefix, entry)
         if entry.has_headers:
             headers = self.layout.prefix
-            for part in ("include", "site", f"python{entry_short(self.env)}", entry.name):
+            for part in ("include", "site", f"python{self.env.interpreter.short_version}", entry.name):
                 node = headers.children.setdefault(part, Dir(owned=False))
                 assert isinstance(node, Dir)
                 headers = node
@@ -144,7 +144,7 @@ class LayoutBuilder:
             self._put(
                 bin_dir,
                 ep.name,
-                Gen(self._launcher(ep.name, ep.module, ep.attr, ep.section), 0o755, entry.name),
+                Gen(self._launcher(ep.module, ep.attr), 0o755, entry.name),
             )
         if entry.has_scripts:
             for script in _children(entry.path / "scripts"):
@@ -217,7 +217,9 @@ class LayoutBuilder:
             node.children["direct_url.json"] = Gen(spec.direct_url.encode(), 0o644, entry.name)
         if entry.has_headers:
             record = (src / "RECORD").read_text()
-            record = record.replace("include/site/python3/", f"include/site/python{entry_short(self.env)}/")
+            record = record.replace(
+                "include/site/python3/", f"include/site/python{self.env.interpreter.short_version}/"
+            )
             node.children["RECORD"] = Gen(record.encode(), 0o644, entry.name)
         return node
 
@@ -248,7 +250,7 @@ class LayoutBuilder:
             raise LinkConflict(f"{node.owner} and {owner} both provide {name} with different content")
         parent.children[name] = node
 
-    def _launcher(self, name: str, module: str, attr: str, section: str) -> bytes:
+    def _launcher(self, module: str, attr: str) -> bytes:
         from .launchers import launcher
 
         return launcher(str(self.env.python), module, attr)
@@ -262,10 +264,6 @@ class LayoutBuilder:
 def _children(path: str | Path) -> list[os.DirEntry[str]]:
     """Directory entries in a stable order, ``__pycache__`` last (so a conflict names the source)."""
     return sorted(os.scandir(path), key=lambda e: (e.name == "__pycache__", e.name))
-
-
-def entry_short(env: EnvPaths) -> str:
-    return env.interpreter.short_version
 
 
 def _same_file(a: str, b: str) -> bool:

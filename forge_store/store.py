@@ -65,34 +65,11 @@ GLOBAL_PREFIX = "@global-"
 BUILD_PREFIX = "@build-"
 
 
-def _interp_to_json(interp: Interpreter) -> dict[str, object]:
-    data = dataclasses.asdict(interp)
-    data["executable"] = str(interp.executable)
-    data["markers"] = dict(interp.markers)
-    return data
-
-
-def _interp_from_json(data: dict[str, object]) -> Interpreter:
-    version = data["version"]
-    markers = data["markers"]
-    assert isinstance(version, list | tuple) and isinstance(markers, dict)
-    return Interpreter(
-        executable=Path(str(data["executable"])),
-        version=(int(version[0]), int(version[1]), int(version[2])),
-        implementation=str(data["implementation"]),
-        cache_tag=str(data["cache_tag"]),
-        soabi=str(data["soabi"]),
-        abiflags=str(data["abiflags"]),
-        machine=str(data["machine"]),
-        markers=tuple(sorted((str(k), str(v)) for k, v in markers.items())),
-    )
-
-
 def _env_info(row: EnvRow) -> EnvInfo:
     return EnvInfo(
         name=row.name,
         path=Path(row.path),
-        interpreter=_interp_from_json(row.interpreter),
+        interpreter=interpreters.from_json(row.interpreter),
         parent=row.parent,
         layering=LayeringMode(row.layering),
         link_mode=LinkMode(row.link_mode),
@@ -239,16 +216,13 @@ class Store:
             from . import ingest
 
             info = info or ingest.inspect_wheel(path)
-            if info.provisional_id:
+            if info.provisional_id:  # same content under another archive: found without unpacking
                 row = cat.entry(info.provisional_id)
-                if row is not None:
-                    with cat.transaction():
-                        cat.add_alias(sha, row.id, info.filename)
         if row is not None:
-            row = self._ensure_pycs(row, targets)
             with cat.transaction():
+                cat.add_alias(sha, row.id, path.name)  # no-op when the alias is known
                 cat.add_lease(row.id, self.holder)
-            return self._stored(row, reused=True)
+            return self._stored(self._ensure_pycs(row, targets), reused=True)
         assert info is not None
         from . import ingest
         from .seal import make_read_only, seal_dirs
@@ -545,7 +519,7 @@ class Store:
                     EnvRow(
                         name=name,
                         path=str(path),
-                        interpreter=_interp_to_json(interp),
+                        interpreter=interpreters.to_json(interp),
                         abi=interp.abi_key,
                         parent=parent,
                         layering=layering.value,
@@ -588,7 +562,7 @@ class Store:
                 EnvRow(
                     name=candidate,
                     path=str(prefix),
-                    interpreter=_interp_to_json(interp),
+                    interpreter=interpreters.to_json(interp),
                     abi=interp.abi_key,
                     parent=None,
                     layering=LayeringMode.STACKED.value,
@@ -646,12 +620,7 @@ class Store:
         """Every distribution the env sees, nearest layer first; shadowed ones are dropped."""
         env = self.env(env_name)
         seen: dict[str, LinkedDist] = {}
-        layers: list[tuple[EnvInfo, Layer]] = [(env, Layer.LOCAL)]
-        layers.extend((p, Layer.PARENT) for p in self.chain(env))
-        glob = self.global_env(env.interpreter)
-        if glob is not None and env.kind not in (EnvKind.GLOBAL, EnvKind.BUILD):
-            layers.append((glob, Layer.GLOBAL))
-        for info, layer in layers:
+        for info, layer in [(env, Layer.LOCAL), *self._layers_below(env)]:
             rows = self._local_rows(info)
             entries = self.catalog.entries([r.entry_id for r in rows])
             for r in rows:
@@ -742,7 +711,7 @@ class Store:
         from packaging.utils import canonicalize_name
 
         env = self.env(env_name)
-        local_names = {self.catalog.entry(r.entry_id).name for r in self._local_rows(env)}  # type: ignore[union-attr]
+        local_names = {s.entry.name for s in self._specs(self._local_rows(env))}
         wanted: list[str] = []
         for raw in names:
             name = canonicalize_name(raw)
@@ -782,16 +751,19 @@ class Store:
         relinked = self._relink_children(env_name)
         return dataclasses.replace(report, relinked_children=tuple(relinked))
 
-    def _parent_provided(self, env: EnvInfo) -> dict[str, tuple[StoredWheel, EnvInfo, Layer]]:
-        out: dict[str, tuple[StoredWheel, EnvInfo, Layer]] = {}
+    def _layers_below(self, env: EnvInfo) -> list[tuple[EnvInfo, Layer]]:
+        """The envs stacked under ``env`` at start-up, nearest first: its parents, then GLOBAL."""
         layers: list[tuple[EnvInfo, Layer]] = [(p, Layer.PARENT) for p in self.chain(env)]
         glob = self.global_env(env.interpreter)
         if glob is not None and env.kind not in (EnvKind.GLOBAL, EnvKind.BUILD):
             layers.append((glob, Layer.GLOBAL))
-        for info, layer in layers:
-            for row in self._local_rows(info):
-                entry = self.entry(row.entry_id)
-                out.setdefault(entry.name, (entry, info, layer))
+        return layers
+
+    def _parent_provided(self, env: EnvInfo) -> dict[str, tuple[StoredWheel, EnvInfo, Layer]]:
+        out: dict[str, tuple[StoredWheel, EnvInfo, Layer]] = {}
+        for info, layer in self._layers_below(env):
+            for spec in self._specs(self._local_rows(info)):
+                out.setdefault(spec.entry.name, (spec.entry, info, layer))
         return out
 
     def _specs(self, rows: Sequence[LinkRow]) -> list[DistSpec]:

@@ -9,17 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forge_pip.install import NullInstallReporter
 from forge_pip.plan import Action, Plan, PlanItem
 
 if TYPE_CHECKING:
-    from packaging.utils import NormalizedName
-
-    from forge_pip.models import DistFile
     from forge_store.models import EnvInfo, Interpreter, StoredWheel
     from forge_store.store import Store
 
 
-class CliReporter:
+class CliReporter(NullInstallReporter):
     """Prints pip's progress lines on stdout (``-q`` silences them) and warnings on stderr."""
 
     def __init__(self, quiet: int, site: Path | None = None, *, dry_run: bool = False) -> None:
@@ -59,15 +57,6 @@ class CliReporter:
                 self.out(f"  Processing {file_url_to_path(item.file.url)}")
             else:
                 self.out(f"  Downloading {item.file.filename}")
-
-    def on_pin(self, name: NormalizedName, version: object, origin: object) -> None:
-        pass
-
-    def on_backtrack(self, causes: Sequence[str]) -> None:
-        pass
-
-    def on_metadata_fetch(self, file: DistFile) -> None:
-        pass
 
     def on_warning(self, message: str) -> None:
         if self.quiet <= 1:
