@@ -85,11 +85,11 @@ General Options:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: ``python -m forge_pip ARGS``; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in ("-V", "--version"):
-        print(version_text())
-        return 0
     command, rest = split_command(args)
     if command is None:
+        if any(a in ("-V", "--version") for a in rest):  # also after --python/--env, as pip allows
+            print(version_text())
+            return 0
         if any(a in ("-h", "--help") for a in rest) or not rest:
             print(_USAGE)
             return 0 if rest else 1

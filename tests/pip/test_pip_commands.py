@@ -160,3 +160,33 @@ def test_real_entry_points(store: Store, demo_index: LocalIndex, tmp_path: Path)
     assert proc.stdout == "alpha==1.0\nbeta==2.0\ngamma==1.0\n", proc.stderr
     proc = subprocess.run([sys.executable, "-m", "forge_pip", "--version"], capture_output=True, text=True)
     assert proc.stdout.startswith("forge_pip ")
+
+
+def _no_pythonpath() -> dict[str, str]:
+    """The user's environment: Forge is installed, nothing injected on PYTHONPATH."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def test_env_launchers_version_and_module_shim(store: Store, demo_index: LocalIndex, tmp_path: Path) -> None:
+    """``ENV/bin/pip --version`` and ``ENV/bin/python -m forge_pip`` (the shim that re-executes Forge's
+    own interpreter, so Forge's dependencies never enter the env), run from an unrelated directory."""
+    env = store.create_env("e")
+    proc = subprocess.run(
+        [str(env.bin / "pip"), "--version"],
+        capture_output=True,
+        text=True,
+        env=_no_pythonpath(),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("forge_pip "), proc.stderr
+    proc = subprocess.run(
+        [str(env.python), "-m", "forge_pip", "install", "-i", demo_index.file_url, "gamma"],
+        capture_output=True,
+        text=True,
+        env=_no_pythonpath(),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    probe = "import importlib.util as u; print(u.find_spec('packaging') is None, u.find_spec('gamma') is not None)"
+    proc = subprocess.run([str(env.python), "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.stdout.split() == ["True", "True"], "gamma installed; Forge's own deps not visible in the env"
