@@ -187,6 +187,9 @@ def test_env_launchers_version_and_module_shim(store: Store, demo_index: LocalIn
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
-    probe = "import importlib.util as u; print(u.find_spec('packaging') is None, u.find_spec('gamma') is not None)"
+    probe = (
+        "import importlib.util as u;"
+        " print(u.find_spec('packaging') is None, u.find_spec('gamma') is not None)"
+    )
     proc = subprocess.run([str(env.python), "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert proc.stdout.split() == ["True", "True"], "gamma installed; Forge's own deps not visible in the env"
