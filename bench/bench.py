@@ -9,6 +9,8 @@ both sides):
   env with everything already local: ``forge install WHEELS`` (store warm; pycs present) vs
   ``uv pip install`` from the same files with a warm uv cache, hardlink mode, without and with
   ``--compile-bytecode`` (uv writes no pycs unless asked: say which is "ready to import").
+- ``warm-pip-a``: the same through the pip front ends: ``forge pip install -r set-a.txt`` (store warm)
+  vs ``uv pip install`` (cache warm) vs ``pip install`` (its cache warm).
 - ``cold-a``: set A into a fresh env from the configured indexes with empty store/caches:
   ``forge pip install`` vs ``uv pip install`` vs ``pip install``.
 - ``resolve-a``: resolution only (``--dry-run``) of set-a.in: forge vs uv vs pip.
@@ -149,7 +151,7 @@ class Bench:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", default="create,warm-a,warm-b,resolve-a,cold-a")
+    parser.add_argument("--only", default="create,warm-a,warm-b,warm-pip-a,resolve-a,cold-a")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "forge-bench")
     args = parser.parse_args(argv)
@@ -235,6 +237,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"  extra env on disk: forge {f_inodes} inodes {f_bytes / 1e6:.2f} MB;"
             f" uv hardlink {u_inodes} inodes {u_bytes / 1e6:.2f} MB"
+        )
+
+    if "warm-pip-a" in only:
+        # the pip front ends, warm: resolve set-a.txt's pins and install into a fresh env
+        pins = str(SHARED / "set-a.txt")
+        _run(_forge("create", "pipwarm"), env)
+        _run([PY, "-m", "forge_pip", "install", "-q", "--env", "pipwarm", "-r", pins], env)
+        prime = fresh("uvprime", 0)
+        _run([uv, "venv", "-q", str(prime)], env)
+        _run(
+            [
+                uv,
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                str(prime / "bin/python"),
+                *_uv_index_args(),
+                "-r",
+                pins,
+            ],
+            env,
+        )
+
+        def forge_pip_warm(i: int) -> float:
+            name = f"pw{i}{time.monotonic_ns()}"
+            t0 = time.perf_counter()
+            subprocess.run(_forge("create", "-q", name), env=env, check=True)
+            subprocess.run(
+                [PY, "-m", "forge_pip", "install", "-q", "--env", name, "-r", pins], env=env, check=True
+            )
+            return time.perf_counter() - t0
+
+        def uv_warm(i: int) -> float:
+            target = fresh("uvpw", i)
+            t0 = time.perf_counter()
+            subprocess.run([uv, "venv", "-q", str(target)], env=env, check=True)
+            cmd = [uv, "pip", "install", "-q", "--python", str(target / "bin/python"), *_uv_index_args()]
+            subprocess.run([*cmd, "-r", pins], env=env, check=True)
+            return time.perf_counter() - t0
+
+        def pip_warm(i: int) -> float:
+            target = fresh("pippw", i)
+            t0 = time.perf_counter()
+            subprocess.run([PY, "-m", "venv", "--without-pip", str(target)], check=True)
+            cmd = [PY, "-m", "pip", "--python", str(target / "bin/python"), "install", "-q", "-r", pins]
+            subprocess.run(cmd, env=env, check=True)
+            return time.perf_counter() - t0
+
+        bench.compare(
+            "warm install set A through the pip front ends (resolve pins + install), fresh env",
+            {
+                "forge pip (pycs)": forge_pip_warm,
+                "uv pip hardlink (no pycs)": uv_warm,
+                "pip (pycs)": pip_warm,
+            },
         )
 
     if "resolve-a" in only or "cold-a" in only:
