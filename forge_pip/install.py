@@ -332,14 +332,21 @@ class _IndexWarnings:
     def on_fetch_page(self, url: str) -> None:
         log.debug("fetching %s", url)
 
+    def _forward(self, hook: str, *args: object) -> None:
+        """Download hooks are optional on an InstallReporter (the CLI draws progress from them)."""
+        method = getattr(self._reporter, hook, None)
+        if callable(method):
+            method(*args)
+
     def on_download_start(self, file: DistFile, total: int | None) -> None:
         log.info("downloading %s", file.filename)
+        self._forward("on_download_start", file, total)
 
     def on_download_progress(self, file: DistFile, done: int) -> None:
-        pass
+        self._forward("on_download_progress", file, done)
 
     def on_download_done(self, file: DistFile, path: Path) -> None:
-        pass
+        self._forward("on_download_done", file, path)
 
     def on_warning(self, message: str) -> None:
         if "not a valid" in message:  # pip skips malformed file names silently

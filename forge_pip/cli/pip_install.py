@@ -7,12 +7,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
+from forge_pip.cli.progress import DownloadProgress
 from forge_pip.install import NullInstallReporter
 from forge_pip.plan import Action, Plan, PlanItem
 
 if TYPE_CHECKING:
+    from forge_pip.models import DistFile
     from forge_store.models import EnvInfo, Interpreter, StoredWheel
     from forge_store.store import Store
 
@@ -20,10 +22,26 @@ if TYPE_CHECKING:
 class CliReporter(NullInstallReporter):
     """Prints pip's progress lines on stdout (``-q`` silences them) and warnings on stderr."""
 
-    def __init__(self, quiet: int, site: Path | None = None, *, dry_run: bool = False) -> None:
+    def __init__(
+        self, quiet: int, site: Path | None = None, *, dry_run: bool = False, stream: TextIO | None = None
+    ) -> None:
         self.quiet = quiet
         self.site = site
         self.dry_run = dry_run
+        err = stream or sys.stderr
+        self.progress = DownloadProgress(err) if quiet <= 0 and err.isatty() else None
+
+    def on_download_start(self, file: DistFile, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress.start(file.filename, total)
+
+    def on_download_progress(self, file: DistFile, done: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(file.filename, done)
+
+    def on_download_done(self, file: DistFile, path: Path) -> None:
+        if self.progress is not None:
+            self.progress.finish(file.filename)
 
     def out(self, line: str) -> None:
         if self.quiet <= 0:
