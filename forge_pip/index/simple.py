@@ -70,9 +70,11 @@ def _make_file(
     size: int | None = None,
     filename: str | None = None,
 ) -> DistFile | None:
-    absolute = urllib.parse.urljoin(base_url, href.strip())
+    href = href.strip()
+    # PyPI's JSON pages give absolute URLs for thousands of files: skip urljoin/urlsplit for those
+    absolute = href if href.startswith(("https://", "http://")) else urllib.parse.urljoin(base_url, href)
     url, _, fragment = absolute.partition("#")
-    name = filename or urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    name = filename or urllib.parse.unquote(url.split("?", 1)[0].rsplit("/", 1)[-1])
     if not is_dist_filename(name):
         return None
     all_hashes = _hashes_from_fragment(fragment)

@@ -83,6 +83,12 @@ def binary_policy(name: NormalizedName, only_binary: frozenset[str], no_binary: 
     return "any"
 
 
+def _expand(triple: list[str]) -> list[str]:
+    """``["cp311", "cp311", "manylinux_2_17_x86_64.manylinux2014_x86_64"]`` -> the tags it spells."""
+    py, abi, plat = triple
+    return [f"{p}-{a}-{x}" for p in py.split(".") for a in abi.split(".") for x in plat.split(".")]
+
+
 class Finder:
     """Filters and orders what the index and the store offer for a project (memoised per name)."""
 
@@ -91,9 +97,10 @@ class Finder:
         self._index = index
         self._store = store
         self._tags = frozenset(options.target.tags)
+        self._tag_strings = frozenset(str(t) for t in options.target.tags)
         self._index_cache: dict[NormalizedName, list[IndexVersion]] = {}
         self._store_cache: dict[NormalizedName, list[StoredDist]] = {}
-        self._skipped: dict[NormalizedName, list[str]] = {}
+        self._skipped: dict[NormalizedName, dict[str, None]] = {}  # ordered sets: pages have 10k+ files
 
     @property
     def prefer_binary(self) -> bool:
@@ -101,12 +108,17 @@ class Finder:
 
     def skipped(self, name: NormalizedName) -> list[str]:
         """Why files or entries of ``name`` were not usable (filled as a side effect of lookups)."""
-        return self._skipped.get(name, [])
+        return list(self._skipped.get(name, ()))
 
     def _skip(self, name: NormalizedName, why: str) -> None:
-        reasons = self._skipped.setdefault(name, [])
-        if why not in reasons:
-            reasons.append(why)
+        self._skipped.setdefault(name, {})[why] = None
+
+    def _may_fit(self, filename: str) -> bool:
+        """Whether any tag spelled in a wheel's file name is one the target supports (string test)."""
+        parts = filename[: -len(".whl")].split("-")
+        if len(parts) < 5:
+            return True  # malformed: let the full parser report it
+        return any(tag in self._tag_strings for tag in _expand([p.lower() for p in parts[-3:]]))
 
     def _tag_rank(self, file: DistFile) -> int:
         priority = self._options.target.tag_priority
@@ -122,6 +134,13 @@ class Finder:
         wanted = opts.hashes.get(name)
         by_version: dict[Version, list[DistFile]] = {}
         for file in self._index.files(name):
+            if file.is_wheel and not self._may_fit(file.filename):
+                # most files on a big project page are for other platforms: reject them on the
+                # name's text before building packaging Tag and Version objects for them
+                parts = file.filename[: -len(".whl")].split("-")
+                shown = ", ".join(sorted(_expand(parts[-3:]))[:3]) if len(parts) >= 5 else "?"
+                self._skip(name, f"{parts[1]}: no wheel for the target ({file.filename}: {shown})")
+                continue
             try:
                 version, tags = file.version, file.tags
             except ValueError:
