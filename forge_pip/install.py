@@ -247,11 +247,16 @@ def find_target(
         known = store.env_at(raw.absolute())
         if known is not None:
             return known
-        extra = " (--break-system-packages does not change that)" if break_system_packages else ""
-        raise NotAVenv(
-            f"{raw} is not a virtual environment: Forge only links into venvs{extra}",
-            hint="create one with `forge create NAME` or `python -m venv DIR`, then pass --python DIR",
-        )
+        if not break_system_packages:  # as pip refuses an externally managed interpreter (PEP 668)
+            raise NotAVenv(
+                f"{raw} is not a virtual environment: Forge will not change a system interpreter",
+                hint="use a venv (`forge create NAME`), or pass --break-system-packages to link into it",
+            )
+        from forge_store import interpreters
+
+        python_exe = raw if raw.is_file() else raw / "bin" / "python3"
+        scheme = interpreters.install_scheme(python_exe)
+        return store.adopt(Path(str(scheme["prefix"])), system_python=python_exe)
     known = store.env_at(prefix)
     if known is not None:
         return known

@@ -198,6 +198,34 @@ def find(request: str | None, cache_dir: Path | None = None) -> Interpreter:
     raise InterpreterNotFound(f"no Python {request} found", hint=hint)
 
 
+_SCHEME_PROBE = r"""
+import json, os, sys, sysconfig
+stdlib = sysconfig.get_path("stdlib")
+print(json.dumps({
+    "prefix": sys.prefix,
+    "purelib": sysconfig.get_path("purelib"),
+    "platlib": sysconfig.get_path("platlib"),
+    "in_venv": sys.prefix != sys.base_prefix,
+    "externally_managed": os.path.isfile(os.path.join(stdlib, "EXTERNALLY-MANAGED")),
+}))
+"""
+
+
+def install_scheme(executable: Path) -> dict[str, object]:
+    """Where an interpreter installs packages (``prefix``, ``purelib``, ``platlib``), whether it is a
+    venv, and whether it is marked EXTERNALLY-MANAGED (PEP 668)."""
+    try:
+        proc = subprocess.run(
+            [str(executable), "-I", "-S", "-c", _SCHEME_PROBE], capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        raise InterpreterNotFound(f"cannot run {executable}: {exc.strerror}") from None
+    if proc.returncode != 0:
+        raise InterpreterNotFound(f"{executable} is not a working Python interpreter")
+    data: dict[str, object] = json.loads(proc.stdout)
+    return data
+
+
 def wheel_tags(interp: Interpreter) -> list[str]:
     """Supported wheel tags for ``interp``, best first (packaging's algorithm, for the target)."""
     from packaging import tags

@@ -537,19 +537,31 @@ class Store:
             raise
         return info
 
-    def adopt(self, prefix: Path, *, name: str | None = None) -> EnvInfo:
+    def adopt(self, prefix: Path, *, name: str | None = None, system_python: Path | None = None) -> EnvInfo:
         """Register a plain venv (made by ``venv``, virtualenv or uv) so Forge can link into it.
 
         Nothing in it is touched: the packages it already has stay as they are and are reported as
-        unmanaged. No layer hook is written: an adopted venv has no parents.
+        unmanaged. No layer hook is written: an adopted venv has no parents. ``system_python``: adopt
+        that non-venv interpreter's own prefix instead (pip's ``--break-system-packages``); refused
+        unless it installs into ``prefix/lib/pythonX.Y/site-packages``, the layout Forge links into.
         """
         prefix = prefix.absolute()
         known = self.env_at(prefix)
         if known is not None:
             return known
-        if not (prefix / "pyvenv.cfg").is_file():
-            raise UsageError(f"{prefix} is not a virtual environment (no pyvenv.cfg)")
-        interp = interpreters.probe(prefix / "bin" / "python", self.home.cache / "interpreters")
+        if system_python is not None:
+            interp = interpreters.probe(system_python, self.home.cache / "interpreters")
+            scheme = interpreters.install_scheme(system_python)
+            expected = prefix / interp.site_packages_rel
+            if Path(str(scheme["purelib"])) != expected or Path(str(scheme["platlib"])) != expected:
+                raise UsageError(
+                    f"{system_python} installs into {scheme['purelib']}, not {expected}",
+                    hint="Forge links only into that layout; use a venv (forge create NAME)",
+                )
+        else:
+            if not (prefix / "pyvenv.cfg").is_file():
+                raise UsageError(f"{prefix} is not a virtual environment (no pyvenv.cfg)")
+            interp = interpreters.probe(prefix / "bin" / "python", self.home.cache / "interpreters")
         base = name or re.sub(r"[^A-Za-z0-9._-]", "-", prefix.name).lstrip(".-_") or "venv"
         candidate = f"venv-{base}"[:56]
         i = 1

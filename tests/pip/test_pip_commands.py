@@ -4,6 +4,7 @@ and the real entry points (``python -m forge_pip`` and an env's ``bin/pip``)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,10 +124,38 @@ def test_adopt_plain_venv_and_upgrade_unmanaged(
     assert pip("freeze", "--python", python).out == "alpha==1.0\nbeta==2.0\n"
 
 
-def test_non_venv_refused(store: Store, pip: Pip, hermetic_pip: None) -> None:
-    base = os.path.realpath(sys.executable)
-    r = pip("install", "--python", base, "--break-system-packages", "beta")
-    assert r.code == 2 and "only links into venvs" in r.err
+def _throwaway_system_python(root: Path) -> Path:
+    """A non-venv CPython of our own: a copy of the base binary with the stdlib linked in and an
+    empty site-packages, so its prefix is ``root`` (never touch the machine's real interpreter)."""
+    base = Path(os.path.realpath(sys.executable))
+    ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    stdlib = base.parent.parent / "lib" / ver
+    (root / "bin").mkdir(parents=True)
+    (root / "lib" / ver / "site-packages").mkdir(parents=True)
+    exe = root / "bin" / ver
+    shutil.copy2(base, exe)
+    for entry in stdlib.iterdir():
+        if entry.name != "site-packages":
+            (root / "lib" / ver / entry.name).symlink_to(entry)
+    probe = subprocess.run([str(exe), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True)
+    if probe.stdout.strip() != str(root):
+        pytest.skip(f"this interpreter cannot be relocated ({probe.stderr.strip()[:200]})")
+    return exe
+
+
+def test_non_venv_needs_break_system_packages(
+    store: Store, pip: Pip, demo_index: LocalIndex, tmp_path: Path
+) -> None:
+    exe = _throwaway_system_python(tmp_path / "system")
+    r = pip("install", "--python", str(exe), "-i", demo_index.file_url, "gamma")
+    assert r.code == 2 and "not a virtual environment" in r.err and "--break-system-packages" in r.err
+    assert not any((tmp_path / "system" / "lib").glob("*/site-packages/gamma*"))
+    r = pip("install", "--python", str(exe), "--break-system-packages", "-i", demo_index.file_url, "gamma")
+    assert r.code == 0, r.err
+    proc = subprocess.run(
+        [str(exe), "-c", "import gamma, sys; print(gamma.__file__)"], capture_output=True, text=True
+    )
+    assert proc.stdout.startswith(str(tmp_path / "system" / "lib")), proc.stderr
 
 
 def _clean_env() -> dict[str, str]:
