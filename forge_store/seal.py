@@ -23,6 +23,11 @@ _FS_IMMUTABLE_FL = 0x00000010
 _immutable_supported: dict[int, bool] = {}
 
 
+def _get_flags(fd: int) -> int:
+    buf = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("i", 0))
+    return int(struct.unpack("i", buf)[0])
+
+
 def _set_immutable(path: str, on: bool) -> bool:
     """Set or clear the immutable flag on a directory; False if the filesystem/privileges say no."""
     try:
@@ -30,8 +35,7 @@ def _set_immutable(path: str, on: bool) -> bool:
     except OSError:
         return False
     try:
-        buf = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("i", 0))
-        flags = struct.unpack("i", buf)[0]
+        flags = _get_flags(fd)
         new = flags | _FS_IMMUTABLE_FL if on else flags & ~_FS_IMMUTABLE_FL
         if new != flags:
             fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", new))
@@ -50,8 +54,7 @@ def is_immutable(path: Path) -> bool:
     except OSError:
         return False
     try:
-        buf = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("i", 0))
-        return bool(struct.unpack("i", buf)[0] & _FS_IMMUTABLE_FL)
+        return bool(_get_flags(fd) & _FS_IMMUTABLE_FL)
     except OSError:
         return False
     finally:

@@ -78,6 +78,21 @@ def _env_info(row: EnvRow) -> EnvInfo:
     )
 
 
+def _env_row(info: EnvInfo) -> EnvRow:
+    return EnvRow(
+        name=info.name,
+        path=str(info.path),
+        interpreter=interpreters.to_json(info.interpreter),
+        abi=info.interpreter.abi_key,
+        parent=info.parent,
+        layering=info.layering.value,
+        link_mode=info.link_mode.value,
+        kind=info.kind.value,
+        settings={},
+        created=info.created,
+    )
+
+
 class Store:
     """Forge's store, catalog and envs below one ``FORGE_HOME``. Library code: never prints."""
 
@@ -515,20 +530,7 @@ class Store:
             envs.write_layers_hook(site, interp, self.runtime_layers(info))
             _retarget_venv(staging, path)
             with self.catalog.transaction():
-                self.catalog.insert_env(
-                    EnvRow(
-                        name=name,
-                        path=str(path),
-                        interpreter=interpreters.to_json(interp),
-                        abi=interp.abi_key,
-                        parent=parent,
-                        layering=layering.value,
-                        link_mode=link_mode.value,
-                        kind=kind.value,
-                        settings={},
-                        created=info.created,
-                    )
-                )
+                self.catalog.insert_env(_env_row(info))
                 if path.exists():
                     path.rmdir()
                 os.rename(staging, path)
@@ -568,23 +570,19 @@ class Store:
         while self.catalog.env(candidate) is not None:
             i += 1
             candidate = f"venv-{base}"[:52] + f"-{i}"
-        created = time.time()
+        info = EnvInfo(
+            name=candidate,
+            path=prefix,
+            interpreter=interp,
+            parent=None,
+            layering=LayeringMode.STACKED,
+            link_mode=LinkMode.SYMLINK,
+            kind=EnvKind.ADOPTED,
+            created=time.time(),
+        )
         with self.catalog.transaction():
-            self.catalog.insert_env(
-                EnvRow(
-                    name=candidate,
-                    path=str(prefix),
-                    interpreter=interpreters.to_json(interp),
-                    abi=interp.abi_key,
-                    parent=None,
-                    layering=LayeringMode.STACKED.value,
-                    link_mode=LinkMode.SYMLINK.value,
-                    kind=EnvKind.ADOPTED.value,
-                    settings={},
-                    created=created,
-                )
-            )
-        return self.env(candidate)
+            self.catalog.insert_env(_env_row(info))
+        return info
 
     def remove_env(self, name: str, *, recursive: bool = False) -> list[str]:
         """Delete an env and its links (never store content); refuses while children exist."""
