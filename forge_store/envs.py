@@ -113,8 +113,14 @@ def write_venv(
     name: str,
     forge_python: Path,
     layers: Sequence[Path],
+    location: Path | None = None,
 ) -> Path:
-    """Create the venv at ``path`` (which must not exist or be empty); returns its site-packages."""
+    """Create the venv at ``path`` (which must not exist or be empty); returns its site-packages.
+
+    ``location``: where the venv will live once moved (it is staged, then renamed into place); the
+    paths that scripts embed name it.
+    """
+    final = location or path
     path.mkdir(parents=True, exist_ok=True)
     site = path / interp.site_packages_rel
     bin_dir = path / "bin"
@@ -138,27 +144,30 @@ def write_venv(
     quote = shlex.quote
     fields = {
         "name": name,
-        "path": str(path),
+        "path": str(final),
         "prompt": name,
-        "path_q": quote(str(path)),
+        "path_q": quote(str(final)),
         "prompt_q": quote(name),
         "name_q": quote(name),
     }
     (bin_dir / "activate").write_text(_ACTIVATE_BASH.format(**fields))
     (bin_dir / "activate.fish").write_text(_ACTIVATE_FISH.format(**fields))
-    write_pip_launchers(path, interp, forge_python)
+    write_pip_launchers(path, interp, forge_python, location=final)
     write_layers_hook(site, interp, layers)
     return site
 
 
-def write_pip_launchers(path: Path, interp: Interpreter, forge_python: Path) -> None:
+def write_pip_launchers(
+    path: Path, interp: Interpreter, forge_python: Path, *, location: Path | None = None
+) -> None:
     """``bin/pip*``: Forge's pip front end targeting this env; ``python -m forge_pip`` via a shim."""
     bin_dir = path / "bin"
+    env_python = (location or path) / "bin" / "python"
     script = (
         "#!/bin/sh\n"
         "# Forge env: pip is Forge's pip front end (links into the shared store instead of copying).\n"
         f"exec {shlex.quote(str(forge_python))} -m forge_pip"
-        f' --python {shlex.quote(str(bin_dir / "python"))} "$@"\n'
+        f' --python {shlex.quote(str(env_python))} "$@"\n'
     )
     names = ("pip", "pip3", f"pip{interp.short_version}")
     for i, name in enumerate(names):

@@ -523,12 +523,9 @@ class Store:
                 interp,
                 name=name,
                 forge_python=interpreters.running_forge_python(),
-                layers=[],
+                layers=self.runtime_layers(info),
+                location=path,
             )
-            # the hook names absolute paths of the final location
-            site = staging / interp.site_packages_rel
-            envs.write_layers_hook(site, interp, self.runtime_layers(info))
-            _retarget_venv(staging, path)
             with self.catalog.transaction():
                 self.catalog.insert_env(_env_row(info))
                 if path.exists():
@@ -939,12 +936,3 @@ def check_compatible(
             raise IncompatibleWheel(
                 f"{filename} requires Python {requires_python}; env {env.name!r} has {interp.full_version}"
             )
-
-
-def _retarget_venv(staging: Path, final: Path) -> None:
-    """Rewrite paths a staged venv embeds (activate scripts, pip launcher, hook) for its final place."""
-    old, new = str(staging), str(final)
-    candidates = [staging / "bin" / "activate", staging / "bin" / "activate.fish", staging / "bin" / "pip"]
-    for path in candidates:
-        if path.exists():
-            path.write_text(path.read_text().replace(old, new))

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from forge_pip.cli.common import human_size
 
 if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
     from forge_store.models import EnvInfo
     from forge_store.store import Store
 
@@ -120,29 +122,29 @@ def cmd_freeze(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _requires(meta: email.message.Message) -> list[str]:
-    return [str(r) for r in meta.get_all("Requires-Dist") or ()]
-
-
-def _required_names(dists: list[SeenDist], env: EnvInfo) -> set[str]:
+def _applicable(meta: email.message.Message, markers: dict[str, str]) -> list[Requirement]:
+    """A dist's Requires-Dist that apply on the target (no extra requested); unparsable lines skipped."""
     from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
 
-    markers = env.interpreter.marker_env()
-    out: set[str] = set()
-    for d in dists:
-        for text in _requires(d.metadata()):
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
-                continue
-            if req.marker is None or req.marker.evaluate({**markers, "extra": ""}):
-                out.add(canonicalize_name(req.name))
+    out: list[Requirement] = []
+    for text in meta.get_all("Requires-Dist") or ():
+        try:
+            req = Requirement(str(text))
+        except InvalidRequirement:
+            continue
+        if req.marker is None or req.marker.evaluate({**markers, "extra": ""}):
+            out.append(req)
     return out
 
 
+def _required_names(dists: list[SeenDist], env: EnvInfo) -> set[str]:
+    from packaging.utils import canonicalize_name
+
+    markers = env.interpreter.marker_env()
+    return {canonicalize_name(req.name) for d in dists for req in _applicable(d.metadata(), markers)}
+
+
 def cmd_show(ns: argparse.Namespace) -> int:
-    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
     from forge_store.store import Store
@@ -154,13 +156,8 @@ def cmd_show(ns: argparse.Namespace) -> int:
     markers = env.interpreter.marker_env()
     required_by: dict[str, list[str]] = {}
     for d in dists:
-        for text in _requires(d.metadata()):
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
-                continue
-            if req.marker is None or req.marker.evaluate({**markers, "extra": ""}):
-                required_by.setdefault(canonicalize_name(req.name), []).append(d.display)
+        for req in _applicable(d.metadata(), markers):
+            required_by.setdefault(canonicalize_name(req.name), []).append(d.display)
     missing = [n for n in ns.names if canonicalize_name(n) not in by_name]
     if missing:
         print(f"WARNING: Package(s) not found: {', '.join(missing)}", file=sys.stderr)
@@ -174,14 +171,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
             print("---")
         first = False
         meta = d.metadata()
-        reqs = []
-        for text in _requires(meta):
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
-                continue
-            if req.marker is None or req.marker.evaluate({**markers, "extra": ""}):
-                reqs.append(req.name)
+        reqs = [req.name for req in _applicable(meta, markers)]
         print(f"Name: {d.display}")
         print(f"Version: {d.version}")
         for field, key in (
@@ -213,7 +203,6 @@ def cmd_show(ns: argparse.Namespace) -> int:
 
 
 def cmd_check(ns: argparse.Namespace) -> int:
-    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version
 
@@ -226,13 +215,7 @@ def cmd_check(ns: argparse.Namespace) -> int:
     markers = env.interpreter.marker_env()
     problems: list[str] = []
     for d in dists:
-        for text in _requires(d.metadata()):
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
-                continue
-            if req.marker is not None and not req.marker.evaluate({**markers, "extra": ""}):
-                continue
+        for req in _applicable(d.metadata(), markers):
             dep = by_name.get(canonicalize_name(req.name))
             if dep is None:
                 problems.append(f"{d.display} {d.version} requires {req.name}, which is not installed.")
