@@ -349,11 +349,6 @@ class Catalog:
             ),
         )
 
-    def update_env_settings(self, name: str, settings: dict[str, object]) -> None:
-        self._db.execute(
-            "UPDATE envs SET settings = ? WHERE name = ?", (json.dumps(settings, sort_keys=True), name)
-        )
-
     def delete_env(self, name: str) -> None:
         self._db.execute("DELETE FROM links WHERE env = ?", (name,))
         self._db.execute("DELETE FROM manifest WHERE env = ?", (name,))

@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import InterpreterNotFound
@@ -244,12 +244,6 @@ def wheel_tags(interp: Interpreter) -> list[str]:
     for tag in out:
         seen.setdefault(str(tag), None)
     return list(seen)
-
-
-def supported(interp: Interpreter, wheel_tags_: Sequence[str], supported_tags: Sequence[str]) -> bool:
-    """Whether any of a wheel's tags is supported."""
-    allowed = set(supported_tags)
-    return any(tag in allowed for tag in wheel_tags_)
 
 
 def running_forge_python() -> Path:

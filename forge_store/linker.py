@@ -509,15 +509,6 @@ def apply(
     return journal, applier.fallback
 
 
-def count_nodes(layout: Layout) -> int:
-    def walk(node: Node) -> int:
-        if isinstance(node, Dir):
-            return 1 + sum(walk(c) for c in node.children.values())
-        return 1
-
-    return walk(layout.site) + walk(layout.prefix)
-
-
 def direct_url_json(url: str, *, editable: bool = False, archive_hash: str | None = None) -> str:
     """PEP 610 ``direct_url.json`` content for a local file or URL install."""
     data: dict[str, object] = {"url": url}
@@ -528,7 +519,3 @@ def direct_url_json(url: str, *, editable: bool = False, archive_hash: str | Non
     else:
         data["archive_info"] = {}
     return json.dumps(data, sort_keys=True)
-
-
-def specs_by_name(specs: Sequence[DistSpec]) -> dict[str, DistSpec]:
-    return {s.entry.name: s for s in specs}
