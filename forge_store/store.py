@@ -912,14 +912,7 @@ def check_compatible(
 ) -> None:
     """``IncompatibleWheel`` unless a wheel fits the env's interpreter (tags and Requires-Python)."""
     interp = env.interpreter
-    expanded: set[str] = set()
-    for tag in tags:
-        py, abi, plat = tag.split("-")
-        for p in py.split("."):
-            for a in abi.split("."):
-                for pl in plat.split("."):
-                    expanded.add(f"{p}-{a}-{pl}")
-    if not expanded & supported:
+    if not set(tags) & supported:  # tags come expanded from packaging (one per py/abi/platform)
         raise IncompatibleWheel(
             f"{filename} is not compatible with env {env.name!r}"
             f" (Python {interp.full_version}, {interp.abi_key})",
