@@ -3,6 +3,11 @@
 WAL mode and a busy timeout let several Forge processes share it. Refcounts are maintained by
 triggers on ``links`` so they can never drift from the rows they count. Schema changes are
 numbered migrations; a catalog newer than this code is refused rather than misread.
+
+Faults of the machine become typed errors here, naming the catalog's path: a catalog another
+process keeps locked past the busy timeout (``LockTimeout`` with the holder's pid and command),
+a read-only ``FORGE_HOME`` (the catalog is then opened read-only, so reading commands still
+work, and the first write says why it cannot happen), a full disk, a damaged file.
 """
 
 from __future__ import annotations
@@ -10,12 +15,24 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from .errors import CatalogError
+from .errors import (
+    CatalogCorrupt,
+    CatalogError,
+    DiskFull,
+    ForgeError,
+    LockTimeout,
+    PermissionDenied,
+    ReadOnlyStorage,
+    StorageError,
+)
 
 SCHEMA_VERSION = 2
 
@@ -139,23 +156,171 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(t for t in text.split(",") if t)
 
 
-class Catalog:
-    """A connection to ``catalog.sqlite3``; cheap to open, one per process and operation."""
+# primary SQLite result codes (``sqlite_errorcode & 0xff``) of environment faults
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+_MESSAGES = {  # Python < 3.11 has no sqlite_errorcode: the message text says the same
+    "database is locked": _SQLITE_BUSY,
+    "database table is locked": _SQLITE_LOCKED,
+    "attempt to write a readonly database": _SQLITE_READONLY,
+    "disk i/o error": _SQLITE_IOERR,
+    "database disk image is malformed": _SQLITE_CORRUPT,
+    "database or disk is full": _SQLITE_FULL,
+    "unable to open database file": _SQLITE_CANTOPEN,
+    "file is not a database": _SQLITE_NOTADB,
+    "access permission denied": _SQLITE_PERM,
+}
 
-    def __init__(self, path: Path, *, timeout: float = 60.0) -> None:
+
+def _code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF
+    text = str(exc).lower()
+    return next((c for m, c in _MESSAGES.items() if text.startswith(m)), None)
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def sqlite_fault(exc: sqlite3.Error, path: Path, timeout: float) -> ForgeError | None:
+    """The typed error for a SQLite fault of the machine (None: a bug, keep the traceback)."""
+    code = _code(exc)
+    where = f"the catalog at {path}"
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        from .locks import holders
+
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        who = holders(files)
+        by = f" by {', '.join(who)}" if who else " by another process"
+        return LockTimeout(
+            f"{where} is locked{by}; gave up after {timeout:g}s",
+            hint="wait for it to finish, or set FORGE_LOCK_TIMEOUT=SECONDS to wait longer",
+            holders=who,
+            timeout=timeout,
+        )
+    if code == _SQLITE_READONLY or (code == _SQLITE_CANTOPEN and not _writable(path)):
+        return ReadOnlyStorage(
+            f"{where} is read-only ({exc})",
+            hint="make FORGE_HOME writable, or set FORGE_HOME to a writable directory",
+            path=str(path),
+        )
+    if code in (_SQLITE_CANTOPEN, _SQLITE_PERM):
+        return PermissionDenied(
+            f"cannot open {where} ({exc})",
+            hint="check the permissions of FORGE_HOME, or set FORGE_HOME to another directory",
+            path=str(path),
+        )
+    if code == _SQLITE_FULL:
+        return DiskFull(
+            f"no space left on device to write {where}",
+            hint="free some space and run the command again",
+            path=str(path),
+        )
+    if code == _SQLITE_IOERR:
+        return StorageError(
+            f"disk I/O error on {where} ({exc})",
+            hint="check the disk (dmesg) and free space, then run the command again",
+            path=str(path),
+        )
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return CatalogCorrupt(
+            f"{where} is corrupt ({exc})",
+            hint=f"restore it from a backup, or move it aside (mv {path} {path}.bad) and"
+            " recreate your envs: Forge then starts an empty catalog",
+        )
+    return None
+
+
+class Catalog:
+    """A connection to ``catalog.sqlite3``; cheap to open, one per process and operation.
+
+    ``timeout``: seconds to wait for another process's write transaction (default
+    ``$FORGE_LOCK_TIMEOUT`` or 10). ``read_only``: never write; also chosen by itself when the
+    catalog exists but its directory or file cannot be written (a read-only ``FORGE_HOME``).
+    """
+
+    def __init__(self, path: Path, *, timeout: float | None = None, read_only: bool = False) -> None:
+        from .locks import default_timeout
+
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
+        self.timeout = default_timeout() if timeout is None else timeout
+        self.read_only = read_only
         self._depth = 0
+        self._db: sqlite3.Connection | None = None
+        if not read_only:
+            try:
+                self._open_read_write()
+                return
+            except ForgeError:
+                self.close()
+                if not (path.is_file() and not _writable(path)):
+                    raise
+            except OSError:  # the directory cannot be created
+                if not path.is_file():
+                    raise
+            self.read_only = True
+        self._open_read_only()
+
+    def _open_read_write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._connect(str(self.path), uri=False)
+        self._exec(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        self._exec("PRAGMA journal_mode = WAL")
+        self._exec("PRAGMA synchronous = NORMAL")
+        self._exec("PRAGMA foreign_keys = ON")
         self._migrate()
 
+    def _open_read_only(self) -> None:
+        """``mode=ro``; where even the WAL index cannot be created (a read-only directory),
+        ``immutable=1``, which reads the database file as it is on disk."""
+        if not self.path.is_file():
+            raise CatalogError(f"there is no catalog at {self.path}")
+        uri = "file:" + quote(str(self.path))
+        for suffix in ("?mode=ro", "?mode=ro&immutable=1"):
+            self.close()
+            self._db = self._connect(uri + suffix, uri=True)
+            try:
+                self._exec(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+                self._check_schema()
+                return
+            except StorageError:
+                continue
+        raise ReadOnlyStorage(
+            f"cannot read the catalog at {self.path}: it is read-only and its WAL index cannot be created",
+            hint="make FORGE_HOME writable, or set FORGE_HOME to a writable directory",
+            path=str(self.path),
+        )
+
+    def _connect(self, target: str, *, uri: bool) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(
+                target, timeout=self.timeout, isolation_level=None, check_same_thread=False, uri=uri
+            )
+        except sqlite3.Error as exc:
+            raise self._translate(exc) or exc from None
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Every statement goes through here, so that SQLite's faults become typed errors."""
+        assert self._db is not None
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            typed = self._translate(exc)
+            if typed is None:
+                raise
+            raise typed from None
+
+    def _translate(self, exc: sqlite3.Error) -> ForgeError | None:
+        return sqlite_fault(exc, self.path, self.timeout)
+
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def __enter__(self) -> Catalog:
         return self
@@ -165,29 +330,44 @@ class Catalog:
 
     # -- schema ---------------------------------------------------------------------------------
 
-    def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+    def _check_schema(self) -> int:
+        version = int(self._exec("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise CatalogError(
                 f"the catalog at {self.path} has schema {version}, newer than this Forge ({SCHEMA_VERSION})",
                 hint="upgrade forge-runtime",
             )
-        if version == SCHEMA_VERSION:
+        if self.read_only and version == 0:
+            raise CatalogError(f"the catalog at {self.path} is empty and read-only")
+        return version
+
+    def _migrate(self) -> None:
+        if self._check_schema() == SCHEMA_VERSION:
             return
         with self.transaction():
-            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            version = int(self._exec("PRAGMA user_version").fetchone()[0])
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[step]:
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {step}")
+                    self._exec(statement)
+                self._exec(f"PRAGMA user_version = {step}")
 
     @property
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._exec("PRAGMA user_version").fetchone()[0])
+
+    def check_writable(self) -> None:
+        """``ReadOnlyStorage`` if this catalog was opened read-only (a read-only FORGE_HOME)."""
+        if self.read_only:
+            raise ReadOnlyStorage(
+                f"the catalog at {self.path} is read-only: this command must write to FORGE_HOME",
+                hint="make FORGE_HOME writable, or set FORGE_HOME to a writable directory",
+                path=str(self.path),
+            )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Catalog]:
         """``BEGIN IMMEDIATE`` .. ``COMMIT``; nested calls join the outer transaction."""
+        self.check_writable()
         if self._depth:
             self._depth += 1
             try:
@@ -195,16 +375,24 @@ class Catalog:
             finally:
                 self._depth -= 1
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        self._exec("BEGIN IMMEDIATE")
         self._depth = 1
         try:
             yield self
         except BaseException:
             self._depth = 0
-            self._db.execute("ROLLBACK")
+            assert self._db is not None
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._depth = 0
-        self._db.execute("COMMIT")
+        try:
+            self._exec("COMMIT")
+        except BaseException:
+            assert self._db is not None
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     # -- entries --------------------------------------------------------------------------------
 
@@ -230,38 +418,38 @@ class Catalog:
         )
 
     def entry(self, entry_id: str) -> EntryRow | None:
-        return self._entry(self._db.execute("SELECT * FROM entries WHERE id = ?", (entry_id,)).fetchone())
+        return self._entry(self._exec("SELECT * FROM entries WHERE id = ?", (entry_id,)).fetchone())
 
     def entries(self, ids: Sequence[str]) -> dict[str, EntryRow]:
         out: dict[str, EntryRow] = {}
         for i in range(0, len(ids), 500):
             chunk = list(ids[i : i + 500])
             marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(f"SELECT * FROM entries WHERE id IN ({marks})", chunk):
+            for row in self._exec(f"SELECT * FROM entries WHERE id IN ({marks})", chunk):
                 entry = self._entry(row)
                 assert entry is not None
                 out[entry.id] = entry
         return out
 
     def entry_by_alias(self, sha256: str) -> EntryRow | None:
-        row = self._db.execute(
+        row = self._exec(
             "SELECT e.* FROM aliases a JOIN entries e ON e.id = a.entry_id WHERE a.sha256 = ?", (sha256,)
         ).fetchone()
         return self._entry(row)
 
     def entry_by_dir(self, rel_dir: str) -> EntryRow | None:
-        return self._entry(self._db.execute("SELECT * FROM entries WHERE dir = ?", (rel_dir,)).fetchone())
+        return self._entry(self._exec("SELECT * FROM entries WHERE dir = ?", (rel_dir,)).fetchone())
 
     def entries_named(self, name: str) -> list[EntryRow]:
-        rows = self._db.execute("SELECT * FROM entries WHERE name = ? ORDER BY created", (name,))
+        rows = self._exec("SELECT * FROM entries WHERE name = ? ORDER BY created", (name,))
         return [e for e in map(self._entry, rows) if e is not None]
 
     def all_entries(self) -> list[EntryRow]:
-        rows = self._db.execute("SELECT * FROM entries ORDER BY name, version")
+        rows = self._exec("SELECT * FROM entries ORDER BY name, version")
         return [e for e in map(self._entry, rows) if e is not None]
 
     def insert_entry(self, entry: EntryRow) -> None:
-        self._db.execute(
+        self._exec(
             "INSERT INTO entries(id, dir, name, version, dist_info, tags, requires_python, wheel_sha256,"
             " size, files, pyc_tags, meta, refcount, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0,?)",
             (
@@ -282,21 +470,21 @@ class Catalog:
         )
 
     def set_pyc_tags(self, entry_id: str, pyc_tags: Sequence[str], meta: dict[str, object]) -> None:
-        self._db.execute(
+        self._exec(
             "UPDATE entries SET pyc_tags = ?, meta = ? WHERE id = ?",
             (",".join(pyc_tags), json.dumps(meta, sort_keys=True), entry_id),
         )
 
     def add_alias(self, sha256: str, entry_id: str, filename: str) -> None:
-        self._db.execute(
+        self._exec(
             "INSERT OR IGNORE INTO aliases(sha256, entry_id, filename) VALUES (?,?,?)",
             (sha256, entry_id, filename),
         )
 
     def delete_entry(self, entry_id: str) -> None:
-        self._db.execute("DELETE FROM aliases WHERE entry_id = ?", (entry_id,))
-        self._db.execute("DELETE FROM leases WHERE entry_id = ?", (entry_id,))
-        self._db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+        self._exec("DELETE FROM aliases WHERE entry_id = ?", (entry_id,))
+        self._exec("DELETE FROM leases WHERE entry_id = ?", (entry_id,))
+        self._exec("DELETE FROM entries WHERE id = ?", (entry_id,))
 
     # -- envs -----------------------------------------------------------------------------------
 
@@ -318,21 +506,21 @@ class Catalog:
         )
 
     def env(self, name: str) -> EnvRow | None:
-        return self._env(self._db.execute("SELECT * FROM envs WHERE name = ?", (name,)).fetchone())
+        return self._env(self._exec("SELECT * FROM envs WHERE name = ?", (name,)).fetchone())
 
     def env_by_path(self, path: str) -> EnvRow | None:
-        return self._env(self._db.execute("SELECT * FROM envs WHERE path = ?", (path,)).fetchone())
+        return self._env(self._exec("SELECT * FROM envs WHERE path = ?", (path,)).fetchone())
 
     def envs(self) -> list[EnvRow]:
-        rows = self._db.execute("SELECT * FROM envs ORDER BY name")
+        rows = self._exec("SELECT * FROM envs ORDER BY name")
         return [e for e in map(self._env, rows) if e is not None]
 
     def children(self, name: str) -> list[EnvRow]:
-        rows = self._db.execute("SELECT * FROM envs WHERE parent = ? ORDER BY name", (name,))
+        rows = self._exec("SELECT * FROM envs WHERE parent = ? ORDER BY name", (name,))
         return [e for e in map(self._env, rows) if e is not None]
 
     def insert_env(self, env: EnvRow) -> None:
-        self._db.execute(
+        self._exec(
             "INSERT INTO envs(name, path, interpreter, abi, parent, layering, link_mode, kind, settings,"
             " created) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
@@ -350,14 +538,14 @@ class Catalog:
         )
 
     def delete_env(self, name: str) -> None:
-        self._db.execute("DELETE FROM links WHERE env = ?", (name,))
-        self._db.execute("DELETE FROM manifest WHERE env = ?", (name,))
-        self._db.execute("DELETE FROM envs WHERE name = ?", (name,))
+        self._exec("DELETE FROM links WHERE env = ?", (name,))
+        self._exec("DELETE FROM manifest WHERE env = ?", (name,))
+        self._exec("DELETE FROM envs WHERE name = ?", (name,))
 
     # -- links and manifest ---------------------------------------------------------------------
 
     def links(self, env: str) -> list[LinkRow]:
-        rows = self._db.execute("SELECT * FROM links WHERE env = ? ORDER BY entry_id", (env,))
+        rows = self._exec("SELECT * FROM links WHERE env = ? ORDER BY entry_id", (env,))
         return [
             LinkRow(r["env"], r["entry_id"], r["layer"], bool(r["requested"]), r["direct_url"]) for r in rows
         ]
@@ -367,36 +555,36 @@ class Catalog:
         current = {r.entry_id: r for r in self.links(env)}
         wanted = {r.entry_id: r for r in rows}
         for entry_id in current.keys() - wanted.keys():
-            self._db.execute("DELETE FROM links WHERE env = ? AND entry_id = ?", (env, entry_id))
+            self._exec("DELETE FROM links WHERE env = ? AND entry_id = ?", (env, entry_id))
         for entry_id, row in wanted.items():
             old = current.get(entry_id)
             if old == row:
                 continue
             if old is None:
-                self._db.execute(
+                self._exec(
                     "INSERT INTO links(env, entry_id, layer, requested, direct_url) VALUES (?,?,?,?,?)",
                     (env, entry_id, row.layer, int(row.requested), row.direct_url),
                 )
             else:
-                self._db.execute(
+                self._exec(
                     "UPDATE links SET layer = ?, requested = ?, direct_url = ?"
                     " WHERE env = ? AND entry_id = ?",
                     (row.layer, int(row.requested), row.direct_url, env, entry_id),
                 )
 
     def users_of(self, entry_id: str) -> list[str]:
-        rows = self._db.execute("SELECT env FROM links WHERE entry_id = ? ORDER BY env", (entry_id,))
+        rows = self._exec("SELECT env FROM links WHERE entry_id = ? ORDER BY env", (entry_id,))
         return [r[0] for r in rows]
 
     def manifest(self, env: str) -> dict[str, str]:
-        rows = self._db.execute("SELECT name, requirement FROM manifest WHERE env = ? ORDER BY name", (env,))
+        rows = self._exec("SELECT name, requirement FROM manifest WHERE env = ? ORDER BY name", (env,))
         return {r[0]: r[1] for r in rows}
 
     def set_manifest(self, env: str, name: str, requirement: str | None) -> None:
         if requirement is None:
-            self._db.execute("DELETE FROM manifest WHERE env = ? AND name = ?", (env, name))
+            self._exec("DELETE FROM manifest WHERE env = ? AND name = ?", (env, name))
         else:
-            self._db.execute(
+            self._exec(
                 "INSERT INTO manifest(env, name, requirement) VALUES (?,?,?)"
                 " ON CONFLICT(env, name) DO UPDATE SET requirement = excluded.requirement",
                 (env, name, requirement),
@@ -405,14 +593,14 @@ class Catalog:
     # -- file hashes ------------------------------------------------------------------------------
 
     def cached_sha256(self, path: str, size: int, mtime_ns: int, inode: int) -> str | None:
-        row = self._db.execute(
+        row = self._exec(
             "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
             (path, size, mtime_ns, inode),
         ).fetchone()
         return None if row is None else str(row[0])
 
     def remember_sha256(self, path: str, size: int, mtime_ns: int, inode: int, sha256: str) -> None:
-        self._db.execute(
+        self._exec(
             "INSERT OR REPLACE INTO file_hashes(path, size, mtime_ns, inode, sha256) VALUES (?,?,?,?,?)",
             (path, size, mtime_ns, inode, sha256),
         )
@@ -420,14 +608,14 @@ class Catalog:
     # -- leases: entries an operation in flight relies on (gc and rollback must not remove them) --
 
     def add_lease(self, entry_id: str, holder: str) -> None:
-        self._db.execute(
+        self._exec(
             "INSERT OR REPLACE INTO leases(entry_id, holder, created) VALUES (?,?,?)",
             (entry_id, holder, time.time()),
         )
 
     def drop_leases(self, holder: str) -> None:
-        self._db.execute("DELETE FROM leases WHERE holder = ?", (holder,))
+        self._exec("DELETE FROM leases WHERE holder = ?", (holder,))
 
     def lease_holders(self, entry_id: str) -> list[str]:
-        rows = self._db.execute("SELECT holder FROM leases WHERE entry_id = ?", (entry_id,))
+        rows = self._exec("SELECT holder FROM leases WHERE entry_id = ?", (entry_id,))
         return [r[0] for r in rows]

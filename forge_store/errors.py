@@ -9,6 +9,7 @@ that do not know Forge can still catch them.
 from __future__ import annotations
 
 import enum
+import errno
 
 
 class ExitCode(enum.IntEnum):
@@ -24,6 +25,7 @@ class ExitCode(enum.IntEnum):
     NETWORK = 7  # an index could not be reached
     BUILD = 8  # a PEP 517 build failed
     LOCKED = 9  # could not take a lock in time
+    STORAGE = 10  # the filesystem refused: permission denied, read-only, disk full
     NO_MATCHES = 23  # pip: no matching distribution
 
 
@@ -64,6 +66,12 @@ class NotFoundError(ForgeError, LookupError):
 
 class EnvNotFound(NotFoundError):
     reference = "env-not-found"
+
+
+class EnvDirMissing(NotFoundError):
+    """The catalog knows an env whose directory is gone (deleted by hand)."""
+
+    reference = "env-dir-missing"
 
 
 class InterpreterNotFound(NotFoundError):
@@ -111,8 +119,85 @@ class EnvBusy(ForgeError):
 
 
 class LockTimeout(ForgeError):
+    """Another process held a lock (a lock file or the catalog) for longer than the timeout."""
+
     reference = "lock-timeout"
     exit_code = ExitCode.LOCKED
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, holders: tuple[str, ...] = (), timeout: float = 0.0
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.holders = holders  # "pid 123 (forge pip install ...)", as far as they could be found
+        self.timeout = timeout
+
+
+class StorageError(ForgeError):
+    """The filesystem refused a read or write Forge needs (an environment fault, not a bug)."""
+
+    reference = "storage-error"
+    exit_code = ExitCode.STORAGE
+
+    def __init__(self, message: str, *, hint: str | None = None, path: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
+class PermissionDenied(StorageError):
+    reference = "permission-denied"
+
+
+class ReadOnlyStorage(StorageError):
+    """A write was needed where the file system (or FORGE_HOME) is read-only."""
+
+    reference = "read-only"
+
+
+class DiskFull(StorageError):
+    reference = "disk-full"
+
+
+# errno -> (class, what happened, hint); the faults of the machine that no code change would fix
+_STORAGE_ERRNOS: dict[int, tuple[type[StorageError], str, str]] = {
+    errno.EACCES: (
+        PermissionDenied,
+        "permission denied",
+        "run as the user who owns it, or set FORGE_HOME to a directory you can write",
+    ),
+    errno.EPERM: (
+        PermissionDenied,
+        "operation not permitted",
+        "run as the user who owns it, or set FORGE_HOME to a directory you can write",
+    ),
+    errno.EROFS: (
+        ReadOnlyStorage,
+        "read-only file system",
+        "remount it read-write, or set FORGE_HOME to a writable directory",
+    ),
+    errno.ENOSPC: (DiskFull, "no space left on device", "free some space and run the command again"),
+    errno.EDQUOT: (DiskFull, "disk quota exceeded", "free some space and run the command again"),
+    errno.EIO: (StorageError, "input/output error", "check the disk (dmesg) and run the command again"),
+}
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """The typed error for an ``OSError`` the machine caused (permissions, read-only, disk full,
+    I/O), found on ``exc`` or on its ``__cause__``/``__context__`` chain; None for anything else."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, StorageError):
+            return cur
+        if isinstance(cur, OSError) and cur.errno in _STORAGE_ERRNOS:
+            cls, what, hint = _STORAGE_ERRNOS[cur.errno]
+            path = cur.filename
+            where = f": {path}" if path is not None else ""
+            if cur.filename2 is not None:
+                where += f" -> {cur.filename2}"
+            return cls(f"{what}{where}", hint=hint, path=None if path is None else str(path))
+        cur = cur.__cause__ or cur.__context__
+    return None
 
 
 class IntegrityError(ForgeError):
@@ -122,7 +207,20 @@ class IntegrityError(ForgeError):
     exit_code = ExitCode.INTEGRITY
 
 
+class EntryMissing(IntegrityError):
+    """The catalog knows a store entry whose directory is gone (deleted by hand)."""
+
+    reference = "entry-missing"
+
+
 class CatalogError(ForgeError):
     """The catalog is newer than this Forge, or unreadable."""
 
     reference = "catalog-error"
+
+
+class CatalogCorrupt(CatalogError):
+    """``catalog.sqlite3`` is not a SQLite database, or its pages are damaged."""
+
+    reference = "catalog-corrupt"
+    exit_code = ExitCode.INTEGRITY

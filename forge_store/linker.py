@@ -328,7 +328,7 @@ class Journal:
         if os.path.lexists(path):
             raise LinkConflict(
                 f"{path} already exists and was not placed by Forge",
-                hint="another tool wrote into this env; remove that file or run `forge doctor`",
+                hint="another tool wrote into this env; move that file away and run the command again",
             )
 
     def symlink(self, target: str, path: Path) -> None:

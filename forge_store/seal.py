@@ -1,10 +1,17 @@
 """Seal store entries read-only, and unseal them for gc.
 
-Read-only modes stop ordinary users. Root ignores modes: a plain ``pip install -U`` run as root in
-a symlinked env writes *through* the links into the shared entry. So directories also get the
-filesystem's immutable flag where the filesystem and our privileges allow (ext4/xfs/btrfs as
-root): nothing can then be created, removed or renamed inside an entry. Files are not made
-immutable, because the kernel refuses hardlinks to immutable files and ``hardlink`` envs need them.
+Read-only modes (files 0444 keeping x bits, directories 0555) stop ordinary users, Forge's own
+user included. Root ignores modes: a plain ``pip install -U`` run as root in a symlinked env
+writes *through* the links into the shared entry. So directories also get the filesystem's
+immutable flag where the filesystem and our privileges allow (ext4/xfs/btrfs as root): nothing
+can then be created, removed or renamed inside an entry. Files are not made immutable, because
+the kernel refuses hardlinks to immutable files and ``hardlink`` envs need them.
+
+Publishing is two steps around the ``rename()`` into the store, because moving a directory to
+another parent needs write permission on that directory (root does not notice):
+:func:`seal_contents` before it (everything but the top directory), :func:`seal_top` after it.
+Every seal ends with the top directory and every unseal starts there, so :func:`is_sealed`, which
+looks only at the top, is false for any half-done state, and sealing again completes it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import fcntl
 import os
 import stat
 import struct
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 _FS_IOC_GETFLAGS = 0x80086601
@@ -68,8 +77,14 @@ def _dirs_bottom_up(root: Path) -> list[str]:
     return out
 
 
-def make_read_only(root: Path) -> None:
-    """chmod every file a-w (keeping x bits) and every directory 0555."""
+def _may_set_immutable() -> bool:
+    """Setting the flag needs CAP_LINUX_IMMUTABLE: do not even try as an ordinary user."""
+    return os.geteuid() == 0
+
+
+def seal_contents(root: Path) -> None:
+    """chmod every file under ``root`` a-w (keeping x bits) and every directory below it 0555;
+    ``root`` itself stays writable so that it can still be renamed into the store."""
     for dirpath, dirs, files in os.walk(root):
         for name in files:
             path = os.path.join(dirpath, name)
@@ -78,12 +93,29 @@ def make_read_only(root: Path) -> None:
                 continue
             os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o222 | 0o444)
         for name in dirs:
-            os.chmod(os.path.join(dirpath, name), 0o555)
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o555)
+
+
+def seal_top(root: Path) -> bool:
+    """After :func:`seal_contents` (and the rename): make ``root`` 0555, then every directory
+    immutable where possible, ``root`` last. Returns whether the immutable flag could be set."""
     os.chmod(root, 0o555)
+    return seal_dirs(root)
+
+
+def seal(root: Path) -> bool:
+    """Seal a tree in place (both steps); also completes a half-sealed or unsealed entry."""
+    seal_contents(root)
+    return seal_top(root)
 
 
 def seal_dirs(root: Path) -> bool:
-    """Make every directory under ``root`` immutable; returns whether the flag could be set."""
+    """Make every directory under ``root`` immutable, ``root`` last; returns whether the flag
+    could be set (never tried as an ordinary user, who cannot)."""
+    if not _may_set_immutable():
+        return False
     dev = os.stat(root).st_dev
     if _immutable_supported.get(dev) is False:
         return False
@@ -96,18 +128,70 @@ def seal_dirs(root: Path) -> bool:
     return ok
 
 
+def _immutable_works(near: Path) -> bool:
+    """Whether the immutable flag can be set on ``near``'s filesystem (probed once per device
+    with a scratch directory beside ``near``)."""
+    if not _may_set_immutable():
+        return False
+    try:
+        dev = os.stat(near.parent).st_dev
+    except OSError:
+        return False
+    known = _immutable_supported.get(dev)
+    if known is not None:
+        return known
+    probe = near.parent / f".seal-probe-{os.getpid()}"
+    try:
+        os.mkdir(probe)
+    except OSError:
+        return False
+    try:
+        ok = _set_immutable(str(probe), True)
+        _set_immutable(str(probe), False)
+    finally:
+        os.rmdir(probe)
+    _immutable_supported[dev] = ok
+    return ok
+
+
+def is_sealed(root: Path) -> bool:
+    """Whether ``root`` is fully sealed: its top directory is read-only and, where the flag
+    works (as root on ext4 and the like), immutable. False for a missing directory."""
+    try:
+        st = os.lstat(root)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o222:
+        return False
+    return is_immutable(root) or not _immutable_works(root)
+
+
 def unseal(root: Path) -> None:
-    """Undo :func:`seal_dirs` and :func:`make_read_only` so the tree can be changed or deleted."""
+    """Undo :func:`seal` so the tree can be changed or deleted (``root`` first, so that an
+    interrupted unseal is seen by :func:`is_sealed`)."""
     if not root.exists():
         return
-    for dirpath, _dirs, _files in os.walk(root, topdown=True):
-        _set_immutable(dirpath, False)
+    if _may_set_immutable():
+        for dirpath, _dirs, _files in os.walk(root, topdown=True):
+            _set_immutable(dirpath, False)
     for dirpath, _dirs, _files in os.walk(root):
         os.chmod(dirpath, 0o755)
 
 
+def _retry_writable(func: Callable[..., object], path: str, _exc: object) -> None:
+    """rmtree error handler: make the parent (and a directory the walk could not open) writable
+    and searchable, then retry once."""
+    try:
+        os.chmod(os.path.dirname(path), 0o755)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o755)
+    except OSError:
+        pass
+    func(path)
+
+
 def remove_tree(root: Path) -> None:
-    """Delete a (possibly sealed) tree."""
+    """Delete a (possibly sealed) tree; its owner needs no privileges for that."""
     import shutil
 
     if not os.path.lexists(root):
@@ -116,4 +200,7 @@ def remove_tree(root: Path) -> None:
         root.unlink()
         return
     unseal(root)
-    shutil.rmtree(root)
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(root, onexc=_retry_writable)
+    else:
+        shutil.rmtree(root, onerror=_retry_writable)

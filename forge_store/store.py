@@ -30,14 +30,18 @@ from . import interpreters
 from .catalog import Catalog, EntryRow, EnvRow, LinkRow
 from .errors import (
     AbiMismatch,
+    EntryMissing,
     EnvBusy,
+    EnvDirMissing,
     EnvExists,
     EnvNotFound,
     IncompatibleWheel,
     IntegrityError,
+    InvalidWheel,
     LockTimeout,
     NotFoundError,
     UsageError,
+    storage_error,
 )
 from .hashing import file_sha256
 from .home import ForgeHome, default_home
@@ -96,9 +100,11 @@ def _env_row(info: EnvInfo) -> EnvRow:
 class Store:
     """Forge's store, catalog and envs below one ``FORGE_HOME``. Library code: never prints."""
 
-    def __init__(self, home: Path | str | None = None, *, lock_timeout: float = 300.0) -> None:
+    def __init__(self, home: Path | str | None = None, *, lock_timeout: float | None = None) -> None:
+        from .locks import default_timeout
+
         self.home = ForgeHome(Path(home).absolute() if home is not None else default_home())
-        self.lock_timeout = lock_timeout
+        self.lock_timeout = default_timeout() if lock_timeout is None else lock_timeout
         self._catalog: Catalog | None = None
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -106,9 +112,15 @@ class Store:
 
     @property
     def catalog(self) -> Catalog:
+        """The catalog, opened on first use; read-only when FORGE_HOME cannot be written (then
+        reading commands work and the first write raises ``ReadOnlyStorage``)."""
         if self._catalog is None:
-            self.home.ensure()
-            self._catalog = Catalog(self.home.catalog)
+            try:
+                self.home.ensure()
+            except OSError:
+                if not self.home.catalog.is_file():
+                    raise
+            self._catalog = Catalog(self.home.catalog, timeout=self.lock_timeout)
         return self._catalog
 
     def close(self) -> None:
@@ -126,14 +138,18 @@ class Store:
     def _lock(self, name: str) -> Iterator[None]:
         from .locks import Timeout, file_lock
 
+        self.catalog.check_writable()  # a read-only FORGE_HOME: say so before anything changes
         self.home.locks.mkdir(parents=True, exist_ok=True)
         try:
             with file_lock(self.home.locks / f"{name}.lock", self.lock_timeout):
                 yield
-        except Timeout:
+        except Timeout as exc:
+            by = ", ".join(exc.holders) or "another process"
             raise LockTimeout(
-                f"timed out after {self.lock_timeout:.0f}s waiting for the {name} lock",
-                hint="another forge process is working on it",
+                f"the {name} lock ({exc.path}) is held by {by}; gave up after {exc.timeout:g}s",
+                hint="wait for it to finish, or set FORGE_LOCK_TIMEOUT=SECONDS to wait longer",
+                holders=exc.holders,
+                timeout=exc.timeout,
             ) from None
 
     def store_lock(self) -> contextlib.AbstractContextManager[None]:
@@ -186,9 +202,11 @@ class Store:
         return self._stored(row)
 
     def entries(self, name: str | None = None) -> list[StoredWheel]:
-        """All entries, or those of one (canonical) project name."""
+        """All entries, or those of one (canonical) project name. Entries whose directory was
+        deleted by hand are left out: nothing should be planned from them (ingesting their
+        wheel again restores them)."""
         rows = self.catalog.all_entries() if name is None else self.catalog.entries_named(name)
-        return [self._stored(r) for r in rows]
+        return [self._stored(r) for r in rows if (self.home.store / r.dir).is_dir()]
 
     def wheel_sha256(self, path: Path) -> str:
         """sha256 of a wheel file, remembered by (path, size, mtime, inode) so it is computed once."""
@@ -220,9 +238,10 @@ class Store:
         wheel_sha256: str | None = None,
     ) -> StoredWheel:
         """Ingest a wheel (idempotent): unpack, validate, scan, compile pycs for ``interpreters_``
-        (default: the one running Forge), seal and publish. ``reused`` tells whether it was there."""
-        from .seal import remove_tree
+        (default: the one running Forge), seal and publish. ``reused`` tells whether it was there.
 
+        A known entry whose directory was deleted by hand is unpacked again from this wheel (its
+        content id must match); one left unsealed by a crash is sealed again."""
         targets = list(interpreters_) or [interpreters.current()]
         sha = wheel_sha256 or file_sha256(path)
         cat = self.catalog
@@ -233,15 +252,35 @@ class Store:
             info = info or ingest.inspect_wheel(path)
             if info.provisional_id:  # same content under another archive: found without unpacking
                 row = cat.entry(info.provisional_id)
-        if row is not None:
+        if row is not None and self._entry_present(row):
             with cat.transaction():
                 cat.add_alias(sha, row.id, path.name)  # no-op when the alias is known
                 cat.add_lease(row.id, self.holder)
             return self._stored(self._ensure_pycs(row, targets), reused=True)
-        assert info is not None
-        from . import ingest
-        from .seal import make_read_only, seal_dirs
+        try:
+            return self._ingest(path, sha, info, targets)
+        except InvalidWheel as exc:  # "cannot unpack" because the disk is full is no bad wheel
+            fault = storage_error(exc)
+            if fault is None:
+                raise
+            raise fault from None
+        except OSError as exc:
+            fault = storage_error(exc)
+            if fault is None:
+                raise
+            raise fault from exc
 
+    def _ingest(
+        self, path: Path, sha: str, info: WheelInfo | None, targets: Sequence[Interpreter]
+    ) -> StoredWheel:
+        """Unpack into ``tmp/``, finish everything there, then publish under the store lock:
+        contents sealed, ``rename()`` into the store, top sealed, catalog row committed. A crash
+        leaves a staging dir or an unrecorded directory, which the next publish replaces."""
+        from . import ingest
+        from .seal import remove_tree, seal_contents, seal_top
+
+        info = info or ingest.inspect_wheel(path)
+        self.catalog.check_writable()
         self.home.ensure()
         staging = self.home.tmp / f"ingest-{uuid.uuid4().hex}"
         try:
@@ -267,48 +306,68 @@ class Store:
                 "pyc_tags": pyc_tags,
             }
             ingest.write_meta(staging, meta)
-            make_read_only(staging)
+            # the top stays writable: renaming a directory to another parent needs write
+            # permission on it (only root does without)
+            seal_contents(staging)
+            cat = self.catalog
             with self.store_lock():
                 row = cat.entry(cid)
-                if row is None:
-                    rel = self._entry_dir_name(cid)
+                if row is not None and self._entry_present(row):
+                    reused = True
+                else:
+                    rel = row.dir if row is not None else self._entry_dir_name(cid)
                     final = self.home.store / rel
-                    if final.exists():  # published by a process that died before recording it
+                    if os.path.lexists(final):  # published by a process that died before recording it
                         remove_tree(final)
                     os.rename(staging, final)
-                    seal_dirs(final)
-                    row = EntryRow(
-                        id=cid,
-                        dir=rel,
-                        name=info.name,
-                        version=info.version,
-                        dist_info=info.dist_info,
-                        tags=info.tags,
-                        requires_python=info.requires_python,
-                        wheel_sha256=sha,
-                        size=size,
-                        files=nfiles,
-                        pyc_tags=tuple(pyc_tags),
-                        meta=meta,
-                        refcount=0,
-                        created=time.time(),
-                    )
+                    seal_top(final)
                     reused = False
-                    with cat.transaction():
+                with cat.transaction():
+                    if row is None:
+                        row = EntryRow(
+                            id=cid,
+                            dir=rel,
+                            name=info.name,
+                            version=info.version,
+                            dist_info=info.dist_info,
+                            tags=info.tags,
+                            requires_python=info.requires_python,
+                            wheel_sha256=sha,
+                            size=size,
+                            files=nfiles,
+                            pyc_tags=tuple(pyc_tags),
+                            meta=meta,
+                            refcount=0,
+                            created=time.time(),
+                        )
                         cat.insert_entry(row)
-                        cat.add_alias(sha, cid, info.filename)
-                        cat.add_lease(cid, self.holder)
-                else:
-                    reused = True
-                    with cat.transaction():
-                        cat.add_alias(sha, cid, info.filename)
-                        cat.add_lease(cid, self.holder)
+                    elif not reused:  # restored a deleted directory: it has these pycs now
+                        cat.set_pyc_tags(cid, pyc_tags, meta)
+                        row = cat.entry(cid)
+                        assert row is not None
+                    cat.add_alias(sha, cid, info.filename)
+                    cat.add_lease(cid, self.holder)
         finally:
-            if staging.exists():
+            if os.path.lexists(staging):
                 remove_tree(staging)
         if reused:
             row = self._ensure_pycs(row, targets)
         return self._stored(row, reused=reused)
+
+    def _entry_present(self, row: EntryRow) -> bool:
+        """Whether an entry's directory exists (False: deleted by hand, to be restored); one that
+        a crash left unsealed (an interrupted publish or pyc update) is sealed again here."""
+        from .seal import is_sealed, seal
+
+        path = self.home.store / row.dir
+        if is_sealed(path):
+            return True
+        if not path.is_dir():
+            return False
+        with self.store_lock():
+            if not is_sealed(path):
+                seal(path)
+        return True
 
     def _entry_dir_name(self, cid: str) -> str:
         for width in (16, 32, 64):
@@ -324,7 +383,7 @@ class Store:
         if not missing:
             return row
         from . import ingest
-        from .seal import make_read_only, seal_dirs, unseal
+        from .seal import seal, unseal
 
         with self.store_lock():
             fresh = self.catalog.entry(row.id)
@@ -333,12 +392,11 @@ class Store:
             if not missing:
                 return fresh
             path = self.home.store / fresh.dir
-            unseal(path)
+            unseal(path)  # a crash from here on leaves it unsealed: _entry_present seals it again
             try:
                 ingest.compile_bytecode(path / "site", missing)
             finally:
-                make_read_only(path)
-                seal_dirs(path)
+                seal(path)
             tags = tuple(fresh.pyc_tags) + tuple(t.cache_tag for t in missing)
             meta = dict(fresh.meta)
             meta["pyc_tags"] = list(tags)
@@ -370,9 +428,38 @@ class Store:
         """Mark an existing entry as used by this operation until :meth:`release` (gc and rollbacks
         leave leased entries alone), and return it."""
         entry = self.entry(entry_id)
+        self._require_entries([entry])
         with self.catalog.transaction():
             self.catalog.add_lease(entry_id, self.holder)
         return entry
+
+    def _require_entries(self, entries: Sequence[StoredWheel], env_name: str | None = None) -> None:
+        """``EntryMissing`` for the first entry whose directory is gone (deleted by hand)."""
+        for entry in entries:
+            if entry.path.is_dir():
+                continue
+            users = self.catalog.users_of(entry.id)
+            env = env_name or (users[0] if users else None)
+            used = f"; env(s) {', '.join(users[:5])} link it" if users else ""
+            how = f"forge pip install --env {env} --force-reinstall" if env else "forge pip install"
+            raise EntryMissing(
+                f"store entry {entry.path} ({entry.name} {entry.version}) is missing: deleted by hand?{used}",
+                hint=f"install it again to restore it: {how} {entry.name}=={entry.version}"
+                f" (or forge install WHEEL{f' --env {env}' if env else ''} with its wheel file)",
+            )
+
+    def _require_env_dir(self, env: EnvInfo) -> None:
+        """``EnvDirMissing`` when the env's directory (its site-packages) is gone."""
+        if env.site_packages.is_dir():
+            return
+        hint = f"`forge remove {env.name}` forgets it"
+        if env.kind is EnvKind.ENV:
+            hint += f"; then `forge create {env.name}` makes it anew"
+        raise EnvDirMissing(
+            f"env {env.name!r} is registered at {env.path}, but that directory is gone"
+            f" (or has no {env.interpreter.site_packages_rel})",
+            hint=hint,
+        )
 
     def release(self) -> None:
         """Drop this operation's leases (done automatically after every env change)."""
@@ -596,7 +683,8 @@ class Store:
         for kid in kids:
             removed.extend(self.remove_env(kid.name, recursive=True))
         if env.kind is EnvKind.ADOPTED:  # not ours to delete: unlink what we linked, then forget it
-            self.change(name, remove=[d.name for d in self.visible(name) if d.env == name])
+            if env.path.is_dir():
+                self.change(name, remove=[d.name for d in self.visible(name) if d.env == name])
             with self.catalog.transaction():
                 self.catalog.delete_env(name)
             return [*removed, name]
@@ -753,6 +841,7 @@ class Store:
         RECORD), moved out through the same undoable journal before linking.
         """
         env = self.env(env_name)
+        self._require_env_dir(env)
         with self.env_lock(env_name):
             report = self._change_locked(env, add, remove, local, manifest or {}, evict)
         relinked = self._relink_children(env_name)
@@ -868,6 +957,7 @@ class Store:
     ) -> InstallReport:
         from . import linker
 
+        self._require_entries([s.entry for s in (*old_specs, *new_specs)], env.name)
         paths = linker.EnvPaths(env.path, env.site_packages, env.interpreter)
         mode = env.link_mode
         old_layout = linker.build_layout(paths, old_specs, mode, self.home.store)

@@ -1,7 +1,9 @@
 """What both CLIs share: error rendering, exit codes, JSON output, logging set-up.
 
 Only this layer prints. Library errors (``ForgeError``) become one line on stderr and their own
-exit code; anything else is a bug: one line too, with the traceback only under ``-v``.
+exit code; so do faults of the machine that reach here untyped (``OSError`` of permissions, a
+read-only file system or a full disk; SQLite errors). Anything else is a bug: one line too, with
+the traceback only under ``-v``.
 """
 
 from __future__ import annotations
@@ -36,18 +38,41 @@ def setup_logging(verbosity: int) -> None:
     )
 
 
+def environment_fault(exc: BaseException) -> ForgeError | None:
+    """The typed error for a fault of the machine that reached the CLI untyped: an ``OSError``
+    of permissions, a read-only file system, a full disk or I/O (anywhere on the exception's
+    chain), or a SQLite error; None for everything else (a bug)."""
+    from forge_store.errors import storage_error
+
+    typed = storage_error(exc)
+    if typed is not None:
+        return typed
+    sqlite3 = sys.modules.get("sqlite3")  # only loaded when the catalog was opened
+    if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+        from forge_store.catalog import sqlite_fault
+        from forge_store.home import ForgeHome, default_home
+        from forge_store.locks import default_timeout
+
+        return sqlite_fault(exc, ForgeHome(default_home()).catalog, default_timeout())
+    return None
+
+
+def _print_error(prog: str, exc: ForgeError, as_json: bool) -> int:
+    if as_json:
+        emit_json("error", {"error": exc.to_dict()})
+    line = f"{prog}: error: {exc.message}"
+    if exc.hint:
+        line += f" (hint: {exc.hint})"
+    print(line, file=sys.stderr)
+    return int(exc.exit_code)
+
+
 def run_guarded(prog: str, body: Callable[[], int], *, verbose: int = 0, as_json: bool = False) -> int:
     """Run a command body, mapping errors to one stderr line (or a JSON error document) + exit code."""
     try:
         return body()
     except ForgeError as exc:
-        if as_json:
-            emit_json("error", {"error": exc.to_dict()})
-        line = f"{prog}: error: {exc.message}"
-        if exc.hint:
-            line += f" (hint: {exc.hint})"
-        print(line, file=sys.stderr)
-        return int(exc.exit_code)
+        return _print_error(prog, exc, as_json)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; nothing was changed that was not undone", file=sys.stderr)
         return 130
@@ -56,8 +81,15 @@ def run_guarded(prog: str, body: Callable[[], int], *, verbose: int = 0, as_json
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return int(ExitCode.OK)
-    except Exception as exc:  # a bug: say so in one line, traceback only when asked
-        if verbose:
+    except Exception as exc:
+        typed = environment_fault(exc)
+        if typed is not None:  # the machine said no (permissions, space, a locked catalog)
+            if verbose:
+                import traceback
+
+                traceback.print_exc()
+            return _print_error(prog, typed, as_json)
+        if verbose:  # a bug: say so in one line, traceback only when asked
             raise
         print(
             f"{prog}: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr
