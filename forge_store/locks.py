@@ -48,8 +48,7 @@ def _command(pid: int) -> str:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return ""
-    words = [w.decode(errors="replace") for w in raw.split(b"\0") if w]
-    text = " ".join(words)
+    text = " ".join(raw.replace(b"\0", b" ").decode(errors="replace").split())  # one line, always
     return text if len(text) <= 120 else text[:117] + "..."
 
 
@@ -103,7 +102,7 @@ def _recorded_holder(fd: int) -> tuple[str, ...]:
         os.kill(pid, 0)
     except (OSError, ValueError):
         return ()
-    return (describe(pid, command),)
+    return (describe(pid, " ".join(command.split())),)
 
 
 def _record_holder(fd: int) -> None:

@@ -586,6 +586,7 @@ class Store:
         from . import envs
         from .seal import remove_tree
 
+        self.catalog.check_writable()
         if self.catalog.env(name) is not None:
             raise EnvExists(f"env {name!r} already exists", hint=f"`forge remove {name}` first")
         if self.catalog.env_by_path(str(path)) is not None:
