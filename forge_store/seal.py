@@ -21,8 +21,6 @@ import fcntl
 import os
 import stat
 import struct
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 _FS_IOC_GETFLAGS = 0x80086601
@@ -84,24 +82,29 @@ def _may_set_immutable() -> bool:
 
 def seal_contents(root: Path) -> None:
     """chmod every file under ``root`` a-w (keeping x bits) and every directory below it 0555;
-    ``root`` itself stays writable so that it can still be renamed into the store."""
+    ``root`` itself stays writable so that it can still be renamed into the store. Modes that
+    are already right are left alone (an immutable directory refuses even an equal chmod)."""
     for dirpath, dirs, files in os.walk(root):
         for name in files:
             path = os.path.join(dirpath, name)
             st = os.lstat(path)
             if stat.S_ISLNK(st.st_mode):
                 continue
-            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o222 | 0o444)
+            mode = stat.S_IMODE(st.st_mode)
+            if mode != mode & ~0o222 | 0o444:
+                os.chmod(path, mode & ~0o222 | 0o444)
         for name in dirs:
             path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
+            st = os.lstat(path)
+            if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) != 0o555:
                 os.chmod(path, 0o555)
 
 
 def seal_top(root: Path) -> bool:
     """After :func:`seal_contents` (and the rename): make ``root`` 0555, then every directory
     immutable where possible, ``root`` last. Returns whether the immutable flag could be set."""
-    os.chmod(root, 0o555)
+    if stat.S_IMODE(os.lstat(root).st_mode) != 0o555:
+        os.chmod(root, 0o555)
     return seal_dirs(root)
 
 
@@ -167,27 +170,20 @@ def is_sealed(root: Path) -> bool:
 
 
 def unseal(root: Path) -> None:
-    """Undo :func:`seal` so the tree can be changed or deleted (``root`` first, so that an
-    interrupted unseal is seen by :func:`is_sealed`)."""
-    if not root.exists():
+    """Undo :func:`seal` so the tree can be changed or deleted. Each directory is made writable
+    and searchable before it is listed (so even a 0000 one is no obstacle to its owner), and
+    ``root`` comes first, so that an interrupted unseal is seen by :func:`is_sealed`."""
+    if not root.is_dir() or root.is_symlink():
         return
-    if _may_set_immutable():
-        for dirpath, _dirs, _files in os.walk(root, topdown=True):
-            _set_immutable(dirpath, False)
-    for dirpath, _dirs, _files in os.walk(root):
-        os.chmod(dirpath, 0o755)
-
-
-def _retry_writable(func: Callable[..., object], path: str, _exc: object) -> None:
-    """rmtree error handler: make the parent (and a directory the walk could not open) writable
-    and searchable, then retry once."""
-    try:
-        os.chmod(os.path.dirname(path), 0o755)
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o755)
-    except OSError:
-        pass
-    func(path)
+    clear_flag = _may_set_immutable()
+    stack = [str(root)]
+    while stack:
+        path = stack.pop()
+        if clear_flag:
+            _set_immutable(path, False)
+        os.chmod(path, 0o755)
+        with os.scandir(path) as it:
+            stack.extend(e.path for e in it if e.is_dir(follow_symlinks=False))
 
 
 def remove_tree(root: Path) -> None:
@@ -200,7 +196,4 @@ def remove_tree(root: Path) -> None:
         root.unlink()
         return
     unseal(root)
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(root, onexc=_retry_writable)
-    else:
-        shutil.rmtree(root, onerror=_retry_writable)
+    shutil.rmtree(root)

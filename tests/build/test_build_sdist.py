@@ -66,6 +66,8 @@ def test_builder_refuses_a_traversal_tarball_before_creating_an_env(
 
 @pytest.mark.parametrize("use_data_filter", [True, False], ids=["data-filter", "vetting-only"])
 def test_inner_links_and_modes_survive(tmp_path: Path, use_data_filter: bool) -> None:
+    if use_data_filter and not hasattr(tarfile, "data_filter"):
+        pytest.skip("this interpreter predates tarfile's extraction filters (Debian's 3.11.2)")
     project = make_project(tmp_path / "p")
     (project / "run.sh").write_text("#!/bin/sh\n")
     (project / "run.sh").chmod(0o4755)  # setuid must not survive

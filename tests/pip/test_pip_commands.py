@@ -137,9 +137,16 @@ def _throwaway_system_python(root: Path) -> Path:
     for entry in stdlib.iterdir():
         if entry.name != "site-packages":
             (root / "lib" / ver / entry.name).symlink_to(entry)
-    probe = subprocess.run([str(exe), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True)
-    if probe.stdout.strip() != str(root):
+    probe = subprocess.run(
+        [str(exe), "-c", "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+    )
+    lines = probe.stdout.split()
+    if not lines or lines[0] != str(root):
         pytest.skip(f"this interpreter cannot be relocated ({probe.stderr.strip()[:200]})")
+    if lines[1:] != [str(root / "lib" / ver / "site-packages")]:  # Debian's: local/lib/.../dist-packages
+        pytest.skip(f"this interpreter's own scheme is not prefix/lib/{ver}/site-packages ({lines[1:]})")
     return exe
 
 

@@ -51,10 +51,12 @@ def test_entry_is_sealed_and_has_unchecked_hash_pycs(store: Store, wheel_dir: Pa
     assert flags == 0b01, "unchecked-hash pyc expected"
     assert not os.access(init, os.W_OK) or os.geteuid() == 0
     assert oct(init.stat().st_mode & 0o777) == "0o444"
+    assert oct((entry.site / "demo").stat().st_mode & 0o777) == "0o555"
+    assert oct(entry.path.stat().st_mode & 0o777) == "0o555"
     if os.geteuid() == 0:
         assert is_immutable(entry.site / "demo"), "as root on ext4 the entry's dirs must be immutable"
-        with pytest.raises(PermissionError):
-            (entry.site / "demo" / "new.py").write_text("x")
+    with pytest.raises(PermissionError):  # the flag stops root, the modes everybody else
+        (entry.site / "demo" / "new.py").write_text("x")
     assert entry.pyc_tags == (tag,)
 
 
