@@ -312,7 +312,7 @@ class Store:
             cat = self.catalog
             with self.store_lock():
                 row = cat.entry(cid)
-                if row is not None and self._entry_present(row):
+                if row is not None and self._entry_present(row, locked=True):
                     reused = True
                 else:
                     rel = row.dir if row is not None else self._entry_dir_name(cid)
@@ -354,9 +354,10 @@ class Store:
             row = self._ensure_pycs(row, targets)
         return self._stored(row, reused=reused)
 
-    def _entry_present(self, row: EntryRow) -> bool:
+    def _entry_present(self, row: EntryRow, *, locked: bool = False) -> bool:
         """Whether an entry's directory exists (False: deleted by hand, to be restored); one that
-        a crash left unsealed (an interrupted publish or pyc update) is sealed again here."""
+        a crash left unsealed (an interrupted publish or pyc update) is sealed again here, under
+        the store lock (``locked``: the caller holds it already)."""
         from .seal import is_sealed, seal
 
         path = self.home.store / row.dir
@@ -364,7 +365,7 @@ class Store:
             return True
         if not path.is_dir():
             return False
-        with self.store_lock():
+        with contextlib.nullcontext() if locked else self.store_lock():
             if not is_sealed(path):
                 seal(path)
         return True

@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: makes .venv, installs Forge with its dev extras from the
 # configured package indexes, then lint, type-check and every test (hermetic and real-package ones).
+# As root, the suite also runs a second time as an unprivileged user, in parallel
+# (scripts/test-unprivileged.sh; FORGE_TEST_UNPRIVILEGED=0 turns that off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${FORGE_TEST_PYTHON:-$(command -v python3.11 || command -v python3)}
+
+UNPRIV_PID=
+if [ "$(id -u)" = 0 ] && [ "${FORGE_TEST_UNPRIVILEGED:-1}" != 0 ]; then
+    UNPRIV_LOG=$(mktemp /tmp/forge-unprivileged-log.XXXXXX)
+    setsid bash scripts/test-unprivileged.sh "$@" >"$UNPRIV_LOG" 2>&1 &
+    UNPRIV_PID=$!
+    # stop it (its whole process group) if this run ends early
+    trap '[ -z "$UNPRIV_PID" ] || kill -- "-$UNPRIV_PID" 2>/dev/null || true' EXIT
+fi
+
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
@@ -11,4 +23,16 @@ fi
 .venv/bin/ruff check forge_store forge_pip tests bench
 .venv/bin/ruff format --check forge_store forge_pip tests bench
 .venv/bin/mypy
-.venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
+rc=0
+.venv/bin/python -m pytest -n 2 --dist loadgroup "$@" || rc=$?
+
+if [ -n "$UNPRIV_PID" ]; then
+    urc=0
+    wait "$UNPRIV_PID" || urc=$?
+    UNPRIV_PID=
+    echo "---- the same tests as an unprivileged user (scripts/test-unprivileged.sh, exit $urc) ----"
+    cat "$UNPRIV_LOG"
+    rm -f "$UNPRIV_LOG"
+    [ "$rc" != 0 ] || rc=$urc
+fi
+exit "$rc"
