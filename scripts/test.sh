@@ -13,7 +13,7 @@ if [ "$(id -u)" = 0 ] && [ "${FORGE_TEST_UNPRIVILEGED:-1}" != 0 ]; then
     setsid bash scripts/test-unprivileged.sh "$@" >"$UNPRIV_LOG" 2>&1 &
     UNPRIV_PID=$!
     # stop it (its whole process group) if this run ends early
-    trap '[ -z "$UNPRIV_PID" ] || kill -- "-$UNPRIV_PID" 2>/dev/null || true' EXIT
+    trap '[ -z "$UNPRIV_PID" ] || kill -- "-$UNPRIV_PID" 2>/dev/null || true; rm -f "$UNPRIV_LOG"' EXIT
 fi
 
 if [ ! -x .venv/bin/python ]; then
