@@ -233,7 +233,9 @@ def find_target(
     """The env to act on: ``--env NAME``, ``--python PATH`` (a venv's interpreter or its prefix),
     else ``default_prefix`` (the venv running Forge). A plain venv is adopted; a non-venv refused."""
     if env_name is not None:
-        return store.env(env_name)
+        env = store.env(env_name)
+        store.require_env_dir(env)  # deleted by hand: say so before resolving anything
+        return env
     if python is None and default_prefix is None:
         raise UsageError("no target environment", hint="pass --env NAME or --python PATH")
     raw = Path(python) if python is not None else default_prefix

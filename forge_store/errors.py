@@ -182,7 +182,9 @@ _STORAGE_ERRNOS: dict[int, tuple[type[StorageError], str, str]] = {
 
 def storage_error(exc: BaseException) -> StorageError | None:
     """The typed error for an ``OSError`` the machine caused (permissions, read-only, disk full,
-    I/O), found on ``exc`` or on its ``__cause__``/``__context__`` chain; None for anything else."""
+    I/O), found on ``exc`` or on its chain of causes; None for anything else. An implicit
+    ``__context__`` counts only below a ``ForgeError`` (a deliberate translation such as
+    ``raise InvalidWheel(...) from None``): a bug raised while handling an OSError stays a bug."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
@@ -196,7 +198,7 @@ def storage_error(exc: BaseException) -> StorageError | None:
             if cur.filename2 is not None:
                 where += f" -> {cur.filename2}"
             return cls(f"{what}{where}", hint=hint, path=None if path is None else str(path))
-        cur = cur.__cause__ or cur.__context__
+        cur = cur.__cause__ or (cur.__context__ if isinstance(cur, ForgeError) else None)
     return None
 
 

@@ -58,7 +58,8 @@ def describe(pid: int, command: str = "") -> str:
 
 
 def _proc_lock_pids(inodes: set[tuple[int, int]]) -> list[int]:
-    """Pids holding a lock on any of the (device, inode) pairs, from ``/proc/locks``."""
+    """Pids holding an exclusive (WRITE) lock on any of the (device, inode) pairs, from
+    ``/proc/locks``: flock's LOCK_EX, and SQLite's writer (readers hold READ locks only)."""
     try:
         lines = Path("/proc/locks").read_text().splitlines()
     except OSError:
@@ -68,7 +69,7 @@ def _proc_lock_pids(inodes: set[tuple[int, int]]) -> list[int]:
     for line in lines:
         # "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; blocked waiters start with "->"
         fields = line.split()
-        if len(fields) < 6 or fields[1] == "->":
+        if len(fields) < 6 or fields[1] == "->" or fields[3] != "WRITE":
             continue
         try:
             pid = int(fields[4])

@@ -441,15 +441,16 @@ class Store:
                 continue
             users = self.catalog.users_of(entry.id)
             env = env_name or (users[0] if users else None)
-            used = f"; env(s) {', '.join(users[:5])} link it" if users else ""
+            used = f", and env(s) {', '.join(users[:5])} link it" if users else ""
             how = f"forge pip install --env {env} --force-reinstall" if env else "forge pip install"
             raise EntryMissing(
-                f"store entry {entry.path} ({entry.name} {entry.version}) is missing: deleted by hand?{used}",
+                f"store entry {entry.path} ({entry.name} {entry.version}) is missing"
+                f" (deleted by hand?){used}",
                 hint=f"install it again to restore it: {how} {entry.name}=={entry.version}"
                 f" (or forge install WHEEL{f' --env {env}' if env else ''} with its wheel file)",
             )
 
-    def _require_env_dir(self, env: EnvInfo) -> None:
+    def require_env_dir(self, env: EnvInfo) -> None:
         """``EnvDirMissing`` when the env's directory (its site-packages) is gone."""
         if env.site_packages.is_dir():
             return
@@ -843,7 +844,7 @@ class Store:
         RECORD), moved out through the same undoable journal before linking.
         """
         env = self.env(env_name)
-        self._require_env_dir(env)
+        self.require_env_dir(env)
         with self.env_lock(env_name):
             report = self._change_locked(env, add, remove, local, manifest or {}, evict)
         relinked = self._relink_children(env_name)

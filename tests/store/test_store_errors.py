@@ -222,11 +222,20 @@ def test_catalog_locked_by_another_process(forge_home: Path, demo: dict[str, Pat
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO file_hashes VALUES ('/x', 1, 1, 1, 'ab')")
     """
-    with holding(writer) as holder:
+    reader = f"""
+        import sqlite3
+        db = sqlite3.connect({str(forge_home / "catalog.sqlite3")!r}, isolation_level=None)
+        db.execute("BEGIN")
+        db.execute("SELECT * FROM envs").fetchall()
+    """
+    with holding(reader) as bystander, holding(writer) as holder:
         start = time.monotonic()
         proc = forge("create", "y", extra={"FORGE_LOCK_TIMEOUT": "1"})
         took = time.monotonic() - start
-        one_line(proc, ExitCode.LOCKED, "catalog", "locked", f"pid {holder.pid}", "1s", "FORGE_LOCK_TIMEOUT")
+        line = one_line(
+            proc, ExitCode.LOCKED, "catalog", "locked", f"pid {holder.pid}", "1s", "FORGE_LOCK_TIMEOUT"
+        )
+        assert f"pid {bystander.pid}" not in line, "a reader does not hold the lock"
         assert took < 8, f"gave up after {took:.1f}s, not after the 1 s asked for"
         assert "x" in ok(forge("envs")), "readers are not blocked by a writer"
     assert not (forge_home / "envs" / "y").exists()
@@ -421,8 +430,17 @@ def test_deleted_env_dir(forge_home: Path, demo: dict[str, Path]) -> None:
         ("uninstall", "demo", "--env", "x"),
     ):
         one_line(forge(*args), ExitCode.NOT_FOUND, "env 'x'", "is gone", "forge remove x", "forge create x")
-    proc = forge("pip", "install", "--env", "x", "--no-index", "-f", str(demo["demo2"].parent), "demo==2.0")
-    one_line(proc, ExitCode.NOT_FOUND, "is gone", "forge remove x")
+    found = str(demo["demo2"].parent)
+    for args in (
+        ("pip", "install", "--env", "x", "--no-index", "-f", found, "demo==2.0"),
+        ("pip", "uninstall", "-y", "--env", "x", "demo"),
+        ("pip", "list", "--env", "x"),
+        ("pip", "show", "--env", "x", "demo"),
+        ("pip", "freeze", "--env", "x"),
+    ):
+        proc = forge(*args)
+        assert proc.stdout == "", args
+        one_line(proc, ExitCode.NOT_FOUND, "is gone", "forge remove x")
     assert "demo" in ok(forge("list", "--env", "x")), "reading the catalog still works"
     # the remedy the hint names works
     ok(forge("remove", "x"))
@@ -490,3 +508,85 @@ def test_hints_name_only_commands_that_exist() -> None:
                     if cmd not in COMMANDS:
                         bad.append(f"{path.name}:{node.value.lineno}: forge pip {cmd}")
     assert bad == []
+
+
+# -- the CLI's last line of defence -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "words"),
+    [
+        (
+            PermissionError(13, "Permission denied", "/h/store/x"),
+            ExitCode.STORAGE,
+            "permission denied: /h/store/x",
+        ),
+        (OSError(1, "Operation not permitted", "/h/a", None, "/h/b"), ExitCode.STORAGE, "/h/a -> /h/b"),
+        (OSError(30, "Read-only file system", "/h/tmp"), ExitCode.STORAGE, "read-only file system"),
+        (OSError(28, "No space left on device"), ExitCode.STORAGE, "no space left on device"),
+        (OSError(122, "Disk quota exceeded", "/h"), ExitCode.STORAGE, "disk quota exceeded"),
+        (OSError(5, "Input/output error", "/h"), ExitCode.STORAGE, "input/output error"),
+        ("sqlite-locked", ExitCode.LOCKED, "is locked"),
+        ("sqlite-corrupt", ExitCode.INTEGRITY, "is corrupt"),
+        ("sqlite-readonly", ExitCode.STORAGE, "read-only"),
+        ("sqlite-full", ExitCode.STORAGE, "no space left"),
+        ("wrapped", ExitCode.STORAGE, "no space left on device"),
+    ],
+)
+def test_faults_of_the_machine_that_reach_the_cli_are_typed(
+    fault: BaseException | str, code: ExitCode, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from forge_pip.cli.common import run_guarded
+
+    raised: BaseException
+    if fault == "sqlite-locked":
+        raised = sqlite3.OperationalError("database is locked")
+    elif fault == "sqlite-corrupt":
+        raised = sqlite3.DatabaseError("database disk image is malformed")
+    elif fault == "sqlite-readonly":
+        raised = sqlite3.OperationalError("attempt to write a readonly database")
+    elif fault == "sqlite-full":
+        raised = sqlite3.OperationalError("database or disk is full")
+    elif fault == "wrapped":  # an OSError turned into something else on the way up
+        try:
+            try:
+                raise OSError(28, "No space left on device")
+            except OSError as exc:
+                raise RuntimeError("copy failed") from exc
+        except RuntimeError as exc:
+            raised = exc
+    else:
+        assert isinstance(fault, BaseException)
+        raised = fault
+
+    def body() -> int:
+        raise raised
+
+    assert run_guarded("forge", body) == int(code)
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "internal error" not in err and words in err, err
+
+
+def test_a_real_bug_is_still_an_internal_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from forge_pip.cli.common import run_guarded
+
+    def body() -> int:
+        raise KeyError("oops")
+
+    assert run_guarded("forge", body) == int(ExitCode.ERROR)
+    assert "internal error: KeyError" in capsys.readouterr().err
+    with pytest.raises(KeyError):
+        run_guarded("forge", body, verbose=1)
+
+    def handling() -> int:
+        try:
+            raise PermissionError(13, "Permission denied", "/x")
+        except PermissionError:
+            return int(undefined)  # type: ignore[name-defined]  # noqa: F821
+
+    assert run_guarded("forge", handling) == int(ExitCode.ERROR), "a bug while handling one"
+    assert "internal error: NameError" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError):  # ENOENT is no fault of the machine: a bug until named
+        run_guarded("forge", lambda: int(open("/nonexistent/x").read()), verbose=1)  # noqa: SIM115
