@@ -322,31 +322,36 @@ class Store:
                     os.rename(staging, final)
                     seal_top(final)
                     reused = False
-                with cat.transaction():
-                    if row is None:
-                        row = EntryRow(
-                            id=cid,
-                            dir=rel,
-                            name=info.name,
-                            version=info.version,
-                            dist_info=info.dist_info,
-                            tags=info.tags,
-                            requires_python=info.requires_python,
-                            wheel_sha256=sha,
-                            size=size,
-                            files=nfiles,
-                            pyc_tags=tuple(pyc_tags),
-                            meta=meta,
-                            refcount=0,
-                            created=time.time(),
-                        )
-                        cat.insert_entry(row)
-                    elif not reused:  # restored a deleted directory: it has these pycs now
-                        cat.set_pyc_tags(cid, pyc_tags, meta)
-                        row = cat.entry(cid)
-                        assert row is not None
-                    cat.add_alias(sha, cid, info.filename)
-                    cat.add_lease(cid, self.holder)
+                try:
+                    with cat.transaction():
+                        if row is None:
+                            row = EntryRow(
+                                id=cid,
+                                dir=rel,
+                                name=info.name,
+                                version=info.version,
+                                dist_info=info.dist_info,
+                                tags=info.tags,
+                                requires_python=info.requires_python,
+                                wheel_sha256=sha,
+                                size=size,
+                                files=nfiles,
+                                pyc_tags=tuple(pyc_tags),
+                                meta=meta,
+                                refcount=0,
+                                created=time.time(),
+                            )
+                            cat.insert_entry(row)
+                        elif not reused:  # restored a deleted directory: it has these pycs now
+                            cat.set_pyc_tags(cid, pyc_tags, meta)
+                            row = cat.entry(cid)
+                            assert row is not None
+                        cat.add_alias(sha, cid, info.filename)
+                        cat.add_lease(cid, self.holder)
+                except BaseException:  # not recorded (a full disk, a locked catalog): not published
+                    if not reused:
+                        remove_tree(self.home.store / rel)
+                    raise
         finally:
             if os.path.lexists(staging):
                 remove_tree(staging)

@@ -42,9 +42,13 @@ fi
 chmod 755 "$WORK"
 chown -R "$USER_NAME:" "$WORK"
 
+if command -v setpriv >/dev/null; then
+    SWITCH=(setpriv --reuid="$USER_NAME" --regid="$(id -g "$USER_NAME")" --init-groups)
+else
+    SWITCH=(runuser -u "$USER_NAME" --)
+fi
 as_user() {
-    setpriv --reuid="$USER_NAME" --regid="$(id -g "$USER_NAME")" --init-groups \
-        env -u VIRTUAL_ENV -u PYTHONPATH -u FORGE_ENV -u PYTHONHOME \
+    "${SWITCH[@]}" env -u VIRTUAL_ENV -u PYTHONPATH -u FORGE_ENV -u PYTHONHOME \
         HOME="$WORK/home" USER="$USER_NAME" LOGNAME="$USER_NAME" TMPDIR="$WORK/tmp" \
         FORGE_HOME="$WORK/home/forge" FORGE_TEST_CACHE="$WORK/home/.cache/forge-tests" \
         PATH="$WORK/repo/.venv/bin:/usr/local/bin:/usr/bin:/bin" "$@"

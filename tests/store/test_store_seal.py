@@ -118,3 +118,19 @@ def test_remove_tree_removes_sealed_and_unreadable_trees_for_their_owner(tmp_pat
     os.chmod(root / "locked", 0)  # unreadable: only its owner can still change that
     remove_tree(root)
     assert not root.exists()
+
+
+def test_entry_that_cannot_be_recorded_is_not_left_published(
+    store: Store, wheel_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forge_store.errors import DiskFull
+
+    def full(*_a: object) -> None:
+        raise DiskFull("no space left on device to write the catalog")
+
+    monkeypatch.setattr(store.catalog, "insert_entry", full)
+    with pytest.raises(DiskFull):
+        store.add_wheel(make_wheel(wheel_dir, "demo", "1.0"))
+    assert [p.name for p in store.home.store.iterdir() if not p.name.startswith(".")] == []
+    assert list(store.home.tmp.iterdir()) == []
+    assert store.catalog.all_entries() == []
