@@ -10,9 +10,10 @@ Usage::
         result = install(store, env, opts)
         result.plan.render(); result.report.actions
 
-The flow is resolve (layers > store > index) -> :class:`~forge_pip.plan.Plan` -> prepare (download,
-build, ingest) -> ONE ``Store.change``. Any failure leaves the env as it was and removes the new
-store entries nothing uses.
+The flow is resolve (the layers satisfy what they have; the indexes decide the rest; the store
+supplies a file only when it holds that very file) -> :class:`~forge_pip.plan.Plan` -> prepare
+(download, build, ingest) -> ONE ``Store.change``. Any failure leaves the env as it was and
+removes the new store entries nothing uses.
 """
 
 from __future__ import annotations
@@ -101,7 +102,11 @@ class IndexOptions:
     """The index URL then the extra ones; empty for ``--no-index``."""
     find_links: tuple[str, ...] = ()
     offline: bool = False
-    """Store and caches only: no network request (``file://`` locations are still read)."""
+    """Store and caches only: no network request (``file://`` locations are still read); store
+    entries are candidates ranked before index files, as with ``prefer_offline``."""
+    prefer_offline: bool = False
+    """Store and caches first (pnpm's ``--prefer-offline``): every store entry is a candidate,
+    ranked before index files; the indexes are still asked for what the store cannot give."""
     trusted_hosts: tuple[str, ...] = ()
     cert: str | None = None
     client_cert: str | None = None
@@ -495,6 +500,7 @@ def _resolve(
         no_binary=options.no_binary,
         no_deps=options.no_deps,
         hashes={NormalizedName(n): {a: frozenset(d) for a, d in by.items()} for n, by in reqs.hashes.items()},
+        prefer_store=options.index.offline or options.index.prefer_offline,
     )
     rep: ResolveReporter = reporter
     return resolve(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
@@ -565,7 +571,8 @@ def install(
     ) as pipe:
         reqs = _collect(pipe, options.requirements, options.cwd)
         layers = EnvLayers(store, env, hide_local=options.force_reinstall)
-        resolution = _resolve(pipe, reqs, options, layers, StoreDists(store), rep)
+        store_view = StoreDists(store, built_wheel=pipe.builder.cached_wheel)
+        resolution = _resolve(pipe, reqs, options, layers, store_view, rep)
         _check_hash_mode(reqs, options, resolution)
         local = local_dists(store, env)
         plan = make_plan(env.name, resolution, local, editables=reqs.editables)

@@ -110,6 +110,17 @@ class Builder:
         self._reporter.on_build_done(final)
         return BuiltWheel(final, source_hash, cached=False)
 
+    def cached_wheel(self, sdist_sha256: str) -> Path | None:
+        """The cached wheel built (without config settings) from the sdist with these bytes, if any.
+
+        The cache is keyed by the sdist's sha256, so the index's digest of an sdist finds the
+        wheel built from that very file without downloading it.
+        """
+        digest = sdist_sha256.lower()
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            return None  # not a sha256: never a path under the cache
+        return self._cache.lookup(cache_key(digest, None), self._tags)
+
     def prepare_metadata(self, source: Path) -> bytes:
         """The core metadata (``METADATA`` bytes) of an sdist or project directory, for the resolver.
 
