@@ -424,7 +424,7 @@ def parse_metadata(raw: bytes, filename: str, dist_info: str, name: str, version
 
 def parse_entry_points(raw: bytes, filename: str) -> tuple[EntryPoint, ...]:
     """Console and gui scripts of ``entry_points.txt``, parsed as ``installer`` parses them, checked."""
-    from configparser import ConfigParser
+    from configparser import ConfigParser, MissingSectionHeaderError, ParsingError
     from configparser import Error as ConfigError
 
     where = f"{filename}: entry_points.txt"
@@ -450,8 +450,21 @@ def parse_entry_points(raw: bytes, filename: str) -> tuple[EntryPoint, ...]:
                     )
                 ep = EntryPoint(ep_name, match.group("module"), match.group("attrs"), kind)
                 out.append(check_entry_point(ep, where))
+    except MissingSectionHeaderError as exc:
+        raise InvalidWheelMetadata(
+            f"{where} cannot be parsed: line {exc.lineno}: {_one_line(exc.line)!r} is outside any [section]",
+            hint="the wheel is malformed",
+        ) from None
+    except ParsingError as exc:
+        bad = "; ".join(f"line {n}: {_one_line(line)}" for n, line in (exc.errors or [])[:3])
+        raise InvalidWheelMetadata(
+            f"{where} cannot be parsed: {bad}", hint="the wheel is malformed"
+        ) from None
     except ConfigError as exc:
-        raise InvalidWheelMetadata(f"{where} cannot be parsed: {_one_line(str(exc))}") from None
+        detail = _one_line(str(exc).replace("'<string>'", "the file"))
+        raise InvalidWheelMetadata(
+            f"{where} cannot be parsed: {detail}", hint="the wheel is malformed"
+        ) from None
     return tuple(out)
 
 
