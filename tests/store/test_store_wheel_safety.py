@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forge_store import ingest, wheelcheck
 from forge_store.errors import (
@@ -527,3 +529,28 @@ def test_cli_prints_record_warnings(world: World) -> None:
     proc = _pip_cli("install", "--no-index", "--env", "e", str(whl2))
     assert proc.returncode == 0, proc.stderr
     assert "WARNING: sloppy2-1.0: RECORD has md5 instead of sha256" in proc.stderr
+
+
+# -- the invariants, for any string ----------------------------------------------------------------
+
+_PATHISH = st.text(alphabet=st.sampled_from(["a", "b", ".", "/", "\\", ":", "\x00", " ", "C"]), max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(path=_PATHISH)
+def test_an_accepted_member_path_stays_strictly_inside(path: str) -> None:
+    base = "/forge/staging/site"
+    if wheelcheck.path_problem(path) is not None:
+        return
+    joined = os.path.normpath(os.path.join(base, path))
+    assert joined.startswith(base + "/"), (path, joined)
+    assert len(Path(joined).relative_to(base).parts) == len(path.rstrip("/").split("/"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(name=_PATHISH)
+def test_an_accepted_name_is_one_component(name: str) -> None:
+    if wheelcheck.name_problem(name) is not None:
+        return
+    joined = Path(os.path.normpath(os.path.join("/env/bin", name)))
+    assert joined.parent == Path("/env/bin") and joined.name == name
