@@ -424,8 +424,12 @@ def wheel_metadata(path: Path) -> bytes:
             names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
             if not names:
                 raise InvalidWheel(f"{path.name} has no .dist-info/METADATA")
-            return zf.read(names[0])
-    except (zipfile.BadZipFile, OSError) as exc:
+            from forge_store.wheelcheck import read_member
+
+            return read_member(zf, names[0], path.name)  # size-capped: a METADATA bomb is refused
+    except InvalidWheel:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise InvalidWheel(f"{path.name} is not a valid wheel: {exc}") from None
 
 

@@ -82,6 +82,24 @@ class InvalidWheel(ForgeError, ValueError):
     exit_code = ExitCode.INTEGRITY
 
 
+class UnsafeWheel(InvalidWheel):
+    """A name or path from a wheel would land outside its target directory (or is not a plain name)."""
+
+    reference = "unsafe-wheel"
+
+
+class InvalidWheelMetadata(InvalidWheel):
+    """A wheel's METADATA, WHEEL or entry_points.txt is unreadable or contradicts its file name."""
+
+    reference = "invalid-wheel-metadata"
+
+
+class WheelTooLarge(InvalidWheel):
+    """A wheel unpacks beyond a configured limit (size, file count, compression ratio)."""
+
+    reference = "wheel-too-large"
+
+
 class IncompatibleWheel(ForgeError, ValueError):
     """A wheel's tags or Requires-Python do not fit the target interpreter."""
 

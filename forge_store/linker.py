@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from . import wheelcheck
 from .errors import LinkConflict
 from .models import Interpreter, LinkMode, StoredWheel
 
@@ -119,6 +120,7 @@ class LayoutBuilder:
 
     def add(self, spec: DistSpec) -> None:
         entry = spec.entry
+        wheelcheck.check_stored(entry)  # names below become env paths: never trust the catalog blindly
         site = entry.site
         forced = _forced_dirs(entry)
         self._owners[entry.name] = (entry, forced)
@@ -231,6 +233,9 @@ class LayoutBuilder:
             node = dest
             if rel != ".":
                 for part in rel.split(os.sep):
+                    wheelcheck.check_name(
+                        part, "directory name", entry.name, hint="the store entry was modified"
+                    )
                     nxt = node.children.setdefault(part, Dir(owned=False))
                     if not isinstance(nxt, Dir):
                         raise LinkConflict(f"{entry.name} wants a directory where a file is: {rel}")
@@ -240,6 +245,7 @@ class LayoutBuilder:
             dirs.sort()
 
     def _put(self, parent: Dir, name: str, node: Link | Gen) -> None:
+        wheelcheck.check_name(name, "file name", f"{node.owner}", hint="the store entry was modified")
         existing = parent.children.get(name)
         if existing is not None:
             if isinstance(existing, Gen) and isinstance(node, Gen) and existing.data == node.data:

@@ -842,9 +842,17 @@ class Store:
             for s in new_local.values()
         ]
         new_rows += [LinkRow(env.name, s.entry.id, Layer.PARENT.value, False, None) for s in flat_parent]
-        return self._apply(
+        report = self._apply(
             env, old_specs, list(new_local.values()) + flat_parent, new_rows, manifest, actions, evict
         )
+        placed = {a.entry_id for a in actions if a.action in ("linked", "replaced")}
+        notes = tuple(
+            f"{s.entry.name}-{s.entry.version}: {issue}"
+            for s in add
+            if s.entry.id in placed
+            for issue in s.entry.record_issues
+        )
+        return dataclasses.replace(report, warnings=notes) if notes else report
 
     def _flat_parent_specs(self, env: EnvInfo, local_names: set[str]) -> list[DistSpec]:
         from .linker import DistSpec

@@ -135,6 +135,7 @@ def _report_json(report: InstallReport) -> dict[str, object]:
         "link_mode": report.link_mode.value,
         "fallback": report.fallback,
         "relinked_children": list(report.relinked_children),
+        "warnings": list(report.warnings),
         "actions": [
             {
                 "name": a.name,
@@ -160,6 +161,8 @@ def _print_report(report: InstallReport, quiet: int) -> None:
     }
     if report.fallback:
         print(f"warning: link mode {report.link_mode.value}: {report.fallback}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if quiet:
         return
     for a in report.actions:

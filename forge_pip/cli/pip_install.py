@@ -180,6 +180,8 @@ def cmd_install(ns: argparse.Namespace) -> int:
             return 0
         if result.report is None:
             return 0
+        for warning in result.report.warnings:
+            reporter.on_warning(warning)
         installs = plan.installs
         reporter.out("Installing collected packages: " + ", ".join(i.name for i in installs))
         reused = sum(1 for a in result.report.actions if a.reused_entry and a.action != "from-parent")
