@@ -64,7 +64,8 @@ def _session(shell: str, name: str, steps: list[tuple[str, str]]) -> str:
             + steps_script(shell, steps)
             + "deactivate\n"
             + "set -q VIRTUAL_ENV; or printf '@@ AFTER_VIRTUAL_ENV=unset\\n'\n"
-            + "test (string join : $PATH) = (string join : $before_path); and printf '@@ PATH_RESTORED=yes\\n'\n"
+            + "test (string join : $PATH) = (string join : $before_path)\n"
+            + "and printf '@@ PATH_RESTORED=yes\\n'\n"
             + 'test (fish_prompt | string collect) = "$before_prompt"\n'
             + "and printf '@@ PROMPT_RESTORED=yes\\n'\n"
             + "functions -q deactivate; or printf '@@ DEACTIVATE_GONE=yes\\n'\n"
@@ -223,7 +224,8 @@ def test_bin_activate_files_and_switching_from_a_plain_venv(
             "printf '@@ VIRTUAL_ENV=%s\\n' \"$VIRTUAL_ENV\"\n"
             "printf '@@ PATH1=%s\\n' $PATH[2]\n"
             "deactivate\n"
-            "test (string join : $PATH) = (string join : $before_path); and printf '@@ PATH_RESTORED=yes\\n'\n"
+            "test (string join : $PATH) = (string join : $before_path)\n"
+            "and printf '@@ PATH_RESTORED=yes\\n'\n"
         )
     else:
         script = (
