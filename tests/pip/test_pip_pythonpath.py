@@ -144,3 +144,25 @@ def test_env_sites_are_recognised_and_forge_is_kept(store: Store, tmp_path: Path
     kept = isolation.without_env_sites([site, str(tmp_path), isolation.forge_root()], isolation.forge_root())
     assert kept == [str(tmp_path), isolation.forge_root()]
     assert isolation.without_env_sites([site], site) == [site], "Forge's own directory always stays"
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
+def test_launcher_module_on_each_interpreter(version: str, store: Store, tmp_path: Path) -> None:
+    """The launcher module is run by the env's own interpreter (any version Forge supports), and met
+    by other interpreters through PYTHONPATH."""
+    from forge_store.errors import InterpreterNotFound
+
+    try:
+        env = store.create_env("e", python=version)
+    except InterpreterNotFound:
+        pytest.skip(f"no Python {version} on this machine")
+    ml = store.create_env("ml")
+    site = str(env.site_packages)
+    for argv in (
+        [str(env.python), "-m", "forge_pip", "list", "--format", "freeze"],
+        [str(ml.python), "-m", "forge_pip", "--version"],
+        [str(env.python), "-m", "forge_pip", "--version"],
+    ):
+        for pythonpath in (None, site, f"{site}{os.pathsep}{ml.site_packages}"):
+            proc = _run(argv, pythonpath, tmp_path)
+            assert proc.returncode == 0, (argv, pythonpath, proc.stderr)

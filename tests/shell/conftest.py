@@ -25,7 +25,7 @@ from tests.pip.conftest import build_demo_index, hermetic_pip  # noqa: F401  (fi
 from tests.support.index_server import LocalIndex
 
 FORGE_BIN = Path(sys.executable).parent
-STEP_TIMEOUT = 60
+STEP_TIMEOUT = 120
 SHELL_TIMEOUT = 300
 
 _FLAGS = {"bash": ["--norc", "--noprofile"], "zsh": ["-f"], "fish": ["--no-config"]}

@@ -267,3 +267,25 @@ def test_pythonpath_flag_prints_the_layers_only(tricky_home: Path) -> None:
     assert parts[0].startswith(str(kid)) and parts[1].startswith(str(base))
     assert parts[-1].endswith("site-packages") and "globals" in parts[-1]
     assert out.count("\n") == 1
+
+
+@pytest.mark.real
+def test_newcomer_real_numpy_pandas(tricky_home: Path, tmp_path: Path) -> None:
+    """The same path with real packages from the machine's configured indexes (pip config kept)."""
+    env_path = _create("ml")
+    steps = [
+        ("install", "pip install numpy pandas"),
+        ("import", "python -c 'import pandas, numpy; print(pandas.DataFrame({\"a\": [1, 2]}).a.sum())'"),
+        ("list", "pip list --format freeze"),
+        ("envs", "forge envs"),
+        ("other-python", f"{OTHER_PYTHON} -c 'import sys; print(sys.version_info[:2])'"),
+    ]
+    run = run_shell("bash", _session("bash", "ml", steps), user_environ(), cwd=tmp_path)
+    assert "Successfully installed" in run.step("install")
+    assert run.step("import").strip() == "3"
+    names = {line.split("==")[0].lower() for line in run.step("list").splitlines()}
+    assert {"numpy", "pandas"} <= names
+    assert "ml" in run.step("envs")
+    assert run.step("other-python").strip() == "(3, 11)"
+    assert run.marks.get("VIRTUAL_ENV") == str(env_path)
+    _assert_restored(run)
