@@ -232,10 +232,6 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_activate(args: argparse.Namespace) -> int:
-    return activate.cmd_activate(args)
-
-
 def _cmd_install(args: argparse.Namespace) -> int:
     wheels = [Path(w) for w in args.wheels]
     for w in wheels:
@@ -310,7 +306,7 @@ _COMMANDS = {
     "create": _cmd_create,
     "envs": _cmd_envs,
     "remove": _cmd_remove,
-    "activate": _cmd_activate,
+    "activate": activate.cmd_activate,
     "install": _cmd_install,
     "uninstall": _cmd_uninstall,
     "list": _cmd_list,
