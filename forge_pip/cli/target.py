@@ -72,12 +72,13 @@ def find_dot_venv(start: Path) -> Path | None:
 
 def default_target(
     *,
-    cwd: Path,
+    cwd: Path | None,
     environ: Mapping[str, str],
     running_prefix: Path | None,
     own: Path | None,
 ) -> DefaultTarget:
-    """The target when none is named (the rules above); raises :class:`NoTargetEnv`."""
+    """The target when none is named (the rules above); raises :class:`NoTargetEnv`.
+    ``cwd`` None: the working directory is gone, so there is no ``.venv`` to look for."""
 
     def is_own(prefix: Path) -> bool:
         return own is not None and prefix.resolve() == own.resolve()
@@ -94,11 +95,11 @@ def default_target(
             )
         found = DefaultTarget(prefix, "VIRTUAL_ENV")
     else:
-        dot = find_dot_venv(cwd)
+        dot = find_dot_venv(cwd) if cwd is not None else None
         if dot is None:
+            where = f"in {cwd} or its parents" if cwd is not None else "(the working directory is gone)"
             raise NoTargetEnv(
-                f"no target environment (no --env or --python, no active venv, no .venv in {cwd}"
-                " or its parents)",
+                f"no target environment (no --env or --python, no active venv, no .venv {where})",
                 hint=HOW_TO_NAME,
             )
         found = DefaultTarget(dot, ".venv")
@@ -118,8 +119,10 @@ def open_target(ns: argparse.Namespace, store: Store) -> EnvInfo:
     python = ns.python
     if python is None and ns.env is None:
         running = Path(sys.prefix) if sys.prefix != sys.base_prefix else None
-        found = default_target(
-            cwd=Path.cwd(), environ=os.environ, running_prefix=running, own=own_installation()
-        )
+        try:
+            cwd: Path | None = Path.cwd()
+        except OSError:  # the working directory was removed: no .venv to find there
+            cwd = None
+        found = default_target(cwd=cwd, environ=os.environ, running_prefix=running, own=own_installation())
         python = str(found.prefix)
     return find_target(store, python=python, env_name=ns.env, break_system_packages=ns.break_system_packages)

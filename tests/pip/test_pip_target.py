@@ -188,3 +188,17 @@ def test_default_target_rules(tmp_path: Path) -> None:
         run(cwd=tmp_path, environ={"VIRTUAL_ENV": ""}, running_prefix=None, own=own)
     with pytest.raises(NotFoundError):
         run(cwd=tmp_path, environ={"VIRTUAL_ENV": str(tmp_path / "nope")}, running_prefix=None, own=None)
+
+
+def test_removed_working_directory_is_one_line(tmp_path: Path, store: Store) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "FORGE_ENV")}
+    proc = subprocess.run(
+        ["sh", "-c", 'cd "$1" && rmdir "$1" && exec "$2" pip list', "sh", str(gone), str(FORGE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    _refused(proc, "the working directory is gone")
