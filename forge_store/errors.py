@@ -55,6 +55,12 @@ class UsageError(ForgeError, ValueError):
     exit_code = ExitCode.USAGE
 
 
+class NoTargetEnv(UsageError):
+    """``forge pip`` was given no environment to act on and found none (or only Forge's own)."""
+
+    reference = "no-target-env"
+
+
 class NotFoundError(ForgeError, LookupError):
     """An env, package, file or interpreter that was named does not exist."""
 

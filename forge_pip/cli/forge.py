@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from forge_store import __version__
 from forge_store.errors import ExitCode, UsageError
 
+from . import activate
 from .common import emit_json, human_size, run_guarded, setup_logging, table
 
 if TYPE_CHECKING:
@@ -57,8 +58,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recursive", action="store_true", help="also remove its children")
 
     p = sub.add_parser("activate", parents=[common], help="print shell code that activates an env")
-    p.add_argument("name")
-    p.add_argument("--shell", choices=["bash", "zsh", "fish"], default=None)
+    activate.add_arguments(p)
 
     p = sub.add_parser("install", parents=[common], help="link wheel files into an env")
     p.add_argument("wheels", nargs="+", metavar="WHEEL")
@@ -235,19 +235,6 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_activate(args: argparse.Namespace) -> int:
-    from forge_store.envs import activate_script
-
-    shell = args.shell or Path(os.environ.get("SHELL", "bash")).name
-    if shell not in ("bash", "zsh", "fish"):
-        shell = "bash"
-    with _store() as store:
-        env = store.env(args.name)
-        layers = [env.site_packages, *store.runtime_layers(env)]
-        sys.stdout.write(activate_script(name=env.name, path=env.path, site_layers=layers, shell=shell))
-    return 0
-
-
 def _cmd_install(args: argparse.Namespace) -> int:
     wheels = [Path(w) for w in args.wheels]
     for w in wheels:
@@ -322,7 +309,7 @@ _COMMANDS = {
     "create": _cmd_create,
     "envs": _cmd_envs,
     "remove": _cmd_remove,
-    "activate": _cmd_activate,
+    "activate": activate.cmd_activate,
     "install": _cmd_install,
     "uninstall": _cmd_uninstall,
     "list": _cmd_list,

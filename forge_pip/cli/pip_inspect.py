@@ -74,7 +74,7 @@ def _display_name(dist_info: Path, default: str) -> str:
 
 
 def _target(ns: argparse.Namespace, store: Store) -> EnvInfo:
-    from forge_pip.cli.pip_install import open_target
+    from forge_pip.cli.target import open_target
 
     return open_target(ns, store)
 

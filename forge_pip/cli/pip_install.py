@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from forge_pip.cli.progress import DownloadProgress
+from forge_pip.cli.target import open_target
 from forge_pip.install import NullInstallReporter
 from forge_pip.plan import Action, Plan, PlanItem
 
 if TYPE_CHECKING:
     from forge_pip.models import DistFile
-    from forge_store.models import EnvInfo, Interpreter, StoredWheel
-    from forge_store.store import Store
+    from forge_store.models import Interpreter, StoredWheel
 
 
 class CliReporter(NullInstallReporter):
@@ -90,28 +90,6 @@ class CliReporter(NullInstallReporter):
 
     def on_ingested(self, item: object, entry: StoredWheel) -> None:
         pass
-
-
-def default_prefix() -> Path | None:
-    """The venv running Forge (pip's default target), or None if Forge runs on a base interpreter."""
-    return Path(sys.prefix) if sys.prefix != sys.base_prefix else None
-
-
-def open_target(ns: argparse.Namespace, store: Store) -> EnvInfo:
-    from forge_pip.install import NotAVenv, find_target
-
-    if ns.python is None and ns.env is None and default_prefix() is None:
-        raise NotAVenv(
-            f"{sys.executable} is not a virtual environment: Forge only links into venvs",
-            hint="pass --python VENV/bin/python or --env NAME",
-        )
-    return find_target(
-        store,
-        python=ns.python,
-        env_name=ns.env,
-        default_prefix=default_prefix(),
-        break_system_packages=ns.break_system_packages,
-    )
 
 
 def _options(ns: argparse.Namespace, env_prefix: Path | None, **extra: object) -> object:
