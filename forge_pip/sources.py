@@ -313,6 +313,8 @@ class DirectSource:
     path: Path
     file: DistFile
     editable: bool = False
+    direct_url: str | None = None
+    """The PEP 610 record to write when it is not the plain one of ``path`` (a VCS build's)."""
 
 
 def verify_file(file: DistFile, path: Path, wanted: dict[str, frozenset[str]] | None = None) -> str:

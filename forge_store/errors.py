@@ -61,6 +61,21 @@ class NoTargetEnv(UsageError):
     reference = "no-target-env"
 
 
+class UnsupportedUrl(UsageError):
+    """A URL requirement Forge cannot use (an unknown scheme, hg/svn/bzr, no dist at the URL).
+
+    Never replaced by an index project of the same name: a URL requirement is that artifact or nothing.
+    """
+
+    reference = "unsupported-url"
+
+
+class VcsError(ForgeError):
+    """A version control command failed (clone, fetch, an unknown revision) or ``git`` is missing."""
+
+    reference = "vcs-error"
+
+
 class NotFoundError(ForgeError, LookupError):
     """An env, package, file or interpreter that was named does not exist."""
 
@@ -144,6 +159,12 @@ class IntegrityError(ForgeError):
 
     reference = "integrity-error"
     exit_code = ExitCode.INTEGRITY
+
+
+class MetadataInconsistent(IntegrityError):
+    """A built distribution's metadata names another project than the requirement (pip's error)."""
+
+    reference = "metadata-inconsistent"
 
 
 class CatalogError(ForgeError):

@@ -650,9 +650,17 @@ class Store:
                 where = "" if d.layer is Layer.LOCAL else f"  # {d.layer.value}: {d.env}"
                 lines.append(f"{d.name}=={d.version}{where}")
         else:
+            from .pep610 import direct_reference
+
+            records = {r.entry_id: r.direct_url for r in self.catalog.links(env.name) if r.direct_url}
             for name, requirement in self.catalog.manifest(env.name).items():
                 dist = visible.get(name)
-                lines.append(f"{name}=={dist.version}" if dist is not None else requirement)
+                record = records.get(dist.entry_id) if dist is not None else None
+                if dist is None:
+                    lines.append(requirement)
+                else:
+                    pinned = direct_reference(name, record) if record is not None else None
+                    lines.append(pinned or f"{name}=={dist.version}")
         return "\n".join(lines) + "\n"
 
     # -- changing an env --------------------------------------------------------------------------

@@ -118,8 +118,22 @@ def cmd_freeze(ns: argparse.Namespace) -> int:
     for d in dists:
         if d.name in excluded or (not ns.all and d.name in _FREEZE_SKIP):
             continue
-        print(f"{d.display}=={d.version}")
+        print(_freeze_line(d))
     return 0
+
+
+def _freeze_line(d: SeenDist) -> str:
+    """pip's: ``name @ URL`` (``git+URL@commit`` for VCS) from direct_url.json, else ``name==version``.
+
+    Editable installs keep ``name==version`` (pip prints ``-e PATH`` there)."""
+    from forge_store.pep610 import direct_reference
+
+    try:
+        text = (d.dist_info / "direct_url.json").read_text(encoding="utf-8")
+    except OSError:
+        text = None
+    reference = direct_reference(d.display, text) if text is not None else None
+    return reference or f"{d.display}=={d.version}"
 
 
 def _applicable(meta: email.message.Message, markers: dict[str, str]) -> list[Requirement]:

@@ -52,7 +52,7 @@ from forge_pip.resolve.candidates import (
 )
 from forge_pip.resolve.finder import python_accepts
 from forge_pip.resolve.sources import CoreMetadata, Origin, StoredDist
-from forge_store.errors import IncompatibleWheel, UsageError
+from forge_store.errors import IncompatibleWheel, UnsupportedUrl, UsageError
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
@@ -202,7 +202,11 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
             file = file_from_url(req.url)
             if file is not None:
                 return ExplicitReq(self.with_extras(self.direct_candidate(name, file), extras))
-            self.warn(f"ignoring the URL of {req} (it names no wheel or sdist file)")
+            # Never the index project of that name instead (a supply-chain hole).
+            raise UnsupportedUrl(
+                f"{req.name} @ {req.url}: Forge cannot install this URL dependency",
+                hint="only wheel and sdist URLs are followed in dependencies; install the URL yourself",
+            )
         return NamedReq(name, extras, req.specifier, req)
 
     def metadata(self, file: DistFile) -> CoreMetadata:
