@@ -176,6 +176,8 @@ def parse_vcs_url(text: str) -> VcsUrl:
     url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
     if stub:
         url = url[len("ssh://") :]
+    if re.match(r"^[A-Za-z0-9+.-]*::", url):
+        raise UnsupportedUrl(f"refusing a git remote-helper URL (transport::address): {text}")
     host = parts.netloc.rpartition("@")[2]
     if url.startswith("-") or host.startswith("-") or (rev is not None and rev.startswith("-")):
         raise UnsupportedUrl(f"refusing a git URL, host or revision that starts with '-': {text}")
