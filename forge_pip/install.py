@@ -299,6 +299,8 @@ class _Pipeline:
         cache = store.home.cache if index.use_cache else scratch / "cache"
         self.cache_dir = cache
         self.scratch = scratch
+        self.src_dir: Path | None = None
+        """Where editable VCS requirements are cloned (pip's ``<venv>/src``); None: refused."""
         self.client: IndexClient | None = None
         if index.index_urls or index.find_links:
             self.client = IndexClient(
@@ -414,6 +416,37 @@ def _vcs_source(pipe: _Pipeline, url: str, name: str | None, where: str) -> Dire
     return DirectSource(built.wheel, file, direct_url=built.direct_url())
 
 
+def _editable_vcs_source(pipe: _Pipeline, url: str, where: str) -> DirectSource:
+    """pip's ``-e git+URL#egg=name``: a real clone at ``ENV/src/<name>``, installed editable."""
+    from forge_pip.vcs import checkout_editable, parse_vcs_url
+    from forge_store.errors import MetadataInconsistent
+
+    source = parse_vcs_url(url)
+    if pipe.src_dir is None:
+        raise UnsupportedRequirement(f"{where}: editable VCS requirements are for installs into an env: {url}")
+    if source.egg is None:
+        raise UsageError(
+            f"Could not detect requirement name for '{url}', please specify one with #egg=your_package_name",
+            hint=where,
+        )
+    dest = pipe.src_dir / canonicalize_name(source.egg)
+    fresh = not dest.exists()
+    project, _commit = checkout_editable(source, dest)
+    try:
+        src = _dir_source(pipe, project, True)
+        if src.file.name != canonicalize_name(source.egg):
+            raise MetadataInconsistent(
+                f"Requested {source.egg} from {url} has inconsistent name: "
+                f"expected {canonicalize_name(source.egg)!r}, but metadata has {src.file.name!r}",
+                hint=f"{where}: fix the #egg= fragment of this requirement",
+            )
+    except BaseException:
+        if fresh:  # a clone this run made for a requirement that turned out bad: leave nothing
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return src
+
+
 def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Requests:
     from packaging.markers import Marker
 
@@ -443,13 +476,14 @@ def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Re
     for line in lines:
         if line.requirement is None:
             continue
-        if line.kind is ReqKind.VCS and line.editable:
-            raise UnsupportedRequirement(
-                f"{line.source}: editable VCS installs (-e {line.target}) are not supported by Forge",
-                hint="install it without -e, or clone it yourself and install the checkout with -e PATH",
-            )
         applies = line.kind is ReqKind.NAMED or not line.marker
         if not applies and not Marker(line.marker or "").evaluate({**markers, "extra": ""}):
+            continue
+        if line.kind is ReqKind.VCS and line.editable:
+            assert line.target is not None
+            out.vcs.append(line.requirement)
+            src = _editable_vcs_source(pipe, line.target, line.source)
+            add_direct(src.file, line.extras, line.target, src)
             continue
         if line.kind is ReqKind.VCS:
             assert line.target is not None
@@ -623,6 +657,7 @@ def install(
         build_depth=options.build_depth,
         reporter=rep,
     ) as pipe:
+        pipe.src_dir = env.path / "src"
         reqs = _collect(pipe, options.requirements, options.cwd)
         layers = EnvLayers(store, env, hide_local=options.force_reinstall)
         store_view = StoreDists(store, built_wheel=pipe.builder.cached_wheel)

@@ -50,6 +50,8 @@ __all__ = [
     "VcsUrl",
     "VcsWheel",
     "build_vcs",
+    "checkout_editable",
+    "editable_requirement",
     "is_vcs_url",
     "parse_vcs_url",
     "refuse_unusable_url",
@@ -368,19 +370,7 @@ def _checkout(source: VcsUrl, mirror: _Mirror, commit: str, dest: Path) -> Path:
             url=source.url,
             cwd=dest,
         )
-    project = dest / source.subdirectory if source.subdirectory else dest
-    real = project.resolve()
-    if not real.is_relative_to(dest.resolve()) or not real.is_dir():
-        raise UnsupportedUrl(
-            f"{source.text}: #subdirectory={source.subdirectory} is not a directory in the repository"
-        )
-    if not ((real / "pyproject.toml").is_file() or (real / "setup.py").is_file()):
-        where = f"{source.subdirectory} of " if source.subdirectory else ""
-        raise UnsupportedUrl(
-            f"{source.text}: {where}commit {commit[:12]} has neither 'setup.py' nor 'pyproject.toml'",
-            hint="add #subdirectory=PATH if the project is not at the repository's root",
-        )
-    return real
+    return _project_dir(source, dest, commit)
 
 
 def build_vcs(source: VcsUrl, *, builder: Builder, cache_dir: Path, work_dir: Path) -> VcsWheel:
@@ -399,3 +389,130 @@ def build_vcs(source: VcsUrl, *, builder: Builder, cache_dir: Path, work_dir: Pa
     finally:
         shutil.rmtree(checkout, ignore_errors=True)
     return VcsWheel(source, commit, built.path, cached=built.cached)
+
+
+# -- editable checkouts (pip's ``-e git+URL#egg=name``: a real clone under ENV/src/<name>) ----------
+
+
+def _project_dir(source: VcsUrl, tree: Path, commit: str) -> Path:
+    project = tree / source.subdirectory if source.subdirectory else tree
+    real = project.resolve()
+    if not real.is_relative_to(tree.resolve()) or not real.is_dir():
+        raise UnsupportedUrl(
+            f"{source.text}: #subdirectory={source.subdirectory} is not a directory in the repository"
+        )
+    if not ((real / "pyproject.toml").is_file() or (real / "setup.py").is_file()):
+        where = f"{source.subdirectory} of " if source.subdirectory else ""
+        raise UnsupportedUrl(
+            f"{source.text}: {where}commit {commit[:12]} has neither 'setup.py' nor 'pyproject.toml'",
+            hint="add #subdirectory=PATH if the project is not at the repository's root",
+        )
+    return real
+
+
+def _origin(tree: Path, url: str) -> str | None:
+    out = _git(["config", "--get", "remote.origin.url"], what="inspect", url=url, cwd=tree, check=False)
+    return out.strip() or None
+
+
+def _switch(source: VcsUrl, tree: Path) -> str:
+    """Check out ``source.rev`` in a clone (a branch tracks origin's, as pip does); return the commit."""
+    url, rev = source.url, source.rev
+    if rev is None:
+        return _git(["rev-parse", "HEAD"], what="inspect", url=url, cwd=tree).strip()
+    branch = _git(
+        ["rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{rev}^{{commit}}"],
+        what="inspect",
+        url=url,
+        cwd=tree,
+        check=False,
+    ).strip()
+    if branch and not rev.startswith("refs/"):
+        _git(
+            ["checkout", "--quiet", "-B", rev, "--track", f"origin/{rev}"],
+            what="check out",
+            url=url,
+            cwd=tree,
+        )
+        return branch
+    if rev.startswith("refs/"):
+        _git(["fetch", "--quiet", "origin", f"{rev}"], what="fetch", url=url, cwd=tree)
+        target = "FETCH_HEAD"
+    else:
+        target = rev
+    commit = _git(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{target}^{{commit}}"],
+        what="resolve a revision of",
+        url=url,
+        cwd=tree,
+        check=False,
+    ).strip()
+    if not commit:
+        raise VcsError(
+            f"did not find branch, tag or commit {rev!r} in {url}",
+            hint="check the revision after @ in the URL",
+        )
+    _git(
+        ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit],
+        what="check out",
+        url=url,
+        cwd=tree,
+    )
+    return commit
+
+
+def _submodules(source: VcsUrl, tree: Path) -> None:
+    if (tree / ".gitmodules").is_file():
+        _git(
+            ["submodule", "update", "--init", "--recursive", "--quiet"],
+            what="update the submodules of",
+            url=source.url,
+            cwd=tree,
+        )
+
+
+def checkout_editable(source: VcsUrl, dest: Path) -> tuple[Path, str]:
+    """A clone of ``source`` at ``dest`` on ``source.rev`` (pip's ``obtain``); (project dir, commit).
+
+    A new clone is made beside ``dest`` and renamed into place, so a failure leaves nothing. An
+    existing clone of the same URL is fetched and switched; any other ``dest`` is refused.
+    """
+    if dest.exists():
+        if not (dest / ".git").exists() or _origin(dest, source.url) != source.url:
+            raise VcsError(
+                f"{dest} already exists and is not a git clone of {source.url}",
+                hint="remove or rename that directory, then install again",
+            )
+        _git(["fetch", "--quiet", "--tags", "origin"], what="fetch", url=source.url, cwd=dest)
+        commit = _switch(source, dest)
+        _submodules(source, dest)
+        return _project_dir(source, dest, commit), commit
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        _git(["clone", "--quiet", "--", source.url, str(staging / "tree")], what="clone", url=source.url)
+        commit = _switch(source, staging / "tree")
+        _submodules(source, staging / "tree")
+        _project_dir(source, staging / "tree", commit)
+        os.replace(staging / "tree", dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _project_dir(source, dest, commit), commit
+
+
+def editable_requirement(project: Path, name: str) -> str | None:
+    """pip freeze's ``-e git+URL@commit#egg=name[&subdirectory=...]`` for an editable project in a
+    git clone (None when ``project`` is not in one)."""
+    url = str(project)
+    top = _git(["rev-parse", "--show-toplevel"], what="inspect", url=url, cwd=project, check=False).strip()
+    if not top or not project.is_dir():
+        return None
+    remote = _origin(project, url)
+    commit = _git(["rev-parse", "HEAD"], what="inspect", url=url, cwd=project, check=False).strip()
+    if remote is None or not commit:
+        return None
+    if "://" not in remote and not re.match(r"^[^/]+@[^/:]+:", remote):
+        remote = Path(remote).resolve().as_uri()  # a local path remote, as pip shows it
+    text = f"-e git+{_redact(remote)}@{commit}#egg={name.replace('-', '_')}"
+    sub = project.resolve().relative_to(Path(top).resolve()).as_posix()
+    return text + (f"&subdirectory={sub}" if sub != "." else "")

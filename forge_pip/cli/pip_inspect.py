@@ -133,7 +133,25 @@ def _freeze_line(d: SeenDist) -> str:
     except OSError:
         text = None
     reference = direct_reference(d.display, text) if text is not None else None
+    if reference is None and text is not None:
+        reference = _editable_vcs_line(d, text)
     return reference or f"{d.display}=={d.version}"
+
+
+def _editable_vcs_line(d: SeenDist, record: str) -> str | None:
+    """``-e git+URL@commit#egg=name`` for an editable install whose project is in a git clone."""
+    import json
+
+    from forge_pip.index.urls import file_url_to_path, is_file_url
+    from forge_pip.vcs import editable_requirement
+
+    try:
+        url = json.loads(record)["url"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(url, str) or not is_file_url(url):
+        return None
+    return editable_requirement(file_url_to_path(url), d.display)
 
 
 def _applicable(meta: email.message.Message, markers: dict[str, str]) -> list[Requirement]:

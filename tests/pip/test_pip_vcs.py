@@ -299,16 +299,43 @@ def test_other_vcs_refused_on_bare_lines(store: Store, pip: Pip, tmp_path: Path,
     assert local(store, "e") == {}
 
 
-def test_editable_vcs_is_refused(store: Store, pip: Pip, repo: dict[str, Any], tmp_path: Path) -> None:
-    store.create_env("e")
-    for args in (("-e", f"{repo['url']}#egg=tiny-pkg"),):
-        r = pip("install", "--env", "e", "--no-index", *args)
-        assert r.code != 0
-        assert "editable VCS installs" in one_error_line(r.err)
+def test_editable_vcs_is_a_real_clone_under_env_src(
+    store: Store, pip: Pip, repo: dict[str, Any], tmp_path: Path
+) -> None:
+    env = store.create_env("e")
+    r = pip("install", "--env", "e", "--no-index", "-e", f"{repo['url']}@feature#egg=tiny-pkg")
+    assert r.code == 0, r.err
+    clone = env.path / "src" / "tiny-pkg"
+    assert git(clone, "rev-parse", "HEAD") == repo["feature"]
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD") == "feature"  # a branch tracks origin's
+    assert local(store, "e") == {"tiny-pkg": "2.0"}
+    assert direct_url(store, "e") == {"url": clone.as_uri(), "dir_info": {"editable": True}}
+    (clone / "src" / "tiny_pkg" / "__init__.py").write_text('VERSION = "edited"\n')
+    assert run_py(env.python, "import tiny_pkg; print(tiny_pkg.VERSION)").stdout.strip() == "edited"
+    # pip freeze's line for an editable git clone
+    assert pip("freeze", "--env", "e").out == f"-e {repo['url']}@{repo['feature']}#egg=tiny_pkg\n"
+    # the same requirement file line again, on another revision: the clone is fetched and switched
+    git(clone, "checkout", "-q", "--", ".")
     reqs = tmp_path / "req.txt"
-    reqs.write_text(f"-e {repo['url']}#egg=tiny-pkg\n")
+    reqs.write_text(f"-e {repo['url']}@v1#egg=tiny-pkg\n")
     r = pip("install", "--env", "e", "--no-index", "-r", str(reqs))
-    assert r.code != 0 and "editable VCS installs" in one_error_line(r.err)
+    assert r.code == 0, r.err
+    assert git(clone, "rev-parse", "HEAD") == repo["v1"]
+    assert local(store, "e") == {"tiny-pkg": "1.0"}
+
+
+def test_editable_vcs_errors(store: Store, pip: Pip, repo: dict[str, Any], tmp_path: Path) -> None:
+    env = store.create_env("e")
+    r = pip("install", "--env", "e", "--no-index", "-e", repo["url"])
+    assert r.code != 0 and "please specify one with #egg=" in one_error_line(r.err)
+    r = pip("install", "--env", "e", "--no-index", "-e", f"{repo['url']}#egg=other")
+    assert r.code != 0 and "inconsistent name" in one_error_line(r.err)
+    assert not (env.path / "src" / "other").exists()
+    (env.path / "src" / "tiny-pkg").mkdir(parents=True)
+    r = pip("install", "--env", "e", "--no-index", "-e", f"{repo['url']}#egg=tiny-pkg")
+    assert r.code != 0 and "is not a git clone of" in one_error_line(r.err)
+    r = pip("install", "--env", "e", "--no-index", "-e", "hg+https://example.invalid/x#egg=tiny-pkg")
+    assert r.code != 0 and "Mercurial URLs are not supported" in one_error_line(r.err)
     assert local(store, "e") == {}
 
 
@@ -441,3 +468,29 @@ def test_same_result_as_pip(store: Store, pip: Pip, repo: dict[str, Any], tmp_pa
     assert json.loads((forge_info / "direct_url.json").read_text()) == json.loads(
         (pip_info / "direct_url.json").read_text()
     )
+
+
+def test_same_editable_clone_as_pip(store: Store, pip: Pip, repo: dict[str, Any], tmp_path: Path) -> None:
+    url = f"{repo['url']}@feature#egg=tiny-pkg"
+    src, target = tmp_path / "pip-src", tmp_path / "pip-target"
+    args = ["install", "-q", "--no-index", "--no-build-isolation", "--src", str(src), "--target", str(target)]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", *args, "-e", url], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    (pip_info,) = target.glob("tiny_pkg-*.dist-info")
+    forge_env = store.create_env("e")
+    assert pip("install", "--env", "e", "--no-index", "-e", url).code == 0
+    (forge_info,) = forge_env.site_packages.glob("tiny_pkg-*.dist-info")
+    assert forge_info.name == pip_info.name
+    pip_record = json.loads((pip_info / "direct_url.json").read_text())
+    forge_record = json.loads((forge_info / "direct_url.json").read_text())
+    assert pip_record == {"url": (src / "tiny-pkg").as_uri(), "dir_info": {"editable": True}}
+    assert forge_record == {
+        "url": (forge_env.path / "src" / "tiny-pkg").as_uri(),
+        "dir_info": {"editable": True},
+    }
+    for clone in (src / "tiny-pkg", forge_env.path / "src" / "tiny-pkg"):
+        assert git(clone, "rev-parse", "HEAD") == repo["feature"]
+        assert git(clone, "rev-parse", "--abbrev-ref", "HEAD") == "feature"
