@@ -423,7 +423,7 @@ def _editable_vcs_source(pipe: _Pipeline, url: str, where: str) -> DirectSource:
 
     source = parse_vcs_url(url)
     if pipe.src_dir is None:
-        raise UnsupportedRequirement(f"{where}: editable VCS requirements are for installs into an env: {url}")
+        raise UnsupportedRequirement(f"{where}: editable VCS requirements install into an env only: {url}")
     if source.egg is None:
         raise UsageError(
             f"Could not detect requirement name for '{url}', please specify one with #egg=your_package_name",
