@@ -233,7 +233,9 @@ def _git(args: Sequence[str], *, what: str, url: str, cwd: Path | None = None, c
         raise VcsError(f"could not run git to {what} {url}: {exc}") from None
     if check and done.returncode != 0:
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-        raise VcsError(f"git could not {what} {url}: {lines[-1] if lines else f'exit {done.returncode}'}")
+        fatal = [line.split(":", 1)[1].strip() for line in lines if line.startswith(("fatal:", "error:"))]
+        reason = fatal[0] if fatal else lines[-1] if lines else f"exit status {done.returncode}"
+        raise VcsError(f"git could not {what} {url}: {reason}")
     return done.stdout if done.returncode == 0 else ""
 
 

@@ -73,6 +73,8 @@ class CliReporter(NullInstallReporter):
                 from forge_pip.index.urls import file_url_to_path
 
                 self.out(f"  Processing {file_url_to_path(item.file.url)}")
+            elif "+" in item.file.url.split(":", 1)[0]:  # git+URL: built (or cached) by commit
+                self.out(f"  Using {item.file.filename}, built from {item.file.url}")
             else:
                 self.out(f"  Downloading {item.file.filename}")
 

@@ -494,3 +494,69 @@ def test_same_editable_clone_as_pip(store: Store, pip: Pip, repo: dict[str, Any]
     for clone in (src / "tiny-pkg", forge_env.path / "src" / "tiny-pkg"):
         assert git(clone, "rev-parse", "HEAD") == repo["feature"]
         assert git(clone, "rev-parse", "--abbrev-ref", "HEAD") == "feature"
+
+
+def test_http_archive_url_is_that_file_and_its_hash_is_checked(
+    store: Store, pip: Pip, tmp_path: Path
+) -> None:
+    import hashlib
+
+    from tests.support.index_server import serve
+
+    index = index_with_impostor(tmp_path / "idx")
+    served = tmp_path / "served"
+    wheel = make_wheel(served, "tiny-pkg", "1.5")
+    sdist_dir = make_project(tmp_path / "sdist-src" / "tiny_pkg-1.6", version="1.6")
+    import tarfile
+
+    sdist = served / "tiny_pkg-1.6.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        tar.add(sdist_dir, arcname="tiny_pkg-1.6")
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    with serve(served) as server:
+        store.create_env("e")
+        url = f"{server.url}/{wheel.name}"
+        r = pip("install", "--env", "e", "-i", index.file_url, f"tiny-pkg @ {url}#sha256={sha}")
+        assert r.code == 0, r.err
+        assert local(store, "e") == {"tiny-pkg": "1.5"}
+        assert pip("freeze", "--env", "e").out == f"tiny-pkg @ {url}#sha256={sha}\n"
+        store.create_env("f")
+        r = pip("install", "--env", "f", "-i", index.file_url, f"tiny-pkg @ {url}#sha256={'1' * 64}")
+        assert r.code != 0 and "Traceback" not in r.err
+        assert local(store, "f") == {}
+        r = pip("install", "--env", "f", "-i", index.file_url, f"tiny-pkg @ {server.url}/{sdist.name}")
+        assert r.code == 0, r.err
+        assert local(store, "f") == {"tiny-pkg": "1.6"}
+        r = pip("install", "--env", "f", "-i", index.file_url, f"tiny-pkg @ {server.url}/missing.whl")
+        assert r.code != 0 and "Traceback" not in r.err
+        assert local(store, "f") == {"tiny-pkg": "1.6"}
+
+
+def test_url_dependencies_are_never_swapped_for_index_projects(
+    store: Store, pip: Pip, repo: dict[str, Any], tmp_path: Path
+) -> None:
+    index = LocalIndex(tmp_path / "idx" / "index")
+    index.add(make_wheel(tmp_path / "idx" / "src", "tiny-pkg", "9.0"))
+    index.add(
+        make_wheel(tmp_path / "idx" / "src", "needs-git", "1.0", requires=[f"tiny-pkg @ {repo['url']}"])
+    )
+    index.add(make_wheel(tmp_path / "idx" / "src", "needs-hg", "1.0", requires=["tiny-pkg @ hg+https://h/r"]))
+    index.write()
+    store.create_env("e")
+    for name in ("needs-git", "needs-hg"):
+        r = pip("install", "--env", "e", "-i", index.file_url, name)
+        assert r.code != 0, r.out
+        assert "tiny-pkg @ " in one_error_line(r.err)
+        assert local(store, "e") == {}
+
+
+def test_bare_url_lines_of_unusable_schemes(store: Store, pip: Pip, tmp_path: Path) -> None:
+    index = index_with_impostor(tmp_path / "idx")
+    store.create_env("e")
+    reqs = tmp_path / "req.txt"
+    for line in ("ftp://example.invalid/tiny_pkg-9.0-py3-none-any.whl", "https://example.invalid/x/"):
+        reqs.write_text(line + "\n")
+        r = pip("install", "--env", "e", "-i", index.file_url, "-r", str(reqs))
+        assert r.code != 0, line
+        one_error_line(r.err)
+        assert local(store, "e") == {}
