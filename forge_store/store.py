@@ -652,7 +652,12 @@ class Store:
         else:
             from .pep610 import direct_reference
 
-            records = {r.entry_id: r.direct_url for r in self.catalog.links(env.name) if r.direct_url}
+            # VCS installs export as name @ git+URL@commit (the commit, not the moving branch)
+            records = {
+                r.entry_id: r.direct_url
+                for r in self.catalog.links(env.name)
+                if r.direct_url and '"vcs_info"' in r.direct_url
+            }
             for name, requirement in self.catalog.manifest(env.name).items():
                 dist = visible.get(name)
                 record = records.get(dist.entry_id) if dist is not None else None
