@@ -411,7 +411,7 @@ def _vcs_source(pipe: _Pipeline, url: str, name: str | None, where: str) -> Dire
             f"expected {canonicalize_name(expected)!r}, but metadata has {md.name!r}",
             hint=f"{where}: fix the name (or the #egg= fragment) of this requirement",
         )
-    file = DistFile(url=source.key_url, filename=built.wheel.name, source=url)
+    file = DistFile(url=source.key_url, filename=built.wheel.name, source=source.key_url)
     pipe.files.metadata_of[file] = md
     return DirectSource(built.wheel, file, direct_url=built.direct_url())
 

@@ -83,8 +83,8 @@ class VcsUrl:
 
     @property
     def key_url(self) -> str:
-        """``git+URL[@rev][#subdirectory=...]``: one requirement's identity (no ``#egg``)."""
-        text = f"{self.vcs}+{self.url}" + (f"@{self.rev}" if self.rev else "")
+        """``git+URL[@rev][#subdirectory=...]``: one requirement's identity (no ``#egg``, no password)."""
+        text = f"{self.vcs}+{_redact(self.url)}" + (f"@{self.rev}" if self.rev else "")
         return text + (f"#subdirectory={self.subdirectory}" if self.subdirectory else "")
 
 
@@ -148,14 +148,15 @@ def _check_subdirectory(value: str, text: str) -> str:
 def parse_vcs_url(text: str) -> VcsUrl:
     """Parse a ``git+`` URL by pip's rules; refuse other VCS and anything git could take as an option."""
     text = text.strip()
+    shown = _redact(text)
     vcs, plus, transport = _scheme(text).partition("+")
     if plus and vcs in _OTHER_VCS:
         raise UnsupportedUrl(
-            f"{_OTHER_VCS[vcs]} URLs are not supported by Forge: {text}",
+            f"{_OTHER_VCS[vcs]} URLs are not supported by Forge: {shown}",
             hint="Forge clones git repositories only: build a wheel of it and install that",
         )
     if not text.lower().startswith("git+"):
-        raise UnsupportedUrl(f"not a git URL: {text}")
+        raise UnsupportedUrl(f"not a git URL: {shown}")
     base, _, fragment = text.partition("#")
     rest = base[len("git+") :]
     stub = "://" not in rest
@@ -163,43 +164,49 @@ def parse_vcs_url(text: str) -> VcsUrl:
         rest = "ssh://" + rest
     elif transport not in _GIT_TRANSPORTS:
         raise UnsupportedUrl(
-            f"Forge cannot clone git+{transport} URLs: {text}",
+            f"Forge cannot clone git+{transport} URLs: {shown}",
             hint="use git+https://, git+ssh://, git+http://, git+git:// or git+file://",
         )
-    parts = urllib.parse.urlsplit(rest)
+    try:
+        parts = urllib.parse.urlsplit(rest)
+    except ValueError as exc:
+        raise UnsupportedUrl(f"{shown}: not a valid URL: {exc}") from None
     path, rev = parts.path, None
     if "@" in path:
         path, rev = path.rsplit("@", 1)
         if not rev:
             raise UnsupportedUrl(
-                f"The URL {text!r} has an empty revision (after @) which is not supported. "
+                f"The URL {shown!r} has an empty revision (after @) which is not supported. "
                 "Include a revision after @ or remove @ from the URL."
             )
     url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
     if stub:
         url = url[len("ssh://") :]
     if re.match(r"^[A-Za-z0-9+.-]*::", url):
-        raise UnsupportedUrl(f"refusing a git remote-helper URL (transport::address): {text}")
+        raise UnsupportedUrl(f"refusing a git remote-helper URL (transport::address): {shown}")
     host = parts.netloc.rpartition("@")[2]
     if url.startswith("-") or host.startswith("-") or (rev is not None and rev.startswith("-")):
-        raise UnsupportedUrl(f"refusing a git URL, host or revision that starts with '-': {text}")
+        raise UnsupportedUrl(f"refusing a git URL, host or revision that starts with '-': {shown}")
     if rev is not None and not re.fullmatch(r"[^\s\0~^:?*\[\\]+", rev):
-        raise UnsupportedUrl(f"{text}: {rev!r} is not a valid git revision")
+        raise UnsupportedUrl(f"{shown}: {rev!r} is not a valid git revision")
     if (not parts.netloc and parts.scheme != "file") or not path.strip("/"):
-        raise UnsupportedUrl(f"{text}: not a valid git URL (no host or no path)")
+        raise UnsupportedUrl(f"{shown}: not a valid git URL (no host or no path)")
     egg = _fragment_value(fragment, "egg")
     if egg is not None and not _PROJECT_NAME.match(egg):
         raise UnsupportedUrl(
-            f"{text} contains an egg fragment with a non-PEP 508 name: {egg!r}",
+            f"{shown} contains an egg fragment with a non-PEP 508 name: {egg!r}",
             hint="use the 'name @ git+URL' syntax and remove the egg fragment",
         )
     sub = _fragment_value(fragment, "subdirectory")
-    return VcsUrl(text, url, rev, _check_subdirectory(sub, text) if sub is not None else None, egg)
+    return VcsUrl(text, url, rev, _check_subdirectory(sub, shown) if sub is not None else None, egg)
 
 
 def _redact(url: str) -> str:
     """pip's ``DirectUrl.redacted_url``: drop credentials, keep ``git@`` and ``${VAR}`` user info."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
     if "@" not in parts.netloc:
         return url
     user, host = parts.netloc.split("@", 1)
@@ -212,7 +219,10 @@ def _redact(url: str) -> str:
 
 
 def _git(args: Sequence[str], *, what: str, url: str, cwd: Path | None = None, check: bool = True) -> str:
-    """Run git (no shell, no prompt); raise ``VcsError`` with git's last line when it fails."""
+    """Run git (no shell, no prompt); raise ``VcsError`` with git's fatal line when it fails.
+
+    ``url`` is for messages only (shown without its password)."""
+    url = _redact(url)
     exe = shutil.which("git")
     if exe is None:
         raise VcsError(f"git is needed to install {url}, but it is not installed", hint="install git")
@@ -330,7 +340,7 @@ def _resolve(source: VcsUrl, mirror: _Mirror) -> str:
             return refs[name].lower()
     if rev is None:
         raise VcsError(
-            f"{source.url} has no default branch (HEAD)", hint="name a branch, tag or commit after @"
+            f"{_redact(source.url)} has no default branch (HEAD)", hint="name a branch, tag or commit after @"
         )
     with _locked(mirror.path.with_suffix(".lock")):
         mirror.ensure()
@@ -339,7 +349,7 @@ def _resolve(source: VcsUrl, mirror: _Mirror) -> str:
             commit = mirror.commit_of(rev)
     if commit is None:
         raise VcsError(
-            f"did not find branch, tag or commit {rev!r} in {source.url}",
+            f"did not find branch, tag or commit {rev!r} in {_redact(source.url)}",
             hint="check the revision after @ in the URL",
         )
     return commit.lower()
@@ -352,7 +362,9 @@ def _checkout(source: VcsUrl, mirror: _Mirror, commit: str, dest: Path) -> Path:
         if mirror.commit_of(commit) is None and mirror.fetch():
             pass
         if mirror.commit_of(commit) is None:
-            raise VcsError(f"commit {commit} is not in {source.url}", hint="check the revision after @")
+            raise VcsError(
+                f"commit {commit} is not in {_redact(source.url)}", hint="check the revision after @"
+            )
         _git(
             ["clone", "--quiet", "--no-checkout", "--", str(mirror.path), str(dest)],
             what="check out",
@@ -397,16 +409,17 @@ def build_vcs(source: VcsUrl, *, builder: Builder, cache_dir: Path, work_dir: Pa
 
 
 def _project_dir(source: VcsUrl, tree: Path, commit: str) -> Path:
+    shown = _redact(source.text)
     project = tree / source.subdirectory if source.subdirectory else tree
     real = project.resolve()
     if not real.is_relative_to(tree.resolve()) or not real.is_dir():
         raise UnsupportedUrl(
-            f"{source.text}: #subdirectory={source.subdirectory} is not a directory in the repository"
+            f"{shown}: #subdirectory={source.subdirectory} is not a directory in the repository"
         )
     if not ((real / "pyproject.toml").is_file() or (real / "setup.py").is_file()):
         where = f"{source.subdirectory} of " if source.subdirectory else ""
         raise UnsupportedUrl(
-            f"{source.text}: {where}commit {commit[:12]} has neither 'setup.py' nor 'pyproject.toml'",
+            f"{shown}: {where}commit {commit[:12]} has neither 'setup.py' nor 'pyproject.toml'",
             hint="add #subdirectory=PATH if the project is not at the repository's root",
         )
     return real
@@ -482,7 +495,7 @@ def checkout_editable(source: VcsUrl, dest: Path) -> tuple[Path, str]:
     if dest.exists():
         if not (dest / ".git").exists() or _origin(dest, source.url) != source.url:
             raise VcsError(
-                f"{dest} already exists and is not a git clone of {source.url}",
+                f"{dest} already exists and is not a git clone of {_redact(source.url)}",
                 hint="remove or rename that directory, then install again",
             )
         _git(["fetch", "--quiet", "--tags", "origin"], what="fetch", url=source.url, cwd=dest)

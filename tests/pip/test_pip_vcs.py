@@ -560,3 +560,31 @@ def test_bare_url_lines_of_unusable_schemes(store: Store, pip: Pip, tmp_path: Pa
         assert r.code != 0, line
         one_error_line(r.err)
         assert local(store, "e") == {}
+
+
+def test_passwords_in_git_urls_are_never_shown(store: Store, pip: Pip) -> None:
+    store.create_env("e")
+    # a loopback port nobody listens on: git fails at once
+    r = pip("install", "--env", "e", "--no-index", "tiny-pkg @ git+https://user:s3cret@127.0.0.1:9/repo@main")
+    assert r.code != 0
+    assert "s3cret" not in r.err + r.out and "127.0.0.1:9/repo" in one_error_line(r.err), r.err
+
+
+def test_direct_url_record_redacts_like_pip(tmp_path: Path) -> None:
+    from pip._internal.models.direct_url import DirectUrl, VcsInfo
+
+    from forge_pip.vcs import VcsWheel, parse_vcs_url
+
+    for url in (
+        "git+https://user:pw@host/repo@v1",
+        "git+ssh://git@host/repo@v1",
+        "git+https://${TOKEN}@host/repo@v1#subdirectory=a/b",
+    ):
+        source = parse_vcs_url(url)
+        mine = json.loads(VcsWheel(source, "a" * 40, tmp_path / "x.whl", cached=False).direct_url())
+        theirs = DirectUrl(
+            url=source.url,
+            info=VcsInfo(vcs="git", commit_id="a" * 40, requested_revision=source.rev),
+            subdirectory=source.subdirectory,
+        ).to_dict()
+        assert mine == theirs
