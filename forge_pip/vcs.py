@@ -18,10 +18,15 @@ The flow, for one requirement::
    tree (submodules too, as pip does), and the project is built through PEP 517.
 
 Every git command runs without a shell, with ``GIT_TERMINAL_PROMPT=0``, ``--`` before the URL,
-and the transports limited to file, git, http(s) and ssh (``GIT_ALLOW_PROTOCOL``, unless the
-user set it). URLs, revisions and hosts that start with ``-`` are refused before git sees them,
-and ``#subdirectory=`` must stay inside the checkout (``..``, absolute paths and symlinks that
-leave it are refused).
+and the transports limited to https, http, ssh, git and (asked for by the user, not by a
+submodule: git's own default since CVE-2022-39253) file; remote helpers such as ``ext::`` are
+refused (a user's ``GIT_ALLOW_PROTOCOL`` overrides this, as git documents). URLs, revisions and
+hosts that start with ``-`` are refused before git sees them, and ``#subdirectory=`` must stay
+inside the checkout (``..``, absolute paths and symlinks that leave it are refused). Passwords in
+URLs never reach a message or ``direct_url.json`` (pip's redaction).
+
+Editable requirements (``-e git+URL#egg=name``) are real clones at ``ENV/src/<name>``, as pip's
+``<venv>/src``: see :func:`checkout_editable`.
 """
 
 from __future__ import annotations
@@ -63,7 +68,14 @@ _ARCHIVE_SCHEMES = ("https", "http", "file")
 _FULL_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _ENV_VAR_AUTH = re.compile(r"^\$\{[A-Za-z0-9-_]+\}(:\$\{[A-Za-z0-9-_]+\})?$")
-_ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
+# Transports: the URL's own (file included) but no remote helpers (ext::, fd::); "user" keeps git's
+# default for file: allowed when the user asked for it, not for a repository's submodules
+# (CVE-2022-39253). These -c settings reach submodule commands too; GIT_ALLOW_PROTOCOL overrides them.
+_PROTOCOLS = (
+    *("-c", "protocol.allow=never", "-c", "protocol.file.allow=user"),
+    *("-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always"),
+    *("-c", "protocol.ssh.allow=always", "-c", "protocol.git.allow=always"),
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -227,10 +239,9 @@ def _git(args: Sequence[str], *, what: str, url: str, cwd: Path | None = None, c
     if exe is None:
         raise VcsError(f"git is needed to install {url}, but it is not installed", hint="install git")
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    env.setdefault("GIT_ALLOW_PROTOCOL", _ALLOWED_PROTOCOLS)
     try:
         done = subprocess.run(
-            [exe, *args],
+            [exe, *_PROTOCOLS, *args],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -588,3 +588,30 @@ def test_direct_url_record_redacts_like_pip(tmp_path: Path) -> None:
             subdirectory=source.subdirectory,
         ).to_dict()
         assert mine == theirs
+
+
+def test_submodules_are_checked_out_with_gits_transport_rules(
+    store: Store, pip: Pip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "__init__.py").write_text('VERSION = "from-submodule"\n')
+    git(sub, "init", "-q", "-b", "main")
+    commit(sub, "sub")
+    root = make_project(tmp_path / "super")
+    shutil.rmtree(root / "src" / "tiny_pkg")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", sub.as_uri(), "src/tiny_pkg")
+    commit(root, "with a submodule")
+    url = f"tiny-pkg @ git+{root.as_uri()}"
+    store.create_env("e")
+    # a repository's file:// submodule is refused by default (git's rule since CVE-2022-39253)
+    r = pip("install", "--env", "e", "--no-index", url)
+    assert r.code != 0 and "submodules" in one_error_line(r.err), r.err
+    assert local(store, "e") == {}
+    # the user may allow it, as git documents
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file")
+    env = store.env("e")
+    r = pip("install", "--env", "e", "--no-index", url)
+    assert r.code == 0, r.err
+    assert run_py(env.python, "import tiny_pkg; print(tiny_pkg.VERSION)").stdout.strip() == "from-submodule"
