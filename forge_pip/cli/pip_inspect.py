@@ -272,6 +272,7 @@ _CACHE_PARTS = (
     ("http", "Package index page cache"),
     ("files", "Downloaded files"),
     ("built", "Built wheels"),
+    ("vcs", "VCS mirrors"),
 )
 
 

@@ -217,6 +217,18 @@ def test_second_install_of_a_commit_clones_and_builds_nothing(
     assert local(store, "g") == {}
 
 
+def test_mirrors_live_in_the_cache_and_purge_clears_them(
+    store: Store, pip: Pip, repo: dict[str, Any]
+) -> None:
+    store.create_env("e")
+    assert pip("install", "--env", "e", "--no-index", f"tiny-pkg @ {repo['url']}@{repo['v1'][:8]}").code == 0
+    mirrors = store.home.cache / "vcs" / "git"
+    assert [p.name for p in mirrors.iterdir() if p.is_dir()], "a short hash is resolved in a mirror"
+    assert "VCS mirrors location" in pip("cache", "info").out
+    assert pip("cache", "purge").code == 0
+    assert not mirrors.exists()
+
+
 def test_branch_reinstall_fetches_new_commits(
     store: Store, pip: Pip, repo: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
