@@ -11,7 +11,8 @@ The flow, for one requirement::
 
 1. The revision becomes a commit: a full hash is taken as written (no git command at all);
    a branch, a tag (branches first, as pip) or a ``refs/...`` name is looked up with
-   ``git ls-remote``; anything else (a short hash) is resolved in the mirror (step 3).
+   ``git ls-remote``; a short hash is resolved in the mirror (step 3); anything else is an error
+   (never a ref that only a stale mirror still has).
 2. The built-wheel cache is keyed by (url, commit, subdirectory): a hit clones and builds nothing.
 3. Otherwise the repository is mirrored once under ``<cache>/git/<hash of url>`` (``git clone
    --mirror``; a later miss runs ``git fetch``), the commit is checked out into a throwaway work
@@ -66,6 +67,7 @@ _OTHER_VCS = {"hg": "Mercurial", "svn": "Subversion", "bzr": "Bazaar"}
 _GIT_TRANSPORTS = ("https", "http", "ssh", "file", "git")
 _ARCHIVE_SCHEMES = ("https", "http", "file")
 _FULL_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_SHORT_HASH = re.compile(r"^[0-9a-f]{4,64}$")
 _PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _ENV_VAR_AUTH = re.compile(r"^\$\{[A-Za-z0-9-_]+\}(:\$\{[A-Za-z0-9-_]+\})?$")
 # Transports: the URL's own (file included) but no remote helpers (ext::, fd::); "user" keeps git's
@@ -353,11 +355,13 @@ def _resolve(source: VcsUrl, mirror: _Mirror) -> str:
         raise VcsError(
             f"{_redact(source.url)} has no default branch (HEAD)", hint="name a branch, tag or commit after @"
         )
-    with _locked(mirror.path.with_suffix(".lock")):
-        mirror.ensure()
-        commit = mirror.commit_of(rev)
-        if commit is None and mirror.fetch():
+    commit = None
+    if _SHORT_HASH.match(rev.lower()):  # only a hash: a stale mirror may still hold deleted refs
+        with _locked(mirror.path.with_suffix(".lock")):
+            mirror.ensure()
             commit = mirror.commit_of(rev)
+            if commit is None and mirror.fetch():
+                commit = mirror.commit_of(rev)
     if commit is None:
         raise VcsError(
             f"did not find branch, tag or commit {rev!r} in {_redact(source.url)}",

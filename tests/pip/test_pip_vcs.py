@@ -252,6 +252,18 @@ def test_branch_reinstall_fetches_new_commits(
     assert local(store, "h") == {"tiny-pkg": "5.0"}
 
 
+def test_a_deleted_branch_is_not_served_from_a_stale_mirror(
+    store: Store, pip: Pip, repo: dict[str, Any]
+) -> None:
+    store.create_env("e")
+    # a short hash fills the mirror, with every branch of the day (feature included)
+    assert pip("install", "--env", "e", "--no-index", f"tiny-pkg @ {repo['url']}@{repo['v1'][:8]}").code == 0
+    git(repo["path"], "branch", "-q", "-D", "feature")
+    r = pip("install", "--env", "e", "--no-index", f"tiny-pkg @ {repo['url']}@feature")
+    assert r.code != 0 and "did not find branch, tag or commit 'feature'" in one_error_line(r.err), r.err
+    assert local(store, "e") == {"tiny-pkg": "1.0"}
+
+
 def test_unknown_revision_is_one_clear_line(store: Store, pip: Pip, repo: dict[str, Any]) -> None:
     store.create_env("e")
     for rev in ("nope", "0" * 40, "deadbee"):
