@@ -365,3 +365,75 @@ def test_every_recorded_climb_resolves_inside_the_env_view(
         installed.update(gone)
         check()
     store.remove_env(env_name)
+
+
+def test_entries_of_an_older_scan_are_rescanned_once(store: Store, build: Build, tmp_path: Path) -> None:
+    """The scan before ``climb_scan`` 2 left out climbs into the entry's own dirs (pin's target
+    ``cmeel.prefix/lib`` is a dir of pin's entry): such entries are rescanned when next linked."""
+    w = tmp_path / "w"
+    dep, mod = _dep_wheel(build, w), _mod_wheel(build, w)
+    store.create_env("first")
+    store.install_wheels("first", [dep, mod])
+    entry = store.entries("cmeel-mod")[0]
+    row = store.catalog.entry(entry.id)
+    assert row is not None and row.meta["climb_scan"] == 2
+    old = {k: v for k, v in row.meta.items() if k != "climb_scan"}
+    old["climbs"] = []  # what the old scan recorded for it
+    with store.catalog.transaction():
+        store.catalog.set_meta(entry.id, old)
+    assert store.entries("cmeel-mod")[0].climbs == ()
+    store.create_env("e")
+    store.install_wheels("e", [dep, mod])
+    assert _import_mod(store, "e").stdout.strip() == "42"
+    fresh = store.entries("cmeel-mod")[0]
+    assert [c.rpath for c in fresh.climbs] == [CLIMB]
+    row = store.catalog.entry(entry.id)
+    assert row is not None and row.meta["climb_scan"] == 2, "recorded: rescanned once"
+
+
+@pytest.mark.parametrize(
+    ("file", "rpath", "apex"),
+    [
+        ("torch/lib/x.so", "$ORIGIN/../../nvidia/cublas/lib", ""),
+        ("torch/lib/x.so", "${ORIGIN}/../../nvidia/cublas/lib", ""),
+        ("a/b/c/d/x.so", "$ORIGIN/../../../../lib", ""),
+        ("p/l/py/sp/pin/x.so", "$ORIGIN/../../../../lib", "p"),
+        ("pkg/x.so", "$ORIGIN/../../../../lib", "../../.."),
+        ("pkg/x.so", "$ORIGIN/sub/../lib", "pkg"),
+        ("pkg/x.so", "$ORIGIN/./../lib/", ""),
+        ("pkg/x.so", "$ORIGIN", None),
+        ("pkg/x.so", "$ORIGIN/lib", None),
+        ("pkg/x.so", "/usr/lib/../lib64", None),
+        ("pkg/x.so", "$ORIGINAL/../lib", None),
+        ("pkg/x.so", "$LIB/..", None),
+    ],
+)
+def test_climb_of(file: str, rpath: str, apex: str | None) -> None:
+    from forge_store.elf import climb_of
+
+    assert climb_of(file, rpath) == apex
+
+
+def test_scan_reads_lists_spellings_and_executables(build: Build, tmp_path: Path) -> None:
+    """Every entry of an RPATH list counts; executables (no ``.so`` in the name) are scanned by mode."""
+    from forge_store.elf import rpaths, scan_climbs
+
+    site = tmp_path / "site"
+    (site / "pkg" / "bin").mkdir(parents=True)
+    lib = site / "pkg" / "libx.so"
+    lib.write_bytes(build.climber("$ORIGIN:${ORIGIN}/../dep/lib:/opt/x"))
+    exe = site / "pkg" / "bin" / "tool"
+    exe.write_bytes(build.climber("$ORIGIN/../../dep/lib"))
+    exe.chmod(0o755)
+    data = site / "pkg" / "bin" / "data"  # neither a library by name nor executable: not read
+    data.write_bytes(build.climber("$ORIGIN/../../dep/lib"))
+    (site / "pkg" / "empty.so").write_bytes(b"")
+    (site / "pkg" / "short.so").write_bytes(b"\x7fELF\x02\x01")
+    assert rpaths(lib) == ["$ORIGIN", "${ORIGIN}/../dep/lib", "/opt/x"]
+    assert rpaths(site / "pkg" / "empty.so") == [] == rpaths(site / "pkg" / "short.so")
+    files = ["pkg/libx.so", "pkg/bin/tool", "pkg/bin/data", "pkg/empty.so", "pkg/short.so"]
+    found = {(c.file, c.rpath, c.apex) for c in scan_climbs(site, files)}
+    assert found == {
+        ("pkg/libx.so", "${ORIGIN}/../dep/lib", ""),
+        ("pkg/bin/tool", "$ORIGIN/../../dep/lib", ""),
+    }
