@@ -227,8 +227,9 @@ class LayoutBuilder:
         layout is walked twice, the kernel's way and the way the env shows it; while they differ,
         the link the climb left becomes a real dir of links (files: hardlinks). A climb whose
         target is the very store directory the env links there (numpy's ``numpy.libs``) stays
-        linked; one whose target is absent does not. Expanding a link keeps what the env shows, so the loop ends when every climb of
-        every entry agrees (and the layout stays a function of the set of dists, not their order).
+        linked, as does one whose target is absent in both views. Expanding a link keeps what the
+        env shows, so the loop ends when every climb of every entry agrees (and the layout stays a
+        function of the set of dists, not of their order).
         """
         climbs = [climb for entry, _forced in self._owners.values() for climb in entry.climbs]
         changed = True
@@ -250,10 +251,11 @@ class LayoutBuilder:
         if hop is None:  # no '..' inside a link: the kernel walks the env's own directories
             return None
         shown, _ = self._resolve(posixpath.normpath(posixpath.join(here, rel)).split("/"))
-        # Linked only while the kernel lands on the very store dir the env shows there. A target
-        # that is absent on both sides is made real as well: the path stays the env's whatever
-        # is added beside it later.
-        return None if physical == shown and physical != _MISSING else hop
+        # Linked while the kernel lands on the very store dir the env shows there, or on nothing
+        # where the env shows nothing either (torch CPU's ``bin/`` -> ``$ORIGIN/../lib64``): the
+        # loader finds the same. Every change recomputes the layout, so a target added later is
+        # decided then.
+        return None if physical == shown else hop
 
     def _resolve(self, parts: Sequence[str]) -> tuple[_Where, _Hop | None]:
         """Resolve a path relative to site/ as the kernel would through this layout.

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forge_store.models import Layer
 from forge_store.seal import remove_tree
 from forge_store.store import Store
 from tests.conftest import have_cc, run_py
+from tests.support.origin import climb_escapes
 from tests.support.wheels import make_wheel
 
 pytestmark = pytest.mark.skipif(not have_cc(), reason="needs a C compiler")
@@ -112,34 +112,6 @@ def _other_wheel(where: Path) -> Path:
     """A third contributor to the merged dir, pure Python."""
     files = {f"{PREFIX_SITE}/other/__init__.py": "O = 1\n", "cmeel.prefix/share/other/x.txt": "x\n"}
     return make_wheel(where, "cmeel-other", "1.0", files=files, tag=TAG, purelib=False)
-
-
-def _origin_rel(entry: str) -> str | None:
-    for token in ("$ORIGIN", "${ORIGIN}"):
-        if entry == token or entry.startswith(token + "/"):
-            return entry[len(token) + 1 :] or "."
-    return None
-
-
-def climb_escapes(store: Store, env_name: str) -> list[str]:
-    """Every recorded climb of the env's entries whose target, resolved as the kernel does from the
-    env path, is not what the env shows at that path (or leaves both the env and the linked entries)."""
-    env = store.env(env_name)
-    site = env.site_packages
-    entries = [store.entry(d.entry_id) for d in store.visible(env_name) if d.layer is Layer.LOCAL]
-    roots = [str(env.path)] + [str(e.path) for e in entries]
-    bad: list[str] = []
-    for entry in entries:
-        for climb in entry.climbs:
-            rel = _origin_rel(climb.rpath)
-            assert rel is not None
-            raw = f"{site / os.path.dirname(climb.file)}/{rel}"
-            physical = os.path.realpath(raw)  # resolves each component, then '..' of the result
-            shown = os.path.realpath(os.path.normpath(raw))
-            inside = any(physical == r or physical.startswith(r + os.sep) for r in roots)
-            if physical != shown or not inside:
-                bad.append(f"{entry.name}: {climb.file} {climb.rpath} -> {physical} (env shows {shown})")
-    return bad
 
 
 def _import_mod(store: Store, env_name: str) -> subprocess.CompletedProcess[str]:
