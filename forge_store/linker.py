@@ -231,7 +231,13 @@ class LayoutBuilder:
         env shows, so the loop ends when every climb of every entry agrees (and the layout stays a
         function of the set of dists, not of their order).
         """
-        climbs = [climb for entry, _forced in self._owners.values() for climb in entry.climbs]
+        # where a climb starts and what it says is all that matters (torch: 108 test binaries, one
+        # directory and RUNPATH)
+        climbs = {
+            (posixpath.dirname(c.file), c.rpath): c
+            for entry, _forced in self._owners.values()
+            for c in entry.climbs
+        }.values()
         changed = True
         while changed:
             changed = False
