@@ -287,6 +287,11 @@ class Catalog:
             (",".join(pyc_tags), json.dumps(meta, sort_keys=True), entry_id),
         )
 
+    def set_meta(self, entry_id: str, meta: dict[str, object]) -> None:
+        self._db.execute(
+            "UPDATE entries SET meta = ? WHERE id = ?", (json.dumps(meta, sort_keys=True), entry_id)
+        )
+
     def add_alias(self, sha256: str, entry_id: str, filename: str) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO aliases(sha256, entry_id, filename) VALUES (?,?,?)",

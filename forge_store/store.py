@@ -237,9 +237,9 @@ class Store:
             with cat.transaction():
                 cat.add_alias(sha, row.id, path.name)  # no-op when the alias is known
                 cat.add_lease(row.id, self.holder)
-            return self._stored(self._ensure_pycs(row, targets), reused=True)
+            return self._stored(self._ensure_climbs(self._ensure_pycs(row, targets)), reused=True)
         assert info is not None
-        from . import ingest
+        from . import elf, ingest
         from .seal import make_read_only, seal_dirs
 
         self.home.ensure()
@@ -260,6 +260,7 @@ class Store:
                 "entry_points": [dataclasses.asdict(e) for e in eps],
                 "namespace_dirs": ns,
                 "climbs": [dataclasses.asdict(c) for c in climbs],
+                "climb_scan": elf.SCAN_VERSION,
                 "has_data": (staging / "data").is_dir(),
                 "has_headers": (staging / "headers").is_dir(),
                 "has_scripts": (staging / "scripts").is_dir(),
@@ -307,7 +308,7 @@ class Store:
             if staging.exists():
                 remove_tree(staging)
         if reused:
-            row = self._ensure_pycs(row, targets)
+            row = self._ensure_climbs(self._ensure_pycs(row, targets))
         return self._stored(row, reused=reused)
 
     def _entry_dir_name(self, cid: str) -> str:
@@ -317,6 +318,26 @@ class Store:
             if other is None or other.id == cid:
                 return rel
         raise IntegrityError(f"store directory for {cid} is taken")
+
+    def _ensure_climbs(self, row: EntryRow) -> EntryRow:
+        """Rescan, once, the ``$ORIGIN`` climbs of an entry ingested by an older scan (which left out
+        climbs into its own directories, so the linker could not see pin's leaf climbing out).
+
+        Reading the sealed entry needs no lock; recording the result is idempotent.
+        """
+        from . import elf
+
+        version = row.meta.get("climb_scan")
+        if isinstance(version, int) and version >= elf.SCAN_VERSION:
+            return row
+        site = self.home.store / row.dir / "site"
+        if not site.is_dir():
+            return row  # being collected: nothing will link it
+        climbs = [dataclasses.asdict(c) for c in elf.scan_site(site)]
+        meta = {**row.meta, "climbs": climbs, "climb_scan": elf.SCAN_VERSION}
+        with self.catalog.transaction():
+            self.catalog.set_meta(row.id, meta)
+        return dataclasses.replace(row, meta=meta)
 
     def _ensure_pycs(self, row: EntryRow, targets: Sequence[Interpreter]) -> EntryRow:
         """Add bytecode for interpreters an existing entry was not compiled for (under the store lock)."""
@@ -369,10 +390,12 @@ class Store:
     def lease(self, entry_id: str) -> StoredWheel:
         """Mark an existing entry as used by this operation until :meth:`release` (gc and rollbacks
         leave leased entries alone), and return it."""
-        entry = self.entry(entry_id)
+        row = self.catalog.entry(entry_id)
+        if row is None:
+            raise NotFoundError(f"no store entry {entry_id}")
         with self.catalog.transaction():
             self.catalog.add_lease(entry_id, self.holder)
-        return entry
+        return self._stored(self._ensure_climbs(row))
 
     def release(self) -> None:
         """Drop this operation's leases (done automatically after every env change)."""
@@ -793,7 +816,10 @@ class Store:
         missing = [r.entry_id for r in rows if r.entry_id not in entries]
         if missing:
             raise IntegrityError(f"the catalog links entries that do not exist: {missing[:3]}")
-        return [DistSpec(self._stored(entries[r.entry_id]), r.requested, r.direct_url) for r in rows]
+        return [
+            DistSpec(self._stored(self._ensure_climbs(entries[r.entry_id])), r.requested, r.direct_url)
+            for r in rows
+        ]
 
     def _change_locked(
         self,
