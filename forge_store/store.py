@@ -233,14 +233,14 @@ class Store:
             info = info or ingest.inspect_wheel(path)
             if info.provisional_id:  # same content under another archive: found without unpacking
                 row = cat.entry(info.provisional_id)
+        if row is not None:  # leased only if still there: a concurrent gc may just have taken it
+            row = cat.lease_entry(row.id, self.holder, alias=(sha, path.name))
         if row is not None:
-            with cat.transaction():
-                cat.add_alias(sha, row.id, path.name)  # no-op when the alias is known
-                cat.add_lease(row.id, self.holder)
             return self._stored(self._ensure_climbs(self._ensure_pycs(row, targets)), reused=True)
-        assert info is not None
         from . import elf, ingest
         from .seal import make_read_only, seal_dirs
+
+        info = info or ingest.inspect_wheel(path)
 
         self.home.ensure()
         staging = self.home.tmp / f"ingest-{uuid.uuid4().hex}"
@@ -390,11 +390,11 @@ class Store:
     def lease(self, entry_id: str) -> StoredWheel:
         """Mark an existing entry as used by this operation until :meth:`release` (gc and rollbacks
         leave leased entries alone), and return it."""
-        row = self.catalog.entry(entry_id)
+        row = self.catalog.lease_entry(entry_id, self.holder)  # atomic against gc
         if row is None:
-            raise NotFoundError(f"no store entry {entry_id}")
-        with self.catalog.transaction():
-            self.catalog.add_lease(entry_id, self.holder)
+            raise NotFoundError(
+                f"no store entry {entry_id}", hint="a concurrent `forge gc` removed it; run the command again"
+            )
         return self._stored(self._ensure_climbs(row))
 
     def release(self) -> None:

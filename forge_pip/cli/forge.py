@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from forge_store import __version__
 from forge_store.errors import ExitCode, UsageError
 
-from . import activate
+from . import activate, maintenance
 from .common import emit_json, human_size, run_guarded, setup_logging, table
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _env_args(p)
     p.add_argument("--all", action="store_true", help="every visible distribution, not just what was asked")
 
+    maintenance.register(sub, common)
     sub.add_parser("pip", help="the pip-compatible front end (forge pip install ...)", add_help=False)
     return parser
 
@@ -314,6 +315,7 @@ _COMMANDS = {
     "uninstall": _cmd_uninstall,
     "list": _cmd_list,
     "export": _cmd_export,
+    **maintenance.COMMANDS,
 }
 
 
