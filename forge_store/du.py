@@ -12,8 +12,9 @@ Per env:
 - ``linked_bytes``: what copies of the entries it links would take (a copy-per-env layout);
 - ``saved_bytes``: ``linked_bytes - added_bytes``.
 
-``total.saved_bytes`` is what the store saves over a copy-per-env layout: the bytes of the links
-of every env minus the one copy of each linked entry the store keeps, minus what the envs add.
+``total.saved_bytes`` is what sharing saves over a copy-per-env layout: the ``linked_bytes`` of
+every env minus the one copy of each linked entry the store keeps (the links' own small cost is in
+each env's ``added_bytes``). ``total`` counts every inode below ``FORGE_HOME`` and in every env once.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class DiskUsage:
     entries: int
     caches: Usage
     trash: Usage
-    other: Usage  # below FORGE_HOME but not store, caches or trash: envs, catalog, locks, staging
+    other: Usage  # below FORGE_HOME but in no env, the store, caches or trash: catalog, locks, staging
     envs: tuple[EnvUsage, ...]
     total: Usage
     saved_bytes: int
@@ -146,25 +147,22 @@ def disk_usage(store: Store, *, env: str | None = None) -> DiskUsage:
     envs: list[EnvUsage] = []
     linked_total = 0
     linked_ids: set[str] = set()
-    env_added = Usage()
-    outside = Usage()  # envs made with --path elsewhere
+    env_union = Usage()  # every env's inodes not counted yet (the store's hardlinks are)
     for row in rows:
         links = store.catalog.links(row.name)
         path = Path(row.path)
         own = walk(path)
         added = walk(path, set(store_seen))
         fresh = walk(path, seen)
-        if not path.is_relative_to(home.root):
-            outside.bytes += fresh.bytes
-            outside.inodes += fresh.inodes
+        env_union.bytes += fresh.bytes
+        env_union.inodes += fresh.inodes
         linked = sum(per_entry[r.entry_id].bytes for r in links if r.entry_id in per_entry)
         linked_total += linked
         linked_ids.update(r.entry_id for r in links)
-        env_added.bytes += added.bytes
         if env is None or row.name == env:
             envs.append(EnvUsage(row.name, row.kind, row.path, len(links), own, added, linked))
-    other = walk(home.root, seen)  # whatever below FORGE_HOME was not counted yet: envs, catalog
-    parts = (store_usage, caches, trash, other, outside)
+    other = walk(home.root, seen)  # whatever below FORGE_HOME was not counted yet: catalog, locks, tmp
+    parts = (store_usage, caches, trash, env_union, other)
     total = Usage(sum(p.bytes for p in parts), sum(p.inodes for p in parts))
     distinct = sum(per_entry[i].bytes for i in linked_ids if i in per_entry)
     return DiskUsage(
@@ -175,5 +173,5 @@ def disk_usage(store: Store, *, env: str | None = None) -> DiskUsage:
         other=other,
         envs=tuple(envs),
         total=total,
-        saved_bytes=linked_total - distinct - env_added.bytes,
+        saved_bytes=linked_total - distinct,
     )

@@ -113,6 +113,8 @@ def _cmd_du(args: argparse.Namespace) -> int:
         ]
     )
     print(table(rows, ["WHAT", "", "BYTES", "INODES", "AS COPIES", "SAVED"]))
+    if usage.envs:
+        print("(an env's bytes and inodes are what it adds beyond the store; AS COPIES: its entries copied)")
     return 0
 
 

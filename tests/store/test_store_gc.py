@@ -278,6 +278,8 @@ def test_du_counts_shared_entries_once(forge_home: Path, wheel_dir: Path) -> Non
     # every inode counted once: the total is far less than two copies of the store
     assert doc["total"]["bytes"] < doc["store"]["bytes"] + 2 * envs["full"]["bytes"]
     assert doc["total"]["saved_bytes"] > 0
+    added = sum(e["added_inodes"] for e in doc["envs"])
+    assert doc["total"]["inodes"] >= doc["store"]["inodes"] + doc["caches"]["inodes"] + added
     one = json.loads(_ok(forge_cli("du", "--json", "--env", "twin")).stdout)
     assert [e["name"] for e in one["envs"]] == ["twin"] and one["total"] == doc["total"]
     text = _ok(forge_cli("du")).stdout
