@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from forge_store.errors import ExitCode
+from forge_store.errors import ExitCode, NotFoundError
 from forge_store.gc import parse_duration
 from forge_store.store import Store
 from tests.conftest import REPO, forge_cli, run_py
@@ -332,3 +332,33 @@ def test_older_than_cleans_stale_cache_files(forge_home: Path, three: dict[str, 
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_unrecorded_store_directories_are_collected(forge_home: Path, three: dict[str, Path]) -> None:
+    orphan = forge_home / "store" / ("ab" * 8)
+    (orphan / "site").mkdir(parents=True)
+    (orphan / "site" / "left.py").write_text("X = 1\n")
+    keep = forge_home / "store" / "not-an-entry"
+    keep.mkdir()
+    plan = _gc("--dry-run")
+    assert [o["dir"] for o in plan["orphans"]] == [orphan.name] and orphan.exists()
+    doc = _gc("--grace", "0")
+    assert [o["dir"] for o in doc["orphans"]] == [orphan.name] and _names(doc) == {"beta"}
+    assert not orphan.exists() and keep.is_dir(), "only entry-shaped names are touched"
+    assert run_py(forge_home / "envs/e/bin/python", "import alpha, gamma").returncode == 0
+
+
+def test_a_lease_on_a_collected_entry_is_refused_and_the_wheel_ingested_again(
+    forge_home: Path, wheel_dir: Path
+) -> None:
+    wheel = make_wheel(wheel_dir, "again", "1.0")
+    with Store(forge_home) as s:
+        first = s.add_wheel(wheel)
+        s.release()
+        assert _names(_gc("--grace", "0")) == {"again"}
+        with pytest.raises(NotFoundError, match="no store entry"):
+            s.lease(first.id)
+        assert s.catalog.leases() == [], "no lease is left on a missing entry"
+        back = s.add_wheel(wheel)  # the alias is gone with the entry: ingested anew
+        assert back.id == first.id and not back.reused and back.path.is_dir()
+        s.release()
