@@ -154,6 +154,12 @@ class LockTimeout(ForgeError):
     exit_code = ExitCode.LOCKED
 
 
+class GcFailed(ForgeError):
+    """gc could not move or delete store content (permissions, a broken trash dir); nothing was lost."""
+
+    reference = "gc-failed"
+
+
 class IntegrityError(ForgeError):
     """A hash did not match, or the store and catalog disagree."""
 

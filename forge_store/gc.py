@@ -20,6 +20,7 @@ not modified for that long are deleted too.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .du import walk
-from .errors import UsageError
+from .errors import GcFailed, UsageError
 
 if TYPE_CHECKING:
     from .store import Store
@@ -220,11 +221,21 @@ def _collect_entries(
                 for entry_id, holder in dead:
                     cat.drop_lease(entry_id, holder)
         except BaseException:
-            for trashed, original in reversed(moved):
-                os.rename(trashed, original)
-                _reseal(original)
+            for trashed, original in reversed(moved):  # best effort: the rows are rolled back
+                with contextlib.suppress(OSError):
+                    os.rename(trashed, original)
+                    _reseal(original)
+            with contextlib.suppress(OSError):
+                store.home.trash.rmdir()  # only when empty
             raise
     return entries, orphans, kept, len(dead)
+
+
+def _fault(what: str, exc: OSError) -> GcFailed:
+    return GcFailed(
+        f"gc could not {what}: {exc.strerror or exc} ({exc.filename or ''})",
+        hint="nothing in use was removed; check the permissions of FORGE_HOME/store and FORGE_HOME/trash",
+    )
 
 
 def _empty_trash(
@@ -256,10 +267,8 @@ def _empty_trash(
                 continue
         remove_tree(target)
     if not dry_run:
-        try:
+        with contextlib.suppress(OSError):
             trash.rmdir()
-        except OSError:
-            pass
     return deleted, kept
 
 
@@ -283,15 +292,11 @@ def _clean_caches(store: Store, older_than: float, dry_run: bool, now: float) ->
                 files += 1
                 size += st.st_blocks * 512 if st.st_nlink == 1 else 0
                 if not dry_run:
-                    try:
+                    with contextlib.suppress(FileNotFoundError):
                         os.unlink(path)
-                    except FileNotFoundError:
-                        pass
             if not dry_run and dirpath != os.fspath(root):
-                try:
+                with contextlib.suppress(OSError):
                     os.rmdir(dirpath)  # only when empty
-                except OSError:
-                    pass
     return files, size
 
 
@@ -307,8 +312,14 @@ def collect(
     if grace < 0:
         raise UsageError("the grace period is zero or more seconds")
     stamp = time.time() if now is None else now
-    entries, orphans, kept, dead = _collect_entries(store, dry_run, stamp)
-    deleted, trash_kept = _empty_trash(store, grace, dry_run, stamp)
+    try:
+        entries, orphans, kept, dead = _collect_entries(store, dry_run, stamp)
+    except OSError as exc:
+        raise _fault("move entries to the trash", exc) from None
+    try:
+        deleted, trash_kept = _empty_trash(store, grace, dry_run, stamp)
+    except OSError as exc:
+        raise _fault("empty the trash", exc) from None
     if dry_run and grace <= 0:  # what this run would move would be deleted at once too
         deleted += [TrashItem(e.dir, 0.0, e.bytes) for e in entries + orphans]
     elif dry_run:

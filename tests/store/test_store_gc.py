@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from forge_store.errors import ExitCode, NotFoundError
+from forge_store.errors import ExitCode, GcFailed, NotFoundError
 from forge_store.gc import parse_duration
 from forge_store.store import Store
 from tests.conftest import REPO, forge_cli, run_py
@@ -362,3 +362,37 @@ def test_a_lease_on_a_collected_entry_is_refused_and_the_wheel_ingested_again(
         back = s.add_wheel(wheel)  # the alias is gone with the entry: ingested anew
         assert back.id == first.id and not back.reused and back.path.is_dir()
         s.release()
+
+
+def test_a_failing_move_is_undone_and_reported_in_one_line(
+    forge_home: Path, three: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ok(forge_cli("uninstall", "--env", "e", "gamma"))  # two collectable entries: beta, gamma
+    before = (_tree(forge_home), _catalog_state(forge_home))
+    (forge_home / "trash").write_text("not a directory")
+    proc = forge_cli("gc", "--grace", "0")
+    assert proc.returncode == int(ExitCode.ERROR), (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "gc could not move entries to the trash" in lines[0], proc.stderr
+    (forge_home / "trash").unlink()
+    assert (_tree(forge_home), _catalog_state(forge_home)) == before
+    # the second move fails after the first succeeded: the first is moved back and resealed
+    import forge_store.gc as gc_mod
+
+    real = gc_mod._to_trash
+    calls: list[str] = []
+
+    def flaky(store: Store, rel: str, stamp: float) -> Path:
+        calls.append(rel)
+        if len(calls) == 2:
+            raise PermissionError(13, "Permission denied", rel)
+        return real(store, rel, stamp)
+
+    monkeypatch.setattr(gc_mod, "_to_trash", flaky)
+    with Store(forge_home) as s, pytest.raises(GcFailed, match="Permission denied"):
+        gc_mod.collect(s, grace=0)
+    assert len(calls) == 2
+    assert (_tree(forge_home), _catalog_state(forge_home)) == before
+    with Store(forge_home) as s:
+        moved_back = s.home.store / calls[0]
+        assert os.stat(moved_back).st_mode & 0o222 == 0, "sealed again"
