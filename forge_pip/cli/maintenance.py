@@ -72,7 +72,8 @@ def _cmd_gc(args: argparse.Namespace) -> int:
         f" (grace {report.grace:g}s)"
     )
     if report.older_than is not None:
-        print(f"cache files {verb}: {report.cache_files} ({human_size(report.cache_bytes)})")
+        done = "to delete" if report.dry_run else "deleted"
+        print(f"stale cache files {done}: {report.cache_files} ({human_size(report.cache_bytes)})")
     return 0
 
 
