@@ -10,9 +10,10 @@ Usage::
         result = install(store, env, opts)
         result.plan.render(); result.report.actions
 
-The flow is resolve (layers > store > index) -> :class:`~forge_pip.plan.Plan` -> prepare (download,
-build, ingest) -> ONE ``Store.change``. Any failure leaves the env as it was and removes the new
-store entries nothing uses.
+The flow is resolve (the layers satisfy what they have; the indexes decide the rest; the store
+supplies a file only when it holds that very file) -> :class:`~forge_pip.plan.Plan` -> prepare
+(download, build, ingest) -> ONE ``Store.change``. Any failure leaves the env as it was and
+removes the new store entries nothing uses.
 """
 
 from __future__ import annotations
@@ -101,7 +102,11 @@ class IndexOptions:
     """The index URL then the extra ones; empty for ``--no-index``."""
     find_links: tuple[str, ...] = ()
     offline: bool = False
-    """Store and caches only: no network request (``file://`` locations are still read)."""
+    """Store and caches only: no network request (``file://`` locations are still read); store
+    entries are candidates ranked before index files, as with ``prefer_offline``."""
+    prefer_offline: bool = False
+    """Store and caches first (pnpm's ``--prefer-offline``): every store entry is a candidate,
+    ranked before index files; the indexes are still asked for what the store cannot give."""
     trusted_hosts: tuple[str, ...] = ()
     cert: str | None = None
     client_cert: str | None = None
@@ -294,6 +299,10 @@ class _Pipeline:
         scratch = Path(tempfile.mkdtemp(prefix="pip-", dir=store.home.tmp))
         self._stack.callback(shutil.rmtree, scratch, True)
         cache = store.home.cache if index.use_cache else scratch / "cache"
+        self.cache_dir = cache
+        self.scratch = scratch
+        self.src_dir: Path | None = None
+        """Where editable VCS requirements are cloned (pip's ``<venv>/src``); None: refused."""
         self.client: IndexClient | None = None
         if index.index_urls or index.find_links:
             self.client = IndexClient(
@@ -369,6 +378,8 @@ class _Requests:
     editables: list[str] = dataclasses.field(default_factory=list)
     manifest: dict[str, str] = dataclasses.field(default_factory=dict)
     hash_mode_names: list[tuple[str, bool]] = dataclasses.field(default_factory=list)
+    vcs: list[str] = dataclasses.field(default_factory=list)
+    """VCS requirements as written (hash-checking mode cannot check them)."""
 
 
 def _dir_source(pipe: _Pipeline, path: Path, editable: bool) -> DirectSource:
@@ -385,12 +396,67 @@ def _dir_source(pipe: _Pipeline, path: Path, editable: bool) -> DirectSource:
     return DirectSource(path.absolute(), file, editable)
 
 
+def _vcs_source(pipe: _Pipeline, url: str, name: str | None, where: str) -> DirectSource:
+    """Clone (or find cached) and build a ``git+`` URL; its wheel must be the project asked for."""
+    from forge_pip.resolve import CoreMetadata
+    from forge_pip.sources import wheel_metadata
+    from forge_pip.vcs import build_vcs, parse_vcs_url
+    from forge_store.errors import MetadataInconsistent
+
+    source = parse_vcs_url(url)
+    built = build_vcs(source, builder=pipe.builder, cache_dir=pipe.cache_dir / "vcs", work_dir=pipe.scratch)
+    md = CoreMetadata.from_bytes(wheel_metadata(built.wheel))
+    expected = name or source.egg
+    if expected is not None and md.name is not None and canonicalize_name(expected) != md.name:
+        raise MetadataInconsistent(
+            f"Requested {expected} from {url} has inconsistent name: "
+            f"expected {canonicalize_name(expected)!r}, but metadata has {md.name!r}",
+            hint=f"{where}: fix the name (or the #egg= fragment) of this requirement",
+        )
+    file = DistFile(url=source.key_url, filename=built.wheel.name, source=source.key_url)
+    pipe.files.metadata_of[file] = md
+    return DirectSource(built.wheel, file, direct_url=built.direct_url())
+
+
+def _editable_vcs_source(pipe: _Pipeline, url: str, where: str) -> DirectSource:
+    """pip's ``-e git+URL#egg=name``: a real clone at ``ENV/src/<name>``, installed editable."""
+    from forge_pip.vcs import checkout_editable, parse_vcs_url
+    from forge_store.errors import MetadataInconsistent
+
+    source = parse_vcs_url(url)
+    if pipe.src_dir is None:
+        raise UnsupportedRequirement(f"{where}: editable VCS requirements install into an env only: {url}")
+    if source.egg is None:
+        raise UsageError(
+            f"Could not detect requirement name for '{url}', please specify one with #egg=your_package_name",
+            hint=where,
+        )
+    dest = pipe.src_dir / canonicalize_name(source.egg)
+    fresh = not dest.exists()
+    project, _commit = checkout_editable(source, dest)
+    try:
+        src = _dir_source(pipe, project, True)
+        if src.file.name != canonicalize_name(source.egg):
+            raise MetadataInconsistent(
+                f"Requested {source.egg} from {url} has inconsistent name: "
+                f"expected {canonicalize_name(source.egg)!r}, but metadata has {src.file.name!r}",
+                hint=f"{where}: fix the #egg= fragment of this requirement",
+            )
+    except BaseException:
+        if fresh:  # a clone this run made for a requirement that turned out bad: leave nothing
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return src
+
+
 def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Requests:
     from packaging.markers import Marker
 
     from forge_pip.index.urls import file_url_to_path
     from forge_pip.resolve import DirectRequirement
     from forge_pip.resolve.provider import file_from_url
+    from forge_pip.vcs import is_vcs_url, refuse_unusable_url
+    from forge_store.errors import UnsupportedUrl
 
     out = _Requests()
     base = cwd or Path.cwd()
@@ -412,13 +478,20 @@ def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Re
     for line in lines:
         if line.requirement is None:
             continue
-        if line.kind is ReqKind.VCS:
-            raise UnsupportedRequirement(
-                f"{line.source}: VCS requirements are not supported by Forge: {line.target}",
-                hint="build a wheel of it first, or point at a local checkout",
-            )
         applies = line.kind is ReqKind.NAMED or not line.marker
         if not applies and not Marker(line.marker or "").evaluate({**markers, "extra": ""}):
+            continue
+        if line.kind is ReqKind.VCS and line.editable:
+            assert line.target is not None
+            out.vcs.append(line.requirement)
+            src = _editable_vcs_source(pipe, line.target, line.source)
+            add_direct(src.file, line.extras, line.target, src)
+            continue
+        if line.kind is ReqKind.VCS:
+            assert line.target is not None
+            out.vcs.append(line.requirement)
+            src = _vcs_source(pipe, line.target, None, line.source)
+            add_direct(src.file, line.extras, line.target, src)
             continue
         if line.kind is ReqKind.PATH:
             assert line.target is not None
@@ -437,23 +510,37 @@ def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Re
             continue
         if line.kind is ReqKind.URL:
             assert line.target is not None
+            refuse_unusable_url(line.target, line.source)
             if line.target.startswith("file:") and file_url_to_path(line.target).is_dir():
                 src = _dir_source(pipe, file_url_to_path(line.target), line.editable)
                 add_direct(src.file, line.extras, line.target, src)
                 continue
             file = file_from_url(line.target)
             if file is None:
-                raise UsageError(f"{line.source}: {line.target} names no wheel or sdist file")
+                raise UnsupportedUrl(f"{line.source}: {line.target} names no wheel or sdist file")
             add_direct(file, line.extras, line.target, None)
             continue
         req = Requirement(line.requirement)
         name = canonicalize_name(req.name)
-        if req.url and req.url.startswith("file:") and file_url_to_path(req.url).is_dir():
+        if req.url:
+            refuse_unusable_url(req.url, line.source)
             if req.marker is not None and not req.marker.evaluate({**markers, "extra": ""}):
                 continue
-            src = _dir_source(pipe, file_url_to_path(req.url), False)
-            add_direct(src.file, frozenset(req.extras), line.requirement, src)
-            continue
+            if is_vcs_url(req.url):
+                out.vcs.append(line.requirement)
+                src = _vcs_source(pipe, req.url, req.name, line.source)
+                add_direct(src.file, frozenset(req.extras), line.requirement, src)
+                continue
+            if req.url.startswith("file:") and file_url_to_path(req.url).is_dir():
+                src = _dir_source(pipe, file_url_to_path(req.url), False)
+                add_direct(src.file, frozenset(req.extras), line.requirement, src)
+                continue
+            if file_from_url(req.url) is None:
+                raise UnsupportedUrl(
+                    f"{line.source}: {req.url} names no wheel or sdist file (name-version.whl or"
+                    " name-version.tar.gz), so Forge cannot install it",
+                    hint="point the URL at a wheel or an sdist, or at a git repository with git+",
+                )
         out.roots.append(req)
         out.manifest.setdefault(name, line.requirement)
         for algo, digests in line.hashes.items():
@@ -497,6 +584,7 @@ def _resolve(
         no_binary=options.no_binary,
         no_deps=options.no_deps,
         hashes={NormalizedName(n): {a: frozenset(d) for a, d in by.items()} for n, by in reqs.hashes.items()},
+        prefer_store=options.index.offline or options.index.prefer_offline,
     )
     rep: ResolveReporter = reporter
     return resolve(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
@@ -506,6 +594,12 @@ def _check_hash_mode(reqs: _Requests, options: InstallOptions, resolution: Resol
     """pip's hash-checking mode: on with --require-hashes or any --hash; every dist needs a hash."""
     if not (options.require_hashes or reqs.hashes):
         return
+    if reqs.vcs:
+        raise HashesRequired(
+            "Can't verify hashes for these requirements because we don't have a way to hash version"
+            f" control repositories: {reqs.vcs[0]}",
+            hint="pin a wheel or sdist URL with --hash instead of the VCS URL",
+        )
     unpinned = [text for text, pinned in reqs.hash_mode_names if not pinned]
     if unpinned:
         raise HashesRequired(
@@ -565,9 +659,11 @@ def install(
         build_depth=options.build_depth,
         reporter=rep,
     ) as pipe:
+        pipe.src_dir = env.path / "src"
         reqs = _collect(pipe, options.requirements, options.cwd)
         layers = EnvLayers(store, env, hide_local=options.force_reinstall)
-        resolution = _resolve(pipe, reqs, options, layers, StoreDists(store), rep)
+        store_view = StoreDists(store, built_wheel=pipe.builder.cached_wheel)
+        resolution = _resolve(pipe, reqs, options, layers, store_view, rep)
         _check_hash_mode(reqs, options, resolution)
         local = local_dists(store, env)
         plan = make_plan(env.name, resolution, local, editables=reqs.editables)

@@ -127,7 +127,9 @@ def prepare(
         added.append(entry)
         _check_identity(item, entry)
         rep.on_ingested(item, entry)
-        out.append(Prepared(item, entry, _direct_url(item, source, sha)))
+        direct = files.direct.get(item.file.url)
+        record = direct.direct_url if direct is not None and direct.direct_url else None
+        out.append(Prepared(item, entry, record or _direct_url(item, source, sha)))
     return out
 
 

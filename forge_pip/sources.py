@@ -3,7 +3,9 @@
 * :class:`EnvLayers` (a ``LayerView``): what the target env already sees, LOCAL first, then its
   parents, then the GLOBAL layer, plus the *unmanaged* dists of an adopted venv (installed there by
   pip or uv before Forge was pointed at it; they count as LOCAL).
-* :class:`StoreDists` (a ``StoreView``): entries unpacked in the store, usable without a download.
+* :class:`StoreDists` (a ``StoreView``): entries unpacked in the store, usable without a download
+  when one holds the very file an index offers (its sha256 is the entry's wheel-hash alias; for
+  an sdist, the wheel built from those bytes), or for ``--prefer-offline`` / ``--offline``.
 * :class:`IndexFiles` (an ``IndexView``): the index client's files, plus *direct* sources (local
   wheels, sdists, project directories) registered by the installer. Metadata comes from PEP 658
   when the index serves it, else from the wheel itself (downloaded once and remembered for the
@@ -16,9 +18,10 @@ import dataclasses
 import email.parser
 import hashlib
 import logging
+import re
 import threading
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
     from forge_store.store import Store
 
 log = logging.getLogger(__name__)
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 __all__ = [
     "DirectSource",
@@ -223,6 +228,9 @@ class EmptyStore:
     def stored(self, name: NormalizedName) -> list[StoredDist]:
         return []
 
+    def holding(self, file: DistFile) -> StoredDist | None:
+        return None
+
 
 def stored_dist(entry: StoredWheel) -> StoredDist | None:
     """The resolver's view of one store entry (None if its version or tags are unreadable)."""
@@ -247,10 +255,15 @@ def stored_dist(entry: StoredWheel) -> StoredDist | None:
 
 
 class StoreDists:
-    """``StoreView`` over Forge's store."""
+    """``StoreView`` over Forge's store.
 
-    def __init__(self, store: Store) -> None:
+    ``built_wheel`` maps an sdist's sha256 to the wheel built from it (the build cache, which is
+    keyed by the sdist's bytes), so an entry built from an sdist the index offers is found again.
+    """
+
+    def __init__(self, store: Store, *, built_wheel: Callable[[str], Path | None] | None = None) -> None:
         self._store = store
+        self._built_wheel = built_wheel
 
     def stored(self, name: NormalizedName) -> list[StoredDist]:
         out = []
@@ -260,6 +273,38 @@ class StoreDists:
                 out.append(dist)
         return out
 
+    def _sha256(self, file: DistFile) -> str | None:
+        """The file's sha256: the index's word, or computed for a local file (remembered by stat)."""
+        stated = {k.lower(): v for k, v in file.hashes.items()}.get("sha256")
+        if stated:
+            # an index's text: it becomes a catalog key and a cache path, so only hex gets through
+            return stated.lower() if _SHA256.fullmatch(stated.lower()) else None
+        if is_file_url(file.url):
+            path = file_url_to_path(file.url)
+            if path.is_file():
+                return self._store.wheel_sha256(path)
+        return None
+
+    def holding(self, file: DistFile) -> StoredDist | None:
+        sha = self._sha256(file)
+        if sha is None:
+            return None
+        if file.is_wheel:
+            entry = self._store.entry_for_wheel_sha256(sha)
+        else:
+            built = self._built_wheel(sha) if self._built_wheel is not None else None
+            entry = self._store.entry_for_wheel_sha256(self._store.wheel_sha256(built)) if built else None
+        dist = stored_dist(entry) if entry is not None else None
+        try:
+            same = dist is not None and (dist.name, dist.version) == (file.name, file.version)
+        except ValueError:
+            same = False
+        if dist is None or not same:
+            return None
+        hashes = {k.lower(): v.lower() for k, v in file.hashes.items()}
+        hashes["sha256"] = sha
+        return dataclasses.replace(dist, file_hashes=hashes)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class DirectSource:
@@ -268,6 +313,8 @@ class DirectSource:
     path: Path
     file: DistFile
     editable: bool = False
+    direct_url: str | None = None
+    """The PEP 610 record to write when it is not the plain one of ``path`` (a VCS build's)."""
 
 
 def verify_file(file: DistFile, path: Path, wanted: dict[str, frozenset[str]] | None = None) -> str:
@@ -379,8 +426,12 @@ def wheel_metadata(path: Path) -> bytes:
             names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
             if not names:
                 raise InvalidWheel(f"{path.name} has no .dist-info/METADATA")
-            return zf.read(names[0])
-    except (zipfile.BadZipFile, OSError) as exc:
+            from forge_store.wheelcheck import read_member
+
+            return read_member(zf, names[0], path.name)  # size-capped: a METADATA bomb is refused
+    except InvalidWheel:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise InvalidWheel(f"{path.name} is not a valid wheel: {exc}") from None
 
 

@@ -475,6 +475,9 @@ class Catalog:
             (",".join(pyc_tags), json.dumps(meta, sort_keys=True), entry_id),
         )
 
+    def set_meta(self, entry_id: str, meta: dict[str, object]) -> None:
+        self._exec("UPDATE entries SET meta = ? WHERE id = ?", (json.dumps(meta, sort_keys=True), entry_id))
+
     def add_alias(self, sha256: str, entry_id: str, filename: str) -> None:
         self._exec(
             "INSERT OR IGNORE INTO aliases(sha256, entry_id, filename) VALUES (?,?,?)",
@@ -615,6 +618,36 @@ class Catalog:
 
     def drop_leases(self, holder: str) -> None:
         self._exec("DELETE FROM leases WHERE holder = ?", (holder,))
+
+    def lease_entry(
+        self, entry_id: str, holder: str, alias: tuple[str, str] | None = None
+    ) -> EntryRow | None:
+        """Lease an entry only if it still exists, in one transaction (gc deletes in one too), and
+        return its row; ``None`` when gc removed it meanwhile. ``alias``: (wheel sha256, filename)."""
+        with self.transaction():
+            row = self.entry(entry_id)
+            if row is None:
+                return None
+            if alias is not None:
+                self.add_alias(alias[0], entry_id, alias[1])
+            self.add_lease(entry_id, holder)
+            return row
+
+    def leases(self) -> list[tuple[str, str]]:
+        """Every (entry id, holder) lease."""
+        rows = self._exec("SELECT entry_id, holder FROM leases ORDER BY entry_id, holder")
+        return [(r[0], r[1]) for r in rows]
+
+    def drop_lease(self, entry_id: str, holder: str) -> None:
+        self._exec("DELETE FROM leases WHERE entry_id = ? AND holder = ?", (entry_id, holder))
+
+    def unreferenced_entries(self) -> list[EntryRow]:
+        """Entries no env links: refcount zero *and* no row in ``links`` (both must agree)."""
+        rows = self._exec(
+            "SELECT * FROM entries e WHERE e.refcount = 0"
+            " AND NOT EXISTS (SELECT 1 FROM links l WHERE l.entry_id = e.id) ORDER BY name, version"
+        )
+        return [e for e in map(self._entry, rows) if e is not None]
 
     def lease_holders(self, entry_id: str) -> list[str]:
         rows = self._exec("SELECT holder FROM leases WHERE entry_id = ?", (entry_id,))

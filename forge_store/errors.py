@@ -57,6 +57,27 @@ class UsageError(ForgeError, ValueError):
     exit_code = ExitCode.USAGE
 
 
+class NoTargetEnv(UsageError):
+    """``forge pip`` was given no environment to act on and found none (or only Forge's own)."""
+
+    reference = "no-target-env"
+
+
+class UnsupportedUrl(UsageError):
+    """A URL requirement Forge cannot use (an unknown scheme, hg/svn/bzr, no dist at the URL).
+
+    Never replaced by an index project of the same name: a URL requirement is that artifact or nothing.
+    """
+
+    reference = "unsupported-url"
+
+
+class VcsError(ForgeError):
+    """A version control command failed (clone, fetch, an unknown revision) or ``git`` is missing."""
+
+    reference = "vcs-error"
+
+
 class NotFoundError(ForgeError, LookupError):
     """An env, package, file or interpreter that was named does not exist."""
 
@@ -88,6 +109,24 @@ class InvalidWheel(ForgeError, ValueError):
 
     reference = "invalid-wheel"
     exit_code = ExitCode.INTEGRITY
+
+
+class UnsafeWheel(InvalidWheel):
+    """A name or path from a wheel would land outside its target directory (or is not a plain name)."""
+
+    reference = "unsafe-wheel"
+
+
+class InvalidWheelMetadata(InvalidWheel):
+    """A wheel's METADATA, WHEEL or entry_points.txt is unreadable or contradicts its file name."""
+
+    reference = "invalid-wheel-metadata"
+
+
+class WheelTooLarge(InvalidWheel):
+    """A wheel unpacks beyond a configured limit (size, file count, compression ratio)."""
+
+    reference = "wheel-too-large"
 
 
 class IncompatibleWheel(ForgeError, ValueError):
@@ -202,6 +241,12 @@ def storage_error(exc: BaseException) -> StorageError | None:
     return None
 
 
+class GcFailed(ForgeError):
+    """gc could not move or delete store content (permissions, a broken trash dir); nothing was lost."""
+
+    reference = "gc-failed"
+
+
 class IntegrityError(ForgeError):
     """A hash did not match, or the store and catalog disagree."""
 
@@ -213,6 +258,12 @@ class EntryMissing(IntegrityError):
     """The catalog knows a store entry whose directory is gone (deleted by hand)."""
 
     reference = "entry-missing"
+
+
+class MetadataInconsistent(IntegrityError):
+    """A built distribution's metadata names another project than the requirement (pip's error)."""
+
+    reference = "metadata-inconsistent"
 
 
 class CatalogError(ForgeError):

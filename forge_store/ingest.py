@@ -5,9 +5,14 @@ The entry id is a sha256 over the sorted ``path + file sha256`` pairs of the whe
 maps to the same entry. When the wheel's RECORD is complete it gives the id before unpacking;
 otherwise the id comes from the bytes actually written. Both agree because RECORD is validated.
 
+Safety (``wheelcheck``): every member path, the dist-info name, METADATA's Name/Version, the
+entry points and the size of the archive are checked by :func:`inspect_wheel` before anything is
+written; :func:`unpack` counts the bytes really written against what the zip declared.
+
 RECORD policy: a hash that does not match the content is fatal (``InvalidWheel``). Tolerated and
-reported in ``record_issues``: hex instead of urlsafe-base64 digests (still verified), files that
-RECORD does not list, RECORD rows without a hash.
+reported in ``record_issues`` (shown to the user as warnings when the entry is linked): hex instead
+of urlsafe-base64 digests (still verified), files that RECORD does not list, RECORD rows without a
+hash or with another algorithm than sha256 (not verified).
 """
 
 from __future__ import annotations
@@ -19,12 +24,11 @@ import hashlib
 import io
 import json
 import os
-import posixpath
 import subprocess
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
-from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -35,6 +39,7 @@ from installer.records import RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme
 
+from . import wheelcheck
 from .elf import scan_climbs
 from .errors import InvalidWheel
 from .hashing import file_sha256 as file_sha256
@@ -47,6 +52,7 @@ EXCLUDED_DIST_INFO = frozenset(
     {"RECORD", "RECORD.jws", "RECORD.p7s", "INSTALLER", "REQUESTED", "direct_url.json"}
 )
 ENTRY_META = "forge-entry.json"
+INSTALLER_MARKER = {"INSTALLER": b"forge\n"}
 
 
 def _digest_hex(value: str) -> str | None:
@@ -94,11 +100,17 @@ class WheelInfo:
     record: dict[str, str | None]  # path -> sha256 hex (None when RECORD has no usable hash)
     record_issues: tuple[str, ...]
     provisional_id: str | None  # from RECORD, when RECORD covers every file with a hash
+    entry_points: tuple[EntryPoint, ...] = ()  # console/gui scripts, checked
+    files: int = 0  # files the central directory declares
+    unpacked_bytes: int = 0  # bytes the central directory declares
+    limits: wheelcheck.Limits = wheelcheck.DEFAULT_LIMITS
 
 
-def inspect_wheel(path: Path) -> WheelInfo:
-    """Read a wheel's identity without unpacking it; ``InvalidWheel`` for anything that is not one."""
-    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+def inspect_wheel(path: Path, limits: wheelcheck.Limits | None = None) -> WheelInfo:
+    """Read and check a wheel's identity without unpacking it; ``InvalidWheel`` (or one of its
+    subclasses: ``UnsafeWheel``, ``InvalidWheelMetadata``, ``WheelTooLarge``) for anything that is
+    not a safe, self-consistent wheel. ``limits`` default to the environment's."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
     if not path.is_file():
         raise InvalidWheel(f"{path}: no such file")
@@ -106,33 +118,41 @@ def inspect_wheel(path: Path) -> WheelInfo:
         name, version, _build, tagset = parse_wheel_filename(path.name)
     except InvalidWheelFilename as exc:
         raise InvalidWheel(f"{path.name} is not a wheel file name ({exc})") from None
+    limits = limits or wheelcheck.Limits.from_environ()
+    filename = path.name
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InvalidWheel(f"{path.name} is not a valid wheel (not a zip archive: {exc})") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InvalidWheel(f"{filename} is not a valid wheel (not a zip archive: {exc})") from None
     with zf:
+        facts = wheelcheck.check_archive(zf, filename, path.stat().st_size, str(name), str(version), limits)
+        dist_info = facts.dist_info
         names = zf.namelist()
-        dist_infos = {n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")}
-        dist_info = next(
-            (d for d in dist_infos if canonicalize_name(d[: -len(".dist-info")].rpartition("-")[0]) == name),
-            None,
-        )
-        if dist_info is None:
-            raise InvalidWheel(f"{path.name} has no {name}-{version}.dist-info directory")
-        for member in names:
-            norm = posixpath.normpath(member)
-            if member.startswith("/") or norm.startswith("..") or "\\" in member:
-                raise InvalidWheel(f"{path.name}: unsafe path in archive: {member!r}")
         try:
-            record_text = zf.read(f"{dist_info}/RECORD").decode("utf-8")
-            metadata = BytesHeaderParser().parsebytes(zf.read(f"{dist_info}/METADATA"))
-            zf.read(f"{dist_info}/WHEEL")
+            raw_record = wheelcheck.read_member(zf, f"{dist_info}/RECORD", filename)
+            raw_metadata = wheelcheck.read_member(zf, f"{dist_info}/METADATA", filename)
+            wheelcheck.read_member(zf, f"{dist_info}/WHEEL", filename)
         except KeyError as exc:
-            raise InvalidWheel(f"{path.name}: missing {exc.args[0]}") from None
+            raise InvalidWheel(f"{filename}: missing {exc.args[0]}") from None
+        try:
+            raw_eps = wheelcheck.read_member(zf, f"{dist_info}/entry_points.txt", filename)
+        except KeyError:
+            raw_eps = b""
+    metadata = wheelcheck.parse_metadata(raw_metadata, filename, dist_info, str(name), str(version))
+    entry_points = wheelcheck.parse_entry_points(raw_eps, filename) if raw_eps else ()
+    try:
+        record_text = raw_record.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidWheel(f"{filename}: {dist_info}/RECORD is not UTF-8 text") from None
     record: dict[str, str | None] = {}
+    algos: dict[str, str] = {}  # path -> hash algorithm RECORD names, when not sha256
     issues: list[str] = []
     hex_seen = False
-    for row in csv.reader(io.StringIO(record_text)):
+    try:
+        rows = list(csv.reader(io.StringIO(record_text)))
+    except csv.Error as exc:
+        raise InvalidWheel(f"{filename}: {dist_info}/RECORD is not CSV: {exc}") from None
+    for row in rows:
         if not row:
             continue
         rpath = row[0]
@@ -140,31 +160,62 @@ def inspect_wheel(path: Path) -> WheelInfo:
         if value and len(value.partition("=")[2]) == 64 and not value.partition("=")[2].endswith("="):
             hex_seen = hex_seen or all(c in "0123456789abcdef" for c in value.partition("=")[2].lower())
         record[rpath] = _digest_hex(value)
+        algo = value.partition("=")[0]
+        if value and algo != "sha256":
+            algos[rpath] = algo
     if hex_seen:
         issues.append("RECORD uses hex digests instead of urlsafe-base64 (verified anyway)")
     counted = [n for n in names if _counts(n, dist_info)]
     missing = [n for n in counted if n not in record]
-    unhashed = [n for n in counted if n in record and record[n] is None]
+    weak = [n for n in counted if n in record and record[n] is None and n in algos]
+    unhashed = [n for n in counted if n in record and record[n] is None and n not in algos]
     if missing:
-        issues.append(f"RECORD does not list {len(missing)} file(s), e.g. {missing[0]}")
+        issues.append(f"RECORD does not list {len(missing)} file(s), e.g. {missing[0]} (not verified)")
+    if weak:
+        kinds = ", ".join(sorted({algos[n] for n in weak}))
+        issues.append(
+            f"RECORD has {kinds} instead of sha256 for {len(weak)} file(s), e.g. {weak[0]} (not verified)"
+        )
     if unhashed:
-        issues.append(f"RECORD has no sha256 for {len(unhashed)} file(s), e.g. {unhashed[0]}")
+        issues.append(f"RECORD has no hash for {len(unhashed)} file(s), e.g. {unhashed[0]} (not verified)")
     provisional = None
     if not missing and not unhashed:
         provisional = content_id((n, record[n] or "") for n in counted)
+    requires_python = metadata.get("Requires-Python")
     return WheelInfo(
         path=path,
-        filename=path.name,
+        filename=filename,
         name=str(name),
         version=str(version),
         tags=tuple(sorted(str(t) for t in tagset)),
         dist_info=dist_info,
-        requires_python=metadata.get("Requires-Python"),
-        requires_dist=tuple(metadata.get_all("Requires-Dist") or ()),
+        requires_python=None if requires_python is None else str(requires_python),
+        requires_dist=tuple(str(r) for r in metadata.get_all("Requires-Dist") or ()),
         record=record,
         record_issues=tuple(issues),
         provisional_id=provisional,
+        entry_points=entry_points,
+        files=facts.files,
+        unpacked_bytes=facts.unpacked_bytes,
+        limits=limits,
     )
+
+
+class _Source(WheelFile):
+    """installer's ``WheelFile`` with the dist-info dir ``inspect_wheel`` checked, and the ``.data``
+    dir that belongs to it (installer derives it from the file name, which may be spelled otherwise)."""
+
+    def __init__(self, f: zipfile.ZipFile, dist_info: str) -> None:
+        super().__init__(f)
+        self._forge_dist_info = dist_info
+
+    @property
+    def dist_info_dir(self) -> str:
+        return self._forge_dist_info
+
+    @property
+    def data_dir(self) -> str:
+        return self._forge_dist_info[: -len(".dist-info")] + ".data"
 
 
 class StoreDestination(SchemeDictionaryDestination):
@@ -187,15 +238,25 @@ class StoreDestination(SchemeDictionaryDestination):
         self.info = info
         self.entry_points: list[EntryPoint] = []
         self.written: list[tuple[str, str]] = []  # (wheel path, sha256 hex)
+        extra = sum(len(v) for v in INSTALLER_MARKER.values())
+        self.budget = wheelcheck.Budget(
+            info.filename, info.limits, info.unpacked_bytes + extra, info.files + len(INSTALLER_MARKER)
+        )
 
     def write_script(self, name: str, module: str, attr: str, section: ScriptSection) -> RecordEntry:
-        self.entry_points.append(EntryPoint(name, module, attr, section))
+        ep = wheelcheck.check_entry_point(EntryPoint(name, module, attr, section), self.info.filename)
+        self.entry_points.append(ep)
         return RecordEntry(name, None, None)
 
     def write_file(
         self, scheme: Scheme, path: str | os.PathLike[str], stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
-        return self.write_to_fs(scheme, os.fspath(path), stream, is_executable)
+        rel = wheelcheck.check_path(os.fspath(path), f"{scheme} file", self.info.filename)
+        wheelcheck.join_inside(self.scheme_dict[scheme], rel, self.info.filename)
+        if scheme == "scripts":
+            wheelcheck.check_name(rel, "script name", self.info.filename)
+        self.budget.add_file()
+        return self.write_to_fs(scheme, rel, self.budget.reader(stream), is_executable)
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
         entry = super().write_to_fs(scheme, path, stream, is_executable)
@@ -245,12 +306,21 @@ def unpack(info: WheelInfo, staging: Path) -> tuple[str, list[EntryPoint]]:
     (staging / "site").mkdir(parents=True)
     dest = StoreDestination(staging, info)
     try:
-        with WheelFile.open(info.path) as source, warnings.catch_warnings():
+        with zipfile.ZipFile(info.path) as zf, warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # __pycache__ in a wheel: skipped, as pip
-            install(source, dest, {"INSTALLER": b"forge\n"})
+            install(_Source(zf, info.dist_info), dest, dict(INSTALLER_MARKER))
     except InvalidWheel:
         raise
-    except (InstallerError, ValueError, KeyError, zipfile.BadZipFile, OSError) as exc:
+    except (
+        InstallerError,
+        ValueError,
+        KeyError,
+        zipfile.BadZipFile,
+        zlib.error,
+        NotImplementedError,
+        EOFError,
+        OSError,
+    ) as exc:
         raise InvalidWheel(f"{info.filename}: cannot unpack: {exc}") from None
     pairs = [(p, d) for p, d in dest.written if _counts(p, info.dist_info)]
     return content_id(pairs), list(dest.entry_points)

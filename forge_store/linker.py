@@ -5,9 +5,10 @@ and the link mode), so changing an env is: build the old and the new layout, dif
 the difference through a journal that can undo every step. Any failure leaves the env as it was.
 
 The layout (DESIGN.md section 3): one symlink per top-level entry of ``site/``; real directories,
-merged across wheels, for namespace/shared dirs, for ``__pycache__`` and for every directory on the
-way from an ELF to the apex of its ``$ORIGIN`` climb; per-env launchers, ``.data/scripts`` with the
-env's shebang, ``.data/data`` and headers linked into the prefix; dist-info markers per env.
+merged across wheels, for namespace/shared dirs, for ``__pycache__`` and for every linked directory
+that an ELF's ``$ORIGIN`` climb would leave with ``..`` (decided on the merged layout, see
+``LayoutBuilder.finish``); per-env launchers, ``.data/scripts`` with the env's shebang, ``.data/data``
+and headers linked into the prefix; dist-info markers per env.
 
 Symlinks into the store go through one hop, ``site-packages/.forge`` -> the store, so that most
 links are short enough to be "fast" symlinks (stored in the inode: no data block per link).
@@ -20,13 +21,16 @@ import errno
 import filecmp
 import json
 import os
+import posixpath
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from . import wheelcheck
+from .elf import origin_path
 from .errors import LinkConflict
-from .models import Interpreter, LinkMode, StoredWheel
+from .models import Interpreter, LinkMode, OriginClimb, StoredWheel
 
 HOP = ".forge"
 EMPTY_MARKER = ".empty"  # a sealed empty file in the store root: every env's REQUESTED links to it
@@ -93,17 +97,26 @@ class Layout:
     prefix: Dir
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Hop:
+    """A directory link of the layout, where it hangs (to replace it by a real dir of links)."""
+
+    parent: Dir
+    name: str
+    rel: str  # relative to site/
+    link: Link
+
+
+# Where a path resolves: ("env", path relative to site/), ("fs", absolute store path) or missing.
+_Where = tuple[str, ...]
+_MISSING: _Where = ("missing",)
+
+
 def _forced_dirs(entry: StoredWheel) -> set[str]:
+    """Directories an entry always wants real: namespace/shared dirs and ``__pycache__``. (Real dirs
+    for ``$ORIGIN`` climbs depend on what other wheels merge, so ``_ClimbFixer`` decides them.)"""
     forced = set(entry.namespace_dirs)
     forced.add("__pycache__")
-    for climb in entry.climbs:
-        d = os.path.dirname(climb.file)
-        apex = climb.apex
-        while d and d != apex:
-            forced.add(d)
-            d = os.path.dirname(d)
-        if apex and not apex.startswith(".."):
-            forced.add(apex)
     return forced
 
 
@@ -119,6 +132,7 @@ class LayoutBuilder:
 
     def add(self, spec: DistSpec) -> None:
         entry = spec.entry
+        wheelcheck.check_stored(entry)  # names below become env paths: never trust the catalog blindly
         site = entry.site
         forced = _forced_dirs(entry)
         self._owners[entry.name] = (entry, forced)
@@ -201,6 +215,106 @@ class LayoutBuilder:
         entry, forced = self._owners[link.owner]
         return self._expand(link.src, rel, entry, forced)
 
+    # -- $ORIGIN climbs ---------------------------------------------------------------------------
+
+    def finish(self) -> Layout:
+        """Make real every linked directory that a recorded ``$ORIGIN`` climb would leave.
+
+        glibc builds ``$ORIGIN/../../lib`` from the path the ELF was loaded by, but the kernel
+        resolves each ``..`` physically: out of a directory *link*, it continues in the store entry,
+        which lacks what other wheels merged beside it (cmeel's ``pinocchio/`` leaf climbing to
+        ``cmeel.prefix/lib``, where ``libeigenpy.so`` of another wheel sits). For each climb the
+        layout is walked twice, the kernel's way and the way the env shows it; while they differ,
+        the link the climb left becomes a real dir of links (files: hardlinks). A climb whose
+        target is the very store directory the env links there (numpy's ``numpy.libs``) stays
+        linked, as does one whose target is absent in both views. Expanding a link keeps what the
+        env shows, so the loop ends when every climb of every entry agrees (and the layout stays a
+        function of the set of dists, not of their order).
+        """
+        # where a climb starts and what it says is all that matters (torch: 108 test binaries, one
+        # directory and RUNPATH)
+        climbs = {
+            (posixpath.dirname(c.file), c.rpath): c
+            for entry, _forced in self._owners.values()
+            for c in entry.climbs
+        }.values()
+        changed = True
+        while changed:
+            changed = False
+            for climb in climbs:
+                while (hop := self._escape(climb)) is not None:
+                    hop.parent.children[hop.name] = self._expand_link(hop.link, hop.rel)
+                    changed = True
+        return self.layout
+
+    def _escape(self, climb: OriginClimb) -> _Hop | None:
+        """The link a climb leaves through ``..`` when that lands elsewhere than the env shows."""
+        rel = origin_path(climb.rpath)
+        if rel is None:
+            return None
+        here = posixpath.dirname(climb.file)
+        physical, hop = self._resolve([*here.split("/"), *rel.split("/")])
+        if hop is None:  # no '..' inside a link: the kernel walks the env's own directories
+            return None
+        shown, _ = self._resolve(posixpath.normpath(posixpath.join(here, rel)).split("/"))
+        # Linked while the kernel lands on the very store dir the env shows there, or on nothing
+        # where the env shows nothing either (torch CPU's ``bin/`` -> ``$ORIGIN/../lib64``): the
+        # loader finds the same. Every change recomputes the layout, so a target added later is
+        # decided then.
+        return None if physical == shown else hop
+
+    def _resolve(self, parts: Sequence[str]) -> tuple[_Where, _Hop | None]:
+        """Resolve a path relative to site/ as the kernel would through this layout.
+
+        Returns where it lands and the last directory link that a ``..`` climbed back out of.
+        Real dirs of the layout are the env's; a link continues in the store (plain directories:
+        ``..`` is the store parent). Above site/ are the env prefix's real directories.
+        """
+        site_parts = self.env.site.parts
+        stack: list[Dir] = [self.layout.site]  # the real dirs walked below site/
+        names: list[str] = []
+        up = 0  # levels above site/ ...
+        outside: list[str] = []  # ... and the names walked down from there
+        fs: str | None = None
+        entered: _Hop | None = None
+        hop: _Hop | None = None
+        for part in parts:
+            if part in ("", "."):
+                continue
+            if fs is not None:
+                if part == "..":
+                    if not os.path.isdir(fs):
+                        return _MISSING, hop
+                    fs = os.path.dirname(fs)
+                    hop = entered
+                else:
+                    fs = f"{fs}/{part}"
+            elif part == "..":
+                if up == 0 and names:
+                    names.pop()
+                    stack.pop()
+                elif outside:
+                    outside.pop()
+                else:
+                    up += 1
+            elif up:
+                outside.append(part)
+                if len(outside) == up and tuple(outside) == site_parts[-up:]:
+                    up, outside = 0, []  # back down into site/ itself
+            else:
+                child = stack[-1].children.get(part)
+                if isinstance(child, Dir):
+                    stack.append(child)
+                    names.append(part)
+                elif isinstance(child, Link):
+                    entered = _Hop(stack[-1], part, "/".join([*names, part]), child)
+                    fs = child.src
+                else:
+                    return _MISSING, hop
+        if fs is not None:
+            return (("fs", os.path.normpath(fs)) if os.path.exists(fs) else _MISSING), hop
+        return ("env", "/".join([".."] * up + outside if up else names)), hop
+
     def _dist_info(self, spec: DistSpec, forced: set[str]) -> Dir:
         """A real dist-info dir for per-env markers: the entry's files linked, plus REQUESTED
         (a link to the store's shared empty marker) and direct_url.json. The entry's RECORD
@@ -231,6 +345,9 @@ class LayoutBuilder:
             node = dest
             if rel != ".":
                 for part in rel.split(os.sep):
+                    wheelcheck.check_name(
+                        part, "directory name", entry.name, hint="the store entry was modified"
+                    )
                     nxt = node.children.setdefault(part, Dir(owned=False))
                     if not isinstance(nxt, Dir):
                         raise LinkConflict(f"{entry.name} wants a directory where a file is: {rel}")
@@ -240,6 +357,7 @@ class LayoutBuilder:
             dirs.sort()
 
     def _put(self, parent: Dir, name: str, node: Link | Gen) -> None:
+        wheelcheck.check_name(name, "file name", f"{node.owner}", hint="the store entry was modified")
         existing = parent.children.get(name)
         if existing is not None:
             if isinstance(existing, Gen) and isinstance(node, Gen) and existing.data == node.data:
@@ -277,7 +395,7 @@ def build_layout(env: EnvPaths, specs: Iterable[DistSpec], mode: LinkMode, store
     builder = LayoutBuilder(env, mode, store_root)
     for spec in sorted(specs, key=lambda s: s.entry.name):
         builder.add(spec)
-    return builder.layout
+    return builder.finish()
 
 
 # -- applying a diff ------------------------------------------------------------------------------
@@ -453,6 +571,12 @@ class Applier:
             self.create(new, path, in_site)
             return
         if isinstance(old, Dir) and isinstance(new, Dir):
+            if in_site and path != self.env.site and os.path.islink(path):
+                # a directory link where the layout has a real dir: left by older code (say, a
+                # leaf that a climb leaves). The disk, not the recomputed old layout, decides.
+                self.journal.remove(path)
+                self.create(new, path, in_site)
+                return
             for name in sorted(old.children.keys() - new.children.keys()):
                 self.remove(old.children[name], path / name)
             for name, child in new.children.items():

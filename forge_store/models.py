@@ -180,3 +180,5 @@ class InstallReport:
     link_mode: LinkMode  # the mode actually used
     fallback: str | None  # why the requested mode was not used, if it was not
     relinked_children: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """Problems tolerated by policy that the user should see, e.g. ``foo-1.0: RECORD has md5 ...``."""

@@ -226,8 +226,12 @@ class Store:
         return sha
 
     def entry_for_wheel_sha256(self, sha256: str) -> StoredWheel | None:
+        """The entry unpacked from the wheel with this sha256 (None if its directory was deleted by
+        hand: then the wheel is fetched and ingested again, which restores it)."""
         row = self.catalog.entry_by_alias(sha256)
-        return None if row is None else self._stored(row)
+        if row is None or not (self.home.store / row.dir).is_dir():
+            return None
+        return self._stored(row)
 
     def add_wheel(
         self,
@@ -253,10 +257,10 @@ class Store:
             if info.provisional_id:  # same content under another archive: found without unpacking
                 row = cat.entry(info.provisional_id)
         if row is not None and self._entry_present(row):
-            with cat.transaction():
-                cat.add_alias(sha, row.id, path.name)  # no-op when the alias is known
-                cat.add_lease(row.id, self.holder)
-            return self._stored(self._ensure_pycs(row, targets), reused=True)
+            # leased only if still there: a concurrent gc may just have taken it
+            row = cat.lease_entry(row.id, self.holder, alias=(sha, path.name))
+            if row is not None:
+                return self._stored(self._ensure_climbs(self._ensure_pycs(row, targets)), reused=True)
         try:
             return self._ingest(path, sha, info, targets)
         except InvalidWheel as exc:  # "cannot unpack" because the disk is full is no bad wheel
@@ -276,7 +280,7 @@ class Store:
         """Unpack into ``tmp/``, finish everything there, then publish under the store lock:
         contents sealed, ``rename()`` into the store, top sealed, catalog row committed. A crash
         leaves a staging dir or an unrecorded directory, which the next publish replaces."""
-        from . import ingest
+        from . import elf, ingest
         from .seal import remove_tree, seal_contents, seal_top
 
         info = info or ingest.inspect_wheel(path)
@@ -299,6 +303,7 @@ class Store:
                 "entry_points": [dataclasses.asdict(e) for e in eps],
                 "namespace_dirs": ns,
                 "climbs": [dataclasses.asdict(c) for c in climbs],
+                "climb_scan": elf.SCAN_VERSION,
                 "has_data": (staging / "data").is_dir(),
                 "has_headers": (staging / "headers").is_dir(),
                 "has_scripts": (staging / "scripts").is_dir(),
@@ -356,7 +361,7 @@ class Store:
             if os.path.lexists(staging):
                 remove_tree(staging)
         if reused:
-            row = self._ensure_pycs(row, targets)
+            row = self._ensure_climbs(self._ensure_pycs(row, targets))
         return self._stored(row, reused=reused)
 
     def _entry_present(self, row: EntryRow, *, locked: bool = False) -> bool:
@@ -382,6 +387,26 @@ class Store:
             if other is None or other.id == cid:
                 return rel
         raise IntegrityError(f"store directory for {cid} is taken")
+
+    def _ensure_climbs(self, row: EntryRow) -> EntryRow:
+        """Rescan, once, the ``$ORIGIN`` climbs of an entry ingested by an older scan (which left out
+        climbs into its own directories, so the linker could not see pin's leaf climbing out).
+
+        Reading the sealed entry needs no lock; recording the result is idempotent.
+        """
+        from . import elf
+
+        version = row.meta.get("climb_scan")
+        if isinstance(version, int) and version >= elf.SCAN_VERSION:
+            return row
+        site = self.home.store / row.dir / "site"
+        if not site.is_dir():
+            return row  # being collected: nothing will link it
+        climbs = [dataclasses.asdict(c) for c in elf.scan_site(site)]
+        meta = {**row.meta, "climbs": climbs, "climb_scan": elf.SCAN_VERSION}
+        with self.catalog.transaction():
+            self.catalog.set_meta(row.id, meta)
+        return dataclasses.replace(row, meta=meta)
 
     def _ensure_pycs(self, row: EntryRow, targets: Sequence[Interpreter]) -> EntryRow:
         """Add bytecode for interpreters an existing entry was not compiled for (under the store lock)."""
@@ -433,11 +458,14 @@ class Store:
     def lease(self, entry_id: str) -> StoredWheel:
         """Mark an existing entry as used by this operation until :meth:`release` (gc and rollbacks
         leave leased entries alone), and return it."""
-        entry = self.entry(entry_id)
+        row = self.catalog.lease_entry(entry_id, self.holder)  # atomic against gc
+        if row is None:
+            raise NotFoundError(
+                f"no store entry {entry_id}", hint="a concurrent `forge gc` removed it; run the command again"
+            )
+        entry = self._stored(row)
         self._require_entries([entry])
-        with self.catalog.transaction():
-            self.catalog.add_lease(entry_id, self.holder)
-        return entry
+        return self._stored(self._ensure_climbs(row))
 
     def _require_entries(self, entries: Sequence[StoredWheel], env_name: str | None = None) -> None:
         """``EntryMissing`` for the first entry whose directory is gone (deleted by hand)."""
@@ -746,9 +774,22 @@ class Store:
                 where = "" if d.layer is Layer.LOCAL else f"  # {d.layer.value}: {d.env}"
                 lines.append(f"{d.name}=={d.version}{where}")
         else:
+            from .pep610 import direct_reference
+
+            # VCS installs export as name @ git+URL@commit (the commit, not the moving branch)
+            records = {
+                r.entry_id: r.direct_url
+                for r in self.catalog.links(env.name)
+                if r.direct_url and '"vcs_info"' in r.direct_url
+            }
             for name, requirement in self.catalog.manifest(env.name).items():
                 dist = visible.get(name)
-                lines.append(f"{name}=={dist.version}" if dist is not None else requirement)
+                record = records.get(dist.entry_id) if dist is not None else None
+                if dist is None:
+                    lines.append(requirement)
+                else:
+                    pinned = direct_reference(name, record) if record is not None else None
+                    lines.append(pinned or f"{name}=={dist.version}")
         return "\n".join(lines) + "\n"
 
     # -- changing an env --------------------------------------------------------------------------
@@ -877,7 +918,10 @@ class Store:
         missing = [r.entry_id for r in rows if r.entry_id not in entries]
         if missing:
             raise IntegrityError(f"the catalog links entries that do not exist: {missing[:3]}")
-        return [DistSpec(self._stored(entries[r.entry_id]), r.requested, r.direct_url) for r in rows]
+        return [
+            DistSpec(self._stored(self._ensure_climbs(entries[r.entry_id])), r.requested, r.direct_url)
+            for r in rows
+        ]
 
     def _change_locked(
         self,
@@ -939,9 +983,17 @@ class Store:
             for s in new_local.values()
         ]
         new_rows += [LinkRow(env.name, s.entry.id, Layer.PARENT.value, False, None) for s in flat_parent]
-        return self._apply(
+        report = self._apply(
             env, old_specs, list(new_local.values()) + flat_parent, new_rows, manifest, actions, evict
         )
+        placed = {a.entry_id for a in actions if a.action in ("linked", "replaced")}
+        notes = tuple(
+            f"{s.entry.name}-{s.entry.version}: {issue}"
+            for s in add
+            if s.entry.id in placed
+            for issue in s.entry.record_issues
+        )
+        return dataclasses.replace(report, warnings=notes) if notes else report
 
     def _flat_parent_specs(self, env: EnvInfo, local_names: set[str]) -> list[DistSpec]:
         from .linker import DistSpec

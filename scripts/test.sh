@@ -5,6 +5,11 @@
 # (scripts/test-unprivileged.sh; FORGE_TEST_UNPRIVILEGED=0 turns that off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The activation tests run real zsh and fish: install them once, quietly, when root and missing (CI).
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null && ! { command -v zsh && command -v fish; } >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zsh fish; } >/dev/null 2>&1 ||
+        echo "warning: could not install zsh and fish; their activation tests will be skipped" >&2
+fi
 PY=${FORGE_TEST_PYTHON:-$(command -v python3.11 || command -v python3)}
 
 UNPRIV_PID=

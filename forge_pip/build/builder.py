@@ -67,22 +67,36 @@ class Builder:
     # -- public API ---------------------------------------------------------------------------
 
     def build_wheel(
-        self, source: Path, *, editable: bool = False, config_settings: ConfigSettings | None = None
+        self,
+        source: Path,
+        *,
+        editable: bool = False,
+        config_settings: ConfigSettings | None = None,
+        cache_as: str | None = None,
     ) -> BuiltWheel:
         """Build (or find in the cache) the wheel of an sdist or a project directory.
 
         ``editable=True`` builds a PEP 660 editable wheel and needs a directory. Sdists are cached
-        by their bytes and ``config_settings``; directories are always rebuilt.
+        by their bytes and ``config_settings``; directories are always rebuilt, unless the caller
+        vouches for their content with ``cache_as`` (a VCS checkout of one commit): then the wheel
+        is cached under that key (see :meth:`cached`).
         """
         settings = _copy_settings(config_settings)
         source = Path(source)
         if source.is_dir():
+            if cache_as is not None and not editable:
+                hit = self.cached(cache_as, settings)
+                if hit is not None:
+                    return BuiltWheel(hit, "", cached=True)
             project = self._project(source.resolve(), source.resolve())
             key = cache_key(_path_hash(project.tree), settings, "editable" if editable else "wheel")
             work = self._cache.work_dir()
             try:
                 wheel = self._build(project, editable=editable, settings=settings, out=work)
-                final = self._cache.publish_local(key, wheel)
+                if cache_as is not None and not editable:
+                    final = self._cache.publish(_vouched_key(cache_as, settings), wheel)
+                else:
+                    final = self._cache.publish_local(key, wheel)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             self._reporter.on_build_done(final)
@@ -109,6 +123,21 @@ class Builder:
             shutil.rmtree(work, ignore_errors=True)
         self._reporter.on_build_done(final)
         return BuiltWheel(final, source_hash, cached=False)
+
+    def cached_wheel(self, sdist_sha256: str) -> Path | None:
+        """The cached wheel built (without config settings) from the sdist with these bytes, if any.
+
+        The cache is keyed by the sdist's sha256, so the index's digest of an sdist finds the
+        wheel built from that very file without downloading it.
+        """
+        digest = sdist_sha256.lower()
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            return None  # not a sha256: never a path under the cache
+        return self._cache.lookup(cache_key(digest, None), self._tags)
+
+    def cached(self, key: str, config_settings: ConfigSettings | None = None) -> Path | None:
+        """The wheel built earlier with ``cache_as=key`` (and these settings) for the target, if any."""
+        return self._cache.lookup(_vouched_key(key, _copy_settings(config_settings)), self._tags)
 
     def prepare_metadata(self, source: Path) -> bytes:
         """The core metadata (``METADATA`` bytes) of an sdist or project directory, for the resolver.
@@ -179,6 +208,12 @@ class Builder:
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _vouched_key(key: str, settings: dict[str, Any]) -> str:
+    """The cache key of a ``cache_as`` build: never a bare sha256, so no sdist digest (which an
+    index states) can name it in :meth:`Builder.cached_wheel`."""
+    return "src-" + cache_key(hashlib.sha256(key.encode()).hexdigest(), settings)
 
 
 def _path_hash(tree: Path) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from forge_store import __version__
 from forge_store.errors import ExitCode, UsageError
 
+from . import activate, maintenance
 from .common import emit_json, human_size, run_guarded, setup_logging, table
 
 if TYPE_CHECKING:
@@ -57,8 +58,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recursive", action="store_true", help="also remove its children")
 
     p = sub.add_parser("activate", parents=[common], help="print shell code that activates an env")
-    p.add_argument("name")
-    p.add_argument("--shell", choices=["bash", "zsh", "fish"], default=None)
+    activate.add_arguments(p)
 
     p = sub.add_parser("install", parents=[common], help="link wheel files into an env")
     p.add_argument("wheels", nargs="+", metavar="WHEEL")
@@ -77,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _env_args(p)
     p.add_argument("--all", action="store_true", help="every visible distribution, not just what was asked")
 
+    maintenance.register(sub, common)
     sub.add_parser("pip", help="the pip-compatible front end (forge pip install ...)", add_help=False)
     return parser
 
@@ -135,6 +136,7 @@ def _report_json(report: InstallReport) -> dict[str, object]:
         "link_mode": report.link_mode.value,
         "fallback": report.fallback,
         "relinked_children": list(report.relinked_children),
+        "warnings": list(report.warnings),
         "actions": [
             {
                 "name": a.name,
@@ -160,6 +162,8 @@ def _print_report(report: InstallReport, quiet: int) -> None:
     }
     if report.fallback:
         print(f"warning: link mode {report.link_mode.value}: {report.fallback}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if quiet:
         return
     for a in report.actions:
@@ -229,19 +233,6 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     elif not args.quiet:
         for name in removed:
             print(f"removed env {name}")
-    return 0
-
-
-def _cmd_activate(args: argparse.Namespace) -> int:
-    from forge_store.envs import activate_script
-
-    shell = args.shell or Path(os.environ.get("SHELL", "bash")).name
-    if shell not in ("bash", "zsh", "fish"):
-        shell = "bash"
-    with _store() as store:
-        env = store.env(args.name)
-        layers = [env.site_packages, *store.runtime_layers(env)]
-        sys.stdout.write(activate_script(name=env.name, path=env.path, site_layers=layers, shell=shell))
     return 0
 
 
@@ -319,11 +310,12 @@ _COMMANDS = {
     "create": _cmd_create,
     "envs": _cmd_envs,
     "remove": _cmd_remove,
-    "activate": _cmd_activate,
+    "activate": activate.cmd_activate,
     "install": _cmd_install,
     "uninstall": _cmd_uninstall,
     "list": _cmd_list,
     "export": _cmd_export,
+    **maintenance.COMMANDS,
 }
 
 

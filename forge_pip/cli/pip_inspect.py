@@ -74,7 +74,7 @@ def _display_name(dist_info: Path, default: str) -> str:
 
 
 def _target(ns: argparse.Namespace, store: Store) -> EnvInfo:
-    from forge_pip.cli.pip_install import open_target
+    from forge_pip.cli.target import open_target
 
     return open_target(ns, store)
 
@@ -118,8 +118,40 @@ def cmd_freeze(ns: argparse.Namespace) -> int:
     for d in dists:
         if d.name in excluded or (not ns.all and d.name in _FREEZE_SKIP):
             continue
-        print(f"{d.display}=={d.version}")
+        print(_freeze_line(d))
     return 0
+
+
+def _freeze_line(d: SeenDist) -> str:
+    """pip's: ``name @ URL`` (``git+URL@commit`` for VCS) from direct_url.json, else ``name==version``.
+
+    Editable installs keep ``name==version`` (pip prints ``-e PATH`` there)."""
+    from forge_store.pep610 import direct_reference
+
+    try:
+        text = (d.dist_info / "direct_url.json").read_text(encoding="utf-8")
+    except OSError:
+        text = None
+    reference = direct_reference(d.display, text) if text is not None else None
+    if reference is None and text is not None:
+        reference = _editable_vcs_line(d, text)
+    return reference or f"{d.display}=={d.version}"
+
+
+def _editable_vcs_line(d: SeenDist, record: str) -> str | None:
+    """``-e git+URL@commit#egg=name`` for an editable install whose project is in a git clone."""
+    import json
+
+    from forge_pip.index.urls import file_url_to_path, is_file_url
+    from forge_pip.vcs import editable_requirement
+
+    try:
+        url = json.loads(record)["url"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(url, str) or not is_file_url(url):
+        return None
+    return editable_requirement(file_url_to_path(url), d.display)
 
 
 def _applicable(meta: email.message.Message, markers: dict[str, str]) -> list[Requirement]:
@@ -240,6 +272,7 @@ _CACHE_PARTS = (
     ("http", "Package index page cache"),
     ("files", "Downloaded files"),
     ("built", "Built wheels"),
+    ("vcs", "VCS mirrors"),
 )
 
 

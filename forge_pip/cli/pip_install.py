@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from forge_pip.cli.progress import DownloadProgress
+from forge_pip.cli.target import open_target
 from forge_pip.install import NullInstallReporter
 from forge_pip.plan import Action, Plan, PlanItem
 
 if TYPE_CHECKING:
     from forge_pip.models import DistFile
-    from forge_store.models import EnvInfo, Interpreter, StoredWheel
-    from forge_store.store import Store
+    from forge_store.models import Interpreter, StoredWheel
 
 
 class CliReporter(NullInstallReporter):
@@ -73,6 +73,8 @@ class CliReporter(NullInstallReporter):
                 from forge_pip.index.urls import file_url_to_path
 
                 self.out(f"  Processing {file_url_to_path(item.file.url)}")
+            elif "+" in item.file.url.split(":", 1)[0]:  # git+URL: built (or cached) by commit
+                self.out(f"  Using {item.file.filename}, built from {item.file.url}")
             else:
                 self.out(f"  Downloading {item.file.filename}")
 
@@ -90,28 +92,6 @@ class CliReporter(NullInstallReporter):
 
     def on_ingested(self, item: object, entry: StoredWheel) -> None:
         pass
-
-
-def default_prefix() -> Path | None:
-    """The venv running Forge (pip's default target), or None if Forge runs on a base interpreter."""
-    return Path(sys.prefix) if sys.prefix != sys.base_prefix else None
-
-
-def open_target(ns: argparse.Namespace, store: Store) -> EnvInfo:
-    from forge_pip.install import NotAVenv, find_target
-
-    if ns.python is None and ns.env is None and default_prefix() is None:
-        raise NotAVenv(
-            f"{sys.executable} is not a virtual environment: Forge only links into venvs",
-            hint="pass --python VENV/bin/python or --env NAME",
-        )
-    return find_target(
-        store,
-        python=ns.python,
-        env_name=ns.env,
-        default_prefix=default_prefix(),
-        break_system_packages=ns.break_system_packages,
-    )
 
 
 def _options(ns: argparse.Namespace, env_prefix: Path | None, **extra: object) -> object:
@@ -180,6 +160,8 @@ def cmd_install(ns: argparse.Namespace) -> int:
             return 0
         if result.report is None:
             return 0
+        for warning in result.report.warnings:
+            reporter.on_warning(warning)
         installs = plan.installs
         reporter.out("Installing collected packages: " + ", ".join(i.name for i in installs))
         reused = sum(1 for a in result.report.actions if a.reused_entry and a.action != "from-parent")

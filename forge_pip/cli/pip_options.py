@@ -50,7 +50,18 @@ def _general(p: argparse.ArgumentParser) -> None:
     g.add_argument("--progress-bar", help="ignored")
     g.add_argument("--require-virtualenv", "--require-venv", action="store_true")
     g.add_argument("--break-system-packages", action="store_true")
-    g.add_argument("--offline", action="store_true", help="Forge: the store and caches only, no network")
+    g.add_argument(
+        "--offline",
+        action="store_true",
+        help="Forge: no network at all; use store entries (any, even ones installed from a local file)"
+        " and cached index pages, store entries first",
+    )
+    g.add_argument(
+        "--prefer-offline",
+        action="store_true",
+        help="Forge: use store entries (any, even ones installed from a local file) before index files,"
+        " within the requested versions; ask the indexes only for what the store lacks",
+    )
 
 
 def _index(p: argparse.ArgumentParser) -> None:
@@ -247,6 +258,7 @@ def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
         index_urls=tuple(dict.fromkeys(urls)),
         find_links=tuple(dict.fromkeys(find_links)),
         offline=bool(ns.offline),
+        prefer_offline=bool(ns.prefer_offline),
         trusted_hosts=tuple(trusted),
         cert=ns.cert or config.get_str("cert"),
         client_cert=ns.client_cert or config.get_str("client-cert"),

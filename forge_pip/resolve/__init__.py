@@ -1,7 +1,8 @@
-"""The resolve stage: requirements in, pins out, across the env's layers, Forge's store and indexes.
+"""The resolve stage: requirements in, pins out, across the env's layers, the indexes and Forge's store.
 
-See :func:`resolve`. The policy (what to prefer) lives in :mod:`.provider`; the inputs are the
-Protocols of :mod:`.sources`.
+See :func:`resolve`. The policy (what to prefer) lives in :mod:`.provider`: the layers satisfy as
+installed packages do in pip, the indexes decide versions, the store is a cache of their files.
+The inputs are the Protocols of :mod:`.sources`.
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ class DistCandidate:
     installed: InstalledDist | None = None
     stored: StoredDist | None = None
     file: DistFile | None = None
-    """For the index origin: the best file of this version for the target."""
+    """The best file of this version for the target (index origin, and store origin when the
+    entry holds that file; None for a ``prefer_store`` pick of a store entry)."""
     direct: bool = False
 
     @property

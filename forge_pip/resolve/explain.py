@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from forge_pip.resolve.candidates import Candidate, PythonCandidate, PythonReq, Req, split_identifier
+from forge_pip.resolve.candidates import (
+    Candidate,
+    ExplicitReq,
+    PythonCandidate,
+    PythonReq,
+    Req,
+    split_identifier,
+)
 from forge_pip.resolve.errors import NoMatchingDistribution, ResolutionError
 
 if TYPE_CHECKING:
@@ -65,8 +72,9 @@ def explain(
     lines: list[str] = []
     for req, parent in causes:
         if parent is None:
-            triggers.add(roots.get(_name_of(req), str(req)))
-            lines.append(f"The user requested {_format(req)}")
+            shown = _root_text(req, roots)
+            triggers.add(shown)
+            lines.append(f"The user requested {shown if isinstance(req, ExplicitReq) else _format(req)}")
         else:
             triggers.add(_trigger(parent, provider, roots))
             lines.append(f"{parent.identifier} {parent.version} depends on {_format(req)}")
@@ -90,6 +98,17 @@ def explain(
 
 def _format(req: Req) -> str:
     return str(req)
+
+
+def _root_text(req: Req, roots: Mapping[NormalizedName, str]) -> str:
+    """How pip names a user's requirement in a conflict: ``a 1.0 (from URL)`` for a direct one."""
+    if isinstance(req, ExplicitReq):
+        base = req.candidate.base
+        if base.direct and base.file is not None:
+            return f"{req.candidate.identifier} {base.version} (from {base.file.source or base.file.url})"
+    text = roots.get(_name_of(req), str(req))
+    # the name's first root may be a URL requirement while this one is a named one (a @ URL, a==2)
+    return str(req) if " @ " in text and not isinstance(req, ExplicitReq) else text
 
 
 def _chain(name: NormalizedName, provider: ForgeProvider) -> list[str]:

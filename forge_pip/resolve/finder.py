@@ -4,6 +4,13 @@ Static filters (they do not depend on the resolution state) run once per name an
 each file was skipped, for error messages: wheel tags, Requires-Python, ``--only-binary`` /
 ``--no-binary``, ``--hash``. Yanked files are kept but marked: whether they may be used depends
 on the requirement (PEP 592: only when pinned with ``==`` / ``===``).
+
+``--hash`` follows pip: a file whose digest is known and differs is skipped; a file with no known
+digest (a find-links file) stays a candidate and is checked once it is read.
+
+The store is a cache: :meth:`Finder.holding` finds the entry that holds a chosen file. Store
+entries are candidates of their own (:meth:`Finder.stored`) only with ``prefer_store``
+(``--prefer-offline`` / ``--offline``), and then under the same filters as index files.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ class FinderOptions:
     only_binary: frozenset[str] = frozenset()
     no_binary: frozenset[str] = frozenset()
     hashes: Mapping[NormalizedName, Mapping[str, frozenset[str]]] = dataclasses.field(default_factory=dict)
+    prefer_store: bool = False
+    """``--prefer-offline`` / ``--offline``: every usable store entry is a candidate."""
 
 
 def python_accepts(requires_python: str | None, python_version: str) -> bool:
@@ -68,6 +77,11 @@ def python_accepts(requires_python: str | None, python_version: str) -> bool:
 def hashes_match(known: Mapping[str, str], wanted: Mapping[str, frozenset[str]]) -> bool:
     """Whether one of a file's known digests is among the ``--hash`` values for its project."""
     return any(known.get(algo, "").lower() in digests for algo, digests in wanted.items() if algo in known)
+
+
+def hashes_comparable(known: Mapping[str, str], wanted: Mapping[str, frozenset[str]]) -> bool:
+    """Whether a file states a digest in one of the ``--hash`` algorithms (else: check it once read)."""
+    return any(algo in known for algo in wanted)
 
 
 def binary_policy(name: NormalizedName, only_binary: frozenset[str], no_binary: frozenset[str]) -> str:
@@ -100,11 +114,16 @@ class Finder:
         self._tag_strings = frozenset(str(t) for t in options.target.tags)
         self._index_cache: dict[NormalizedName, list[IndexVersion]] = {}
         self._store_cache: dict[NormalizedName, list[StoredDist]] = {}
+        self._held: dict[DistFile, StoredDist | None] = {}
         self._skipped: dict[NormalizedName, dict[str, None]] = {}  # ordered sets: pages have 10k+ files
 
     @property
     def prefer_binary(self) -> bool:
         return self._options.prefer_binary
+
+    @property
+    def prefer_store(self) -> bool:
+        return self._options.prefer_store
 
     def skipped(self, name: NormalizedName) -> list[str]:
         """Why files or entries of ``name`` were not usable (filled as a side effect of lookups)."""
@@ -159,7 +178,11 @@ class Finder:
             if policy == "sdist" and file.is_wheel:
                 self._skip(name, f"{version}: {file.filename} is a wheel (--no-binary)")
                 continue
-            if wanted is not None and not hashes_match(file.hashes, wanted):
+            if (
+                wanted is not None
+                and hashes_comparable(file.hashes, wanted)
+                and not hashes_match(file.hashes, wanted)
+            ):
                 self._skip(name, f"{version}: {file.filename} does not match the required --hash")
                 continue
             if file.yanked is not None:
@@ -177,22 +200,37 @@ class Finder:
         self._index_cache[name] = versions
         return versions
 
+    def _entry_usable(self, dist: StoredDist) -> bool:
+        opts = self._options
+        if not dist.tags & self._tags:
+            return False
+        if not python_accepts(dist.requires_python, opts.target.python_version):
+            return False
+        wanted = opts.hashes.get(dist.name)
+        return wanted is None or hashes_match(dist.file_hashes, wanted)
+
+    def holding(self, file: DistFile) -> StoredDist | None:
+        """The store entry that holds ``file`` (the file the sources chose), if it suits the target."""
+        if file in self._held:
+            return self._held[file]
+        dist = self._store.holding(file)
+        if dist is not None and not self._entry_usable(dist):
+            dist = None
+        self._held[file] = dist
+        return dist
+
     def stored(self, name: NormalizedName) -> list[StoredDist]:
-        """Store entries of ``name`` usable for the target, newest first (best tag first within a version)."""
+        """Store entries of ``name`` usable for the target, newest first (best tag first within a version).
+
+        Empty unless ``prefer_store``; a store entry is a wheel, so ``--no-binary`` excludes it.
+        """
         cached = self._store_cache.get(name)
         if cached is not None:
             return cached
         opts = self._options
-        wanted = opts.hashes.get(name)
         usable: list[StoredDist] = []
-        for dist in self._store.stored(name):
-            if not dist.tags & self._tags:
-                continue
-            if not python_accepts(dist.requires_python, opts.target.python_version):
-                continue
-            if wanted is not None and not hashes_match(dist.file_hashes, wanted):
-                continue
-            usable.append(dist)
+        if opts.prefer_store and binary_policy(name, opts.only_binary, opts.no_binary) != "sdist":
+            usable = [dist for dist in self._store.stored(name) if self._entry_usable(dist)]
         priority = opts.target.tag_priority
         default = len(priority)
 
@@ -205,7 +243,7 @@ class Finder:
         return usable
 
     def known_versions(self, name: NormalizedName, extra: Iterable[Version] = ()) -> Sequence[str]:
-        """Every usable version (index and store, plus ``extra``), oldest first, for messages."""
+        """Every usable version (index, store with ``prefer_store``, plus ``extra``), oldest first."""
         versions = {iv.version for iv in self.index_versions(name)}
         versions.update(d.version for d in self.stored(name))
         versions.update(extra)

@@ -1,23 +1,35 @@
 """The resolvelib provider: all of Forge's resolution policy lives here.
 
-Candidate order for a project (``find_matches``), the heart of Forge's reuse:
+The rule: **the indexes decide versions; the store is a cache.** Candidate order for a project
+(``find_matches``), as pip orders it:
 
 1. the dist the target env already sees (the most visible layer's copy: LOCAL, else the nearest
-   parent, else GLOBAL; with ``force_local`` only a LOCAL copy counts), if it satisfies;
-2. store entries whose tags fit the target, newest first (reuse before download);
-3. index versions, newest first (``prefer_binary``: versions with a wheel first).
+   parent, else GLOBAL; with ``force_local`` only a LOCAL copy counts), if it satisfies: pip's
+   "Requirement already satisfied";
+2. the versions the configured sources offer (indexes, find-links; filtered by ``--only-binary`` /
+   ``--no-binary``, ``--hash``, yanked, ``--pre``, Requires-Python), newest first
+   (``prefer_binary``: versions with a wheel first), each with the one file pip would pick.
 
-So an installed or stored version wins over a newer index version, as pip keeps installed
-versions without ``-U``. When upgrading a name, every source is merged newest first and, for one
-version, installed beats stored beats index. Only the most visible layer's copy is a candidate:
-a LOCAL 1.0 shadows a PARENT 2.0 at run time, so the parent's copy cannot satisfy ``>=2``.
+The store never adds a version: an index candidate becomes a store candidate (linked, no
+download, metadata read from the entry) only when the store holds *that very file*
+(``Finder.holding``: the file's sha256 is a wheel-hash alias of an entry, or an sdist's sha256
+keys the built wheel an entry came from). So an entry that was installed by path or built
+locally serves a later request only when its bytes are what the sources offer.
+
+With ``prefer_store`` (``--prefer-offline`` / ``--offline``) every usable store entry is a
+candidate too, ranked before the index versions (newest first; the index is listed only when no
+store entry is accepted), still under the specifiers, constraints, ``--no-binary`` and ``--hash``.
+
+When upgrading a name (``-U``), all candidates are merged newest first and, for one version,
+installed beats stored beats index. Only the most visible layer's copy is a candidate: a LOCAL
+1.0 shadows a PARENT 2.0 at run time, so the parent's copy cannot satisfy ``>=2``.
 """
 
 from __future__ import annotations
 
 import math
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
@@ -39,8 +51,8 @@ from forge_pip.resolve.candidates import (
     split_identifier,
 )
 from forge_pip.resolve.finder import python_accepts
-from forge_pip.resolve.sources import CoreMetadata, Origin
-from forge_store.errors import IncompatibleWheel, UsageError
+from forge_pip.resolve.sources import CoreMetadata, Origin, StoredDist
+from forge_store.errors import IncompatibleWheel, UnsupportedUrl, UsageError
 
 if TYPE_CHECKING:
     from packaging.markers import Marker
@@ -48,10 +60,12 @@ if TYPE_CHECKING:
     from resolvelib.structs import RequirementInformation
 
     from forge_pip.models import TargetPython
-    from forge_pip.resolve.finder import Finder
+    from forge_pip.resolve.finder import Finder, IndexVersion
     from forge_pip.resolve.sources import IndexView, InstalledDist, LayerView, ResolveReporter
 
     Info = RequirementInformation[Req, Candidate]
+    Offer = DistCandidate | StoredDist | tuple[IndexVersion, DistFile]
+    """What ``-U`` ranks: a layer's candidate, a store entry, or an index version's chosen file."""
 
 
 def is_pinned(specifier: SpecifierSet) -> bool:
@@ -188,7 +202,11 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
             file = file_from_url(req.url)
             if file is not None:
                 return ExplicitReq(self.with_extras(self.direct_candidate(name, file), extras))
-            self.warn(f"ignoring the URL of {req} (it names no wheel or sdist file)")
+            # Never the index project of that name instead (a supply-chain hole).
+            raise UnsupportedUrl(
+                f"{req.name} @ {req.url}: Forge cannot install this URL dependency",
+                hint="only wheel and sdist URLs are followed in dependencies; install the URL yourself",
+            )
         return NamedReq(name, extras, req.specifier, req)
 
     def metadata(self, file: DistFile) -> CoreMetadata:
@@ -215,11 +233,26 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
 
     # -- candidate lists ---------------------------------------------------------------------------
 
+    def _allowed(self, specifier: SpecifierSet, versions: Iterable[Version]) -> set[Version]:
+        """The versions ``specifier`` admits, with pip's pre-release rule (``--pre`` or explicit)."""
+        return set(specifier.filter(versions, prereleases=True if self._pre else None))
+
+    def _from_index(self, name: NormalizedName, iv: IndexVersion, file: DistFile) -> DistCandidate:
+        """The candidate of one index file: linked from the store when the store holds that file."""
+        held = self.finder.holding(file)
+        if held is not None:
+            return self._dist(name, iv.version, Origin.STORE, held.entry_id, stored=held, file=file)
+        return self._dist(name, iv.version, Origin.INDEX, file.url, file=file)
+
+    def _from_store(self, dist: StoredDist) -> DistCandidate:
+        return self._dist(dist.name, dist.version, Origin.STORE, dist.entry_id, stored=dist)
+
     def iter_base_candidates(self, name: NormalizedName, specifier: SpecifierSet) -> Iterator[DistCandidate]:
         """Every candidate of ``name`` allowed by ``specifier``, most preferred first (module doc).
 
-        Lazy: when the env already has a satisfying version and ``name`` is not upgraded, the store
-        and the index are consulted only if the resolver rejects that version.
+        Lazy: when the env already has a satisfying version and ``name`` is not upgraded, the
+        index is consulted only if the resolver rejects that version (with ``prefer_store``, the
+        same holds for the store's versions).
         """
         installed = self.visible_installed(name)
         layer_cand = None
@@ -228,38 +261,71 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
                 name, installed.version, Origin.LAYER, installed.layer, installed=installed
             )
         upgrade = self._upgrade(name)
-        if layer_cand is not None and not upgrade:
-            yield layer_cand
+        allow_yanked = self._allow_yanked_pinned and is_pinned(specifier)
+        if not upgrade:
+            if layer_cand is not None:
+                yield layer_cand
+            # as pip: once the installed version is rejected, its index copy is not offered
+            skip = layer_cand.version if layer_cand is not None else None
+            yield from self._cached_then_indexed(name, specifier, allow_yanked, skip)
+            return
+        # Newest anywhere; for one version, what is already here beats a download.
         stored = self.finder.stored(name)
         indexed = self.finder.index_versions(name)
         known = {d.version for d in stored} | {iv.version for iv in indexed}
-        allowed = set(specifier.filter(known, prereleases=True if self._pre else None))
-        allow_yanked = self._allow_yanked_pinned and is_pinned(specifier)
-
-        ranked: list[tuple[Version, int, bool, DistCandidate]] = []
+        allowed = self._allowed(specifier, known)
+        ranked: list[tuple[Version, int, bool, Offer]] = []
         if layer_cand is not None:
             ranked.append((layer_cand.version, 0, True, layer_cand))
         for dist in stored:
             if dist.version in allowed:
-                cand = self._dist(name, dist.version, Origin.STORE, dist.entry_id, stored=dist)
-                ranked.append((dist.version, 1, True, cand))
+                ranked.append((dist.version, 1, True, dist))
         for iv in indexed:
             file = iv.best(allow_yanked=allow_yanked) if iv.version in allowed else None
             if file is not None:
-                cand = self._dist(name, iv.version, Origin.INDEX, file.url, file=file)
-                ranked.append((iv.version, 2, file.is_wheel, cand))
-        if upgrade:
-            # Newest anywhere; for one version, what is already here beats a download.
-            ranked.sort(key=lambda item: item[1])
-            ranked.sort(key=lambda item: item[0], reverse=True)
-            if self.finder.prefer_binary:
-                ranked.sort(key=lambda item: not item[2])
+                ranked.append((iv.version, 2, file.is_wheel, (iv, file)))
+        ranked.sort(key=lambda item: item[1])
+        ranked.sort(key=lambda item: item[0], reverse=True)
+        if self.finder.prefer_binary:
+            ranked.sort(key=lambda item: not item[2])
         seen: set[Version] = set()
-        for version, _rank, _binary, cand in ranked:
-            if version not in seen:
-                seen.add(version)
-                if cand is not layer_cand or upgrade:
-                    yield cand
+        for version, _rank, _binary, offer in ranked:
+            if version in seen:
+                continue
+            seen.add(version)
+            if isinstance(offer, DistCandidate):
+                yield offer
+            elif isinstance(offer, StoredDist):
+                yield self._from_store(offer)
+            else:
+                yield self._from_index(name, *offer)
+
+    def _cached_then_indexed(
+        self, name: NormalizedName, specifier: SpecifierSet, allow_yanked: bool, skip: Version | None
+    ) -> Iterator[DistCandidate]:
+        """Without ``-U``: store entries first when ``prefer_store``, then the index's versions."""
+        stored = self.finder.stored(name)
+        seen: set[Version] = set() if skip is None else {skip}
+        if stored:
+            allowed = self._allowed(specifier, {d.version for d in stored})
+            # pip admits pre-releases when no final release matches: only the whole set tells.
+            if not (self._pre or specifier.prereleases or any(not v.is_prerelease for v in allowed)):
+                indexed = {iv.version for iv in self.finder.index_versions(name)}
+                allowed &= self._allowed(specifier, allowed | indexed)
+            for dist in stored:
+                if dist.version in allowed and dist.version not in seen:
+                    seen.add(dist.version)
+                    yield self._from_store(dist)
+        indexed_versions = self.finder.index_versions(name)
+        allowed = self._allowed(
+            specifier, {iv.version for iv in indexed_versions} | {d.version for d in stored}
+        )
+        for iv in indexed_versions:
+            if iv.version in allowed and iv.version not in seen:
+                file = iv.best(allow_yanked=allow_yanked)
+                if file is not None:
+                    seen.add(iv.version)
+                    yield self._from_index(name, iv, file)
 
     # -- resolvelib API ----------------------------------------------------------------------------
 

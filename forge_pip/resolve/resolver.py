@@ -72,6 +72,9 @@ class ResolveRequest:
     no_deps: bool = False
     hashes: Mapping[NormalizedName, Mapping[str, frozenset[str]]] = dataclasses.field(default_factory=dict)
     """``--hash`` pinning: name -> algorithm -> allowed hex digests (lower case)."""
+    prefer_store: bool = False
+    """``--prefer-offline`` / ``--offline``: store entries are candidates, ranked before index files.
+    Otherwise the store only supplies a file the indexes offer (see :mod:`.provider`)."""
 
     def __post_init__(self) -> None:
         # Accept pip's spelling ("eager") as well as the enum.
@@ -90,7 +93,8 @@ class Pin:
     store_entry: str | None = None
     """For ``Origin.STORE``: the store entry id."""
     file: DistFile | None = None
-    """For ``Origin.INDEX``: the file to fetch (a direct requirement's file when ``direct``)."""
+    """For ``Origin.INDEX``: the file to fetch (a direct requirement's file when ``direct``). For
+    ``Origin.STORE``: the index file the entry holds (None for a ``prefer_store`` store pick)."""
     extras: frozenset[NormalizedName] = frozenset()
     requested: bool = False
     """The user asked for this name (not only a dependency)."""
@@ -201,6 +205,7 @@ def resolve(
                 }
                 for name, by_algo in request.hashes.items()
             },
+            prefer_store=request.prefer_store,
         ),
         index,
         store,

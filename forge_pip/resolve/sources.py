@@ -3,6 +3,10 @@
 The lead implements the three views over ``forge_store`` and ``forge_pip.index``; tests use
 in-memory fakes. Every name passed in or returned is canonical (``canonicalize_name``).
 
+The indexes decide versions and files; the store is a cache of files: ``StoreView.holding`` says
+whether the store already holds the very file an index offers. Only ``--prefer-offline`` /
+``--offline`` make every store entry a candidate (``StoreView.stored``).
+
 Example::
 
     class MyLayers:
@@ -35,7 +39,8 @@ class Origin(enum.Enum):
     LAYER = "layer"
     """Already provided by a layer of the target env (nothing to install)."""
     STORE = "store"
-    """Unpacked in Forge's store: link it, no download."""
+    """Unpacked in Forge's store: link it, no download (the entry holds the file the index offers,
+    or ``--prefer-offline`` / ``--offline`` asked for store entries)."""
     INDEX = "index"
     """A file on an index, a find-links location, or a direct URL / local file: fetch it."""
 
@@ -70,7 +75,9 @@ class StoredDist:
     entry_id: str
     provides_extra: frozenset[NormalizedName] = frozenset()
     file_hashes: Mapping[str, str] = dataclasses.field(default_factory=dict, hash=False)
-    """Digests of the wheel file(s) this entry was ingested from (for ``--hash`` pinning)."""
+    """Digests of the file this entry stands for (for ``--hash`` pinning): the index file it holds
+    (``StoreView.holding``; an sdist's digests when the entry was built from that sdist), else
+    the wheel file it was first ingested from."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -145,9 +152,17 @@ class LayerView(Protocol):
 
 
 class StoreView(Protocol):
-    """Distributions already unpacked in Forge's store."""
+    """Distributions already unpacked in Forge's store (a cache of files, not a source of versions)."""
 
-    def stored(self, name: NormalizedName) -> list[StoredDist]: ...
+    def stored(self, name: NormalizedName) -> list[StoredDist]:
+        """Every entry of ``name``: candidates only with ``--prefer-offline`` / ``--offline``."""
+        ...
+
+    def holding(self, file: DistFile) -> StoredDist | None:
+        """The entry that holds this very file, if any: a wheel whose sha256 is one of the entry's
+        wheel-hash aliases, or an sdist whose sha256 keys the built wheel the entry came from.
+        ``file_hashes`` of the answer are the file's digests."""
+        ...
 
 
 class IndexView(Protocol):

@@ -8,6 +8,7 @@ A fake project is ``name -> [Release(...), ...]``; each release becomes one or m
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -49,6 +50,7 @@ class Release:
     yanked: str | None = None
     extras: tuple[str, ...] = ()
     sha256: str | None = None
+    """The digest the index states (default: a function of the file name; ``""``: none, as find-links)."""
 
 
 def metadata_text(name: str, release: Release) -> bytes:
@@ -77,12 +79,12 @@ class FakeIndex:
                 if rel.sdist:
                     filenames.append(f"{stem}-{rel.version}.tar.gz")
                 for filename in filenames:
-                    digest = rel.sha256 or f"{abs(hash(filename)):064x}"[:64]
+                    digest = file_sha256(filename) if rel.sha256 is None else rel.sha256
                     files.append(
                         DistFile(
                             url=f"https://fake.invalid/{filename}",
                             filename=filename,
-                            hashes={"sha256": digest},
+                            hashes={"sha256": digest} if digest else {},
                             requires_python=rel.file_requires_python,
                             yanked=rel.yanked,
                             source="fake",
@@ -112,13 +114,30 @@ class FakeLayers:
 
 
 class FakeStore:
+    """Store entries; an entry holds an index file when its ``file_hashes`` sha256 is the file's."""
+
     def __init__(self, *dists: StoredDist) -> None:
         self._dists: dict[str, list[StoredDist]] = {}
         for d in dists:
             self._dists.setdefault(d.name, []).append(d)
+        self.held: list[str] = []
+        """File names asked about through ``holding``, in order."""
 
     def stored(self, name: NormalizedName) -> list[StoredDist]:
         return list(self._dists.get(name, ()))
+
+    def holding(self, file: DistFile) -> StoredDist | None:
+        self.held.append(file.filename)
+        sha = file.hashes.get("sha256")
+        for d in self._dists.get(file.name, ()):
+            if sha and d.file_hashes.get("sha256") == sha and d.version == file.version:
+                return dataclasses.replace(d, file_hashes=dict(file.hashes))
+        return None
+
+
+def file_sha256(filename: str) -> str:
+    """The sha256 the fake index announces for a file (a function of its name)."""
+    return hashlib.sha256(filename.encode()).hexdigest()
 
 
 def installed(name: str, version: str, layer: str = "local", requires: Sequence[str] = ()) -> InstalledDist:
@@ -134,7 +153,11 @@ def stored(
     requires: Sequence[str] = (),
     entry: str | None = None,
     file_hashes: Mapping[str, str] | None = None,
+    holds: str | None = None,
 ) -> StoredDist:
+    """A store entry; ``holds`` names the fake index file it was ingested from (same sha256)."""
+    if holds is not None:
+        file_hashes = {"sha256": file_sha256(holds)}
     return StoredDist(
         canonicalize_name(name),
         Version(version),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from resolve_fakes import PURE, Release, target, versions, world
+from resolve_fakes import PURE, Release, pin, target, versions, world
 
 from forge_pip.models import DistFile
 from forge_pip.resolve import (
@@ -269,6 +269,16 @@ def test_hash_pinning_selects_matching_files() -> None:
     assert versions(res) == {"lib": "1.0"}
     with pytest.raises(NoMatchingDistribution, match="--hash"):
         world(index).resolve("lib==2.0", hashes={canonicalize_name("lib"): {"sha256": frozenset({"a" * 64})}})
+
+
+def test_hash_pinning_keeps_files_without_a_stated_digest() -> None:
+    """pip: a find-links file states no digest; it stays a candidate and is checked once read."""
+    index = {"lib": [R("1.0", sha256="a" * 64), R("2.0", sha256="")]}
+    wanted = {canonicalize_name("lib"): {"sha256": frozenset({"c" * 64})}}
+    lib = pin(world(index).resolve("lib", hashes=wanted), "lib")
+    assert str(lib.version) == "2.0" and lib.file is not None and not lib.file.hashes
+    with pytest.raises(NoMatchingDistribution, match="--hash"):
+        world(index).resolve("lib==1.0", hashes=wanted)  # a stated digest that differs is skipped
 
 
 # -- laziness ----------------------------------------------------------------------------------------

@@ -63,9 +63,11 @@ def test_pins_satisfy_every_requirement(
     universe: Universe, root: list[tuple[str, str]], data: st.DataObject
 ) -> None:
     index = {n: [Release(v, reqs) for v, reqs in vs.items()] for n, vs in universe.items()}
-    # Optionally a layer and the store already hold some versions (with the same requirements).
+    # Optionally a layer and the store already hold some versions (with the same requirements);
+    # the store entry holds the index's own file, and --prefer-offline may be on.
     extra_layer = data.draw(st.sampled_from([None, *[(n, v) for n, vs in universe.items() for v in vs]]))
     extra_store = data.draw(st.sampled_from([None, *[(n, v) for n, vs in universe.items() for v in vs]]))
+    prefer_store = data.draw(st.booleans())
     layers = FakeLayers()
     store = FakeStore()
     if extra_layer:
@@ -73,11 +75,11 @@ def test_pins_satisfy_every_requirement(
         layers = FakeLayers(installed(n, v, "parent:base", requires=universe[n][v]))
     if extra_store:
         n, v = extra_store
-        store = FakeStore(stored(n, v, requires=universe[n][v]))
+        store = FakeStore(stored(n, v, requires=universe[n][v], holds=f"{n}-{v}-py3-none-any.whl"))
     root_reqs = [Requirement(n + s) for n, s in root]
     w = world(index, layers=layers, store=store)
     try:
-        res = w.resolve(*(str(r) for r in root_reqs))
+        res = w.resolve(*(str(r) for r in root_reqs), prefer_store=prefer_store)
     except (ResolutionError, NoMatchingDistribution):
         assert not brute_force_has_solution(universe, root_reqs)
         return
@@ -90,6 +92,12 @@ def test_pins_satisfy_every_requirement(
             assert applies(r, res), (pin, r, res.pins)
         if pin.origin is Origin.LAYER:
             assert extra_layer == (pin.name, str(pin.version))
+        if pin.origin is Origin.STORE:
+            assert extra_store == (pin.name, str(pin.version))
+    if not prefer_store:
+        # The store is a cache: it never changes which versions are chosen.
+        without = world(index, layers=layers).resolve(*(str(r) for r in root_reqs))
+        assert {n: p.version for n, p in without.pins.items()} == {n: p.version for n, p in res.pins.items()}
         # Everything pinned is reachable from a requested name.
         assert pin.requested or any(pin.name in deps for deps in res.graph.values())
 
@@ -106,7 +114,7 @@ def test_dependency_cycle_left_behind_by_backtracking() -> None:
     w = world(
         index,
         layers=FakeLayers(installed("b", "1.0", "parent:base", requires=universe["b"]["1.0"])),
-        store=FakeStore(stored("a", "3.0", requires=universe["a"]["3.0"])),
+        store=FakeStore(stored("a", "3.0", requires=universe["a"]["3.0"], holds="a-3.0-py3-none-any.whl")),
     )
     res = w.resolve("d~=1.0", "a>=1.1")
     assert {n: str(p.version) for n, p in res.pins.items()} == {"a": "2.0", "d": "1.1"}

@@ -40,12 +40,12 @@ def test_create_list_activate_remove(forge_home: Path) -> None:
     assert "base" in text and "kid" in text
     first = forge_cli("activate", "kid", "--shell", "bash").stdout
     assert first == forge_cli("activate", "kid", "--shell", "bash").stdout, "deterministic"
-    kid_site = forge_home / "envs/kid/lib"
-    assert f"export VIRTUAL_ENV={forge_home}/envs/kid" in first
-    assert "export PYTHONPATH=" in first and str(kid_site) in first
-    assert first.index("envs/kid/lib") < first.index("envs/base/lib"), "LOCAL before PARENT"
+    assert f"VIRTUAL_ENV={forge_home}/envs/kid\nexport VIRTUAL_ENV" in first
+    assert "PYTHONPATH" not in first.replace("never PYTHONPATH", ""), "activation leaks no PYTHONPATH"
+    layered = forge_cli("activate", "kid", "--pythonpath").stdout.strip()
+    assert layered.index("envs/kid/lib") < layered.index("envs/base/lib"), "LOCAL before PARENT"
     fish = forge_cli("activate", "kid", "--shell", "fish").stdout
-    assert "set -gx VIRTUAL_ENV" in fish
+    assert "set -gx VIRTUAL_ENV" in fish and "PYTHONPATH" not in fish.replace("never PYTHONPATH", "")
     # the activation works in a real shell
     script = first + 'python -c "import sys; print(sys.prefix)"\n'
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True)

@@ -168,7 +168,7 @@ def test_read_only_home_reads_work_and_writes_say_why(forge_home: Path, demo: di
         assert "demo==1.0" in ok(forge("export", "--env", "x", wrap=wrap))
         listed = ok(forge("pip", "list", "--env", "x", wrap=wrap))
         assert "demo" in listed and "other" in listed
-        assert "demo==1.0" in ok(forge("pip", "freeze", "--env", "x", wrap=wrap))
+        assert "demo" in ok(forge("pip", "freeze", "--env", "x", wrap=wrap))
         assert "Version: 1.0" in ok(forge("pip", "show", "--env", "x", "demo", wrap=wrap))
         for args in (
             ("create", "y"),

@@ -1,0 +1,62 @@
+"""Keep Forge's own processes on Forge's own code, whatever ``PYTHONPATH`` says.
+
+Every Forge env's site-packages holds ``forge_pip.py`` (the launcher module behind ``ENV/bin/python
+-m forge_pip``) and ``_forge_layers.py`` (its start-up hook), next to the env's packages. A
+``PYTHONPATH`` that names such a directory (an activation once exported one; tools copy an env's
+``sys.path`` into ``PYTHONPATH``) put that launcher ahead of the real ``forge_pip`` package in
+Forge's own interpreter, which then re-ran itself forever, and the env's packages (an old
+``packaging``, say) ahead of Forge's dependencies.
+
+So Forge's entry points, the ``forge`` command (:func:`forge_main`, which lives here because the
+top-level name ``forge_pip`` is the one an env's launcher takes) and ``python -m forge_pip``, call
+:func:`enter` before importing anything else: it drops every Forge env's site-packages from
+``sys.path`` (except the directory Forge itself is imported from) and forgets the launcher
+variable, so that Forge's children start clean. The launcher module and ``bin/pip`` set
+:data:`LAUNCHED_VAR` when they re-execute Forge's interpreter; a launcher module that meets it steps
+aside for the real package instead of re-executing again, so no chain of them can loop.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+LAUNCHED_VAR = "_FORGE_PIP_LAUNCHED"
+"""Set by an env's launchers on the Forge process they start; Forge removes it at start-up."""
+
+ENV_SITE_MARKERS = ("_forge_layers.py", "forge_pip.py")
+"""Files that only a Forge env's site-packages holds (the layer hook, the pip launcher module)."""
+
+
+def is_env_site(entry: str) -> bool:
+    """Whether the ``sys.path`` entry ``entry`` is a Forge env's site-packages."""
+    folder = entry or os.curdir
+    if os.path.isdir(os.path.join(folder, "forge_pip")):
+        return False  # the real package lives here (Forge installed into this env)
+    return any(os.path.isfile(os.path.join(folder, marker)) for marker in ENV_SITE_MARKERS)
+
+
+def without_env_sites(path: Sequence[str], keep: str) -> list[str]:
+    """``path`` without Forge envs' site-packages; ``keep`` (Forge's own directory) always stays."""
+    kept = os.path.realpath(keep)
+    return [p for p in path if os.path.realpath(p or os.curdir) == kept or not is_env_site(p)]
+
+
+def forge_root() -> str:
+    """The directory that Forge's packages are imported from (site-packages, or a source tree)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def enter() -> None:
+    """Make this process Forge's own: no env site-packages on ``sys.path``, no launcher variable."""
+    sys.path[:] = without_env_sites(sys.path, forge_root())
+    os.environ.pop(LAUNCHED_VAR, None)
+
+
+def forge_main() -> int:
+    """The ``forge`` console script."""
+    enter()
+    from forge_pip.cli.forge import main
+
+    return main()
