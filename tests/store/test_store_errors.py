@@ -170,11 +170,13 @@ def test_read_only_home_reads_work_and_writes_say_why(forge_home: Path, demo: di
         assert "demo" in listed and "other" in listed
         assert "demo" in ok(forge("pip", "freeze", "--env", "x", wrap=wrap))
         assert "Version: 1.0" in ok(forge("pip", "show", "--env", "x", "demo", wrap=wrap))
+        assert "x" in ok(forge("du", wrap=wrap))
         for args in (
             ("create", "y"),
             ("install", str(demo["demo2"]), "--env", "x"),
             ("uninstall", "demo", "--env", "x"),
             ("remove", "x"),
+            ("gc",),
         ):
             one_line(forge(*args, wrap=wrap), ExitCode.STORAGE, "read-only", "FORGE_HOME")
         proc = forge(
