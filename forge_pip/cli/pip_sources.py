@@ -168,7 +168,9 @@ def standard_options(
     uploaded = getattr(ns, "uploaded_prior_to", None) or config.get_str("uploaded-prior-to")
     return StandardOptions(
         build_constraints=tuple(build_constraints),
-        check_build_deps=flag("check-build-dependencies"),
+        check_build_deps=bool(
+            getattr(ns, "check_build_deps", False) or config.get_bool("check-build-dependencies")
+        ),
         groups=groups,
         scripts=scripts,
         only_deps=only_deps,
