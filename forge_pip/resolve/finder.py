@@ -89,7 +89,7 @@ class FinderOptions:
     """``--prefer-offline`` / ``--offline``: every usable store entry is a candidate."""
     uploaded_prior_to: datetime.datetime | None = None
     """pip 26's ``--uploaded-prior-to`` (an aware datetime): an index file uploaded at or after it
-    is skipped, and so is one whose index states no PEP 700 ``upload-time`` (pip's rule); local
+    is skipped; one whose index states no PEP 700 ``upload-time`` is an error (pip's rule); local
     files (``file://`` indexes and find-links) are exempt."""
 
 
@@ -216,11 +216,13 @@ class Finder:
                 continue
             if opts.uploaded_prior_to is not None and not file.url.startswith("file:"):
                 uploaded = file.upload_datetime
-                if uploaded is None:
-                    self._skip(
-                        name, f"{version}: {file.source or 'the index'} does not provide upload-time metadata"
+                if uploaded is None:  # pip: an error, not a skipped file
+                    from forge_pip.resolve.errors import UploadTimeMissing
+
+                    raise UploadTimeMissing(
+                        f"Index {file.source or file.url} does not provide upload-time metadata.",
+                        hint="--uploaded-prior-to needs an index that states PEP 700 upload times",
                     )
-                    continue
                 if uploaded >= opts.uploaded_prior_to:
                     self._skip(
                         name,
