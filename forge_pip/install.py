@@ -932,7 +932,8 @@ def fetch(
             assert item.file is not None
             path = pipe.files.local_path(item.file)
             if build_wheels and not item.file.is_wheel:
-                built = pipe.builder.build_wheel(path)
+                settings = pipe.files.config_settings.get(canonicalize_name(item.name))
+                built = pipe.builder.build_wheel(path, config_settings=settings)
                 rep.on_built(item, built.path, built.cached)
                 path = built.path
             target = dest / path.name

@@ -367,3 +367,38 @@ def test_build_constraint_without_isolation_is_refused(store: Store, forge: Pip,
         "install", "--env", "e", "--no-index", "--build-constraint", str(tmp_path / "nope.txt"), "x"
     )
     assert missing.code != 0 and "Traceback" not in missing.err
+
+
+def test_pip_wheel_passes_config_settings(store: Store, forge: Pip, tmp_path: Path, record: Path) -> None:
+    index = sdist_world(tmp_path)
+    out = tmp_path / "wheels"
+    r = forge("wheel", "-i", index.file_url, "-w", str(out), "-C", "k=w", "tiny-pkg")
+    assert r.code == 0, r.err
+    assert settings_by_hook(record)["build_wheel"] == {"k": "w"}
+    assert wheel_config(out / "tiny_pkg-1.0-py3-none-any.whl") == {"k": "w"}
+
+
+def test_config_settings_match_real_pip(store: Store, forge: Pip, tmp_path: Path, record: Path) -> None:
+    """Where a pip >= 26 is given (``FORGE_TEST_PIP26``): both hand the backend the same settings."""
+    import subprocess
+
+    exe = os.environ.get("FORGE_TEST_PIP26")
+    if not exe or not Path(exe).is_file():
+        pytest.skip("set FORGE_TEST_PIP26 to a pip >= 26 to compare with it")
+    index = sdist_world(tmp_path)
+    args = ["-i", index.file_url, "--no-deps", "-C", "mode=a", "-C", "mode=b", "-C", "x=1", "tiny-pkg"]
+    proc = subprocess.run(
+        [exe, "wheel", "-q", "--no-cache-dir", "-w", str(tmp_path / "theirs"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    theirs = settings_by_hook(record)
+    record.unlink()
+    r = forge("wheel", "--no-cache-dir", "-w", str(tmp_path / "ours"), *args)
+    assert r.code == 0, r.err
+    ours = settings_by_hook(record)
+    assert "build_wheel" in ours
+    assert {hook: theirs[hook] for hook in ours} == ours  # (pip also asks for metadata first)
+    assert theirs["build_wheel"] == {"mode": ["a", "b"], "x": "1"}
