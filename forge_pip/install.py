@@ -688,11 +688,52 @@ def _read_locks(options: InstallOptions, target: TargetPython) -> list[LockedPac
     return locked
 
 
-def _add_locked_hashes(reqs: _Requests, locked: Sequence[LockedPackage]) -> None:
-    """A locked package's hashes count as its ``--hash`` (pip: they switch on hash-checking)."""
-    for pkg in locked:
-        for algo, digest in pkg.file.hashes.items():
-            reqs.hashes.setdefault(pkg.name, {}).setdefault(algo, set()).add(digest.lower())
+def _locked(
+    pipe: _Pipeline,
+    options: InstallOptions,
+    layers: LayerView,
+    store_view: StoreView,
+    reporter: InstallReporter,
+) -> tuple[Resolution, _Requests]:
+    """``-r pylock.toml``: locked files pinned as they are; locked VCS / directory / archive
+    packages go through their own requirement lines (pip's), with no dependencies: the lock
+    lists those too. Each file is checked against its recorded hashes when it is fetched."""
+    from forge_pip.pylock import locked_resolution
+    from forge_pip.resolve import Resolution
+
+    locked = _read_locks(options, pipe.target)
+    resolution = locked_resolution(locked, layers, store_view, pipe.target)
+    lines = tuple(
+        parse_requirement_line(
+            pkg.requirement, f"{pkg.lock}: package {pkg.name}", cwd=str(options.cwd or Path.cwd())
+        )
+        for pkg in locked
+        if pkg.requirement is not None
+    )
+    reqs = _collect(pipe, lines, options.cwd)
+    if lines:
+        direct = _resolve(
+            pipe, reqs, dataclasses.replace(options, no_deps=True), layers, store_view, reporter
+        )
+        twice = sorted(set(direct.pins) & set(resolution.pins))
+        if twice:
+            from forge_store.errors import InvalidLockFile
+
+            raise InvalidLockFile(f"{locked[0].lock}: {twice[0]} is selected twice")
+        resolution = Resolution({**resolution.pins, **direct.pins}, {**resolution.graph, **direct.graph})
+    if options.require_hashes:  # the lock's hashes are its --hash (each file is checked anyway)
+        for pkg in locked:
+            for algo, digest in (pkg.file.hashes if pkg.file is not None else {}).items():
+                reqs.hashes.setdefault(pkg.name, {}).setdefault(algo, set()).add(digest.lower())
+    return resolution, reqs
+
+
+def _hash_mode(options: InstallOptions) -> InstallOptions:
+    """A lock file's hashes do not switch hash-checking on for its VCS and directory packages
+    (every locked file is checked against its own hashes); ``--require-hashes`` still does."""
+    if options.lock_files and not options.require_hashes:
+        return dataclasses.replace(options, no_require_hashes=True)
+    return options
 
 
 def _without_requested(resolution: Resolution) -> Resolution:
@@ -806,16 +847,12 @@ def install(
             ),
         )
         if options.lock_files:
-            from forge_pip.pylock import locked_resolution
-
-            locked = _read_locks(options, pipe.target)
-            resolution = locked_resolution(locked, layers, store_view, pipe.target)
-            _add_locked_hashes(reqs, locked)
+            resolution, reqs = _locked(pipe, options, layers, store_view, rep)
         else:
             resolution = _resolve(pipe, reqs, options, layers, store_view, rep)
         if options.only_deps:
             resolution = _without_requested(resolution)
-        _check_hash_mode(reqs, options, resolution)
+        _check_hash_mode(reqs, _hash_mode(options), resolution)
         local = local_dists(store, env)
         plan = make_plan(env.name, resolution, local, editables=reqs.editables)
         rep.on_plan(plan)
@@ -913,16 +950,12 @@ def fetch(
     ) as pipe:
         reqs = _collect(pipe, options.requirements, options.cwd)
         if options.lock_files:
-            from forge_pip.pylock import locked_resolution
-
-            locked = _read_locks(options, pipe.target)
-            resolution = locked_resolution(locked, EmptyLayers(), EmptyStore(), pipe.target)
-            _add_locked_hashes(reqs, locked)
+            resolution, reqs = _locked(pipe, options, EmptyLayers(), EmptyStore(), rep)
         else:
             resolution = _resolve(pipe, reqs, options, EmptyLayers(), EmptyStore(), rep)
         if options.only_deps:
             resolution = _without_requested(resolution)
-        _check_hash_mode(reqs, options, resolution)
+        _check_hash_mode(reqs, _hash_mode(options), resolution)
         plan = make_plan(f"download:{dest}", resolution, {}, editables=())
         rep.on_plan(plan)
         if options.dry_run:
@@ -970,7 +1003,7 @@ def lock(
         resolution = _resolve(pipe, reqs, options, EmptyLayers(), EmptyStore(), rep)
         if options.only_deps:
             resolution = _without_requested(resolution)
-        _check_hash_mode(reqs, options, resolution)
+        _check_hash_mode(reqs, _hash_mode(options), resolution)
 
         def hashes_of(file: DistFile) -> Mapping[str, str]:
             if "sha256" in file.hashes:

@@ -61,7 +61,17 @@ __all__ = [
 _PYLOCK_NAME = re.compile(r"^pylock\.([^.]+)\.toml$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _HASHES = ("sha256", "sha384", "sha512")
-_FILE_FIELDS = ("name", "url", "path", "hashes", "upload_time")
+_FILE_FIELDS = (
+    "name",
+    "url",
+    "path",
+    "hashes",
+    "upload_time",
+    "type",
+    "commit_id",
+    "subdirectory",
+    "editable",
+)
 
 
 def is_pylock_path(text: str) -> bool:
@@ -72,14 +82,18 @@ def is_pylock_path(text: str) -> bool:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class LockedPackage:
-    """One package a lock file selected for the target: the exact file to install."""
+    """One package a lock file selected for the target: the exact file, or a direct reference."""
 
     name: NormalizedName
-    version: Version
-    file: DistFile
-    """Its URL (``file://`` for a ``path``), file name and recorded hashes."""
+    version: Version | None
+    """None only for a direct reference that states no version."""
+    file: DistFile | None
+    """A locked wheel or sdist: its URL (``file://`` for a ``path``), file name and hashes."""
     lock: str
     """The lock file it came from (for messages)."""
+    requirement: str | None = None
+    """A locked VCS, directory or archive package: the requirement line that installs it, as pip
+    builds it (``name @ git+URL@commit``, ``name @ file:///dir/``, ``-e /dir``, ``name @ URL --hash``)."""
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -181,18 +195,17 @@ def read_pylock(path: Path, target: TargetPython) -> tuple[LockedPackage, ...]:
     )
     out: list[LockedPackage] = []
     for pkg_name, pkg_version, dist, where in selected:
-        kind = type(dist).__name__ if not isinstance(dist, Mapping) else dist.get("_kind", "")
-        if kind not in ("PackageWheel", "PackageSdist", "wheel", "sdist"):
-            what = kind.removeprefix("Package").lower() or "non-file"
-            raise InvalidLockFile(
-                f"{where}: locked {what} packages are not supported (only wheels and sdists)",
-                hint="lock that package from an index, or install it with its own requirement",
-            )
+        kind = type(dist).__name__ if not isinstance(dist, Mapping) else str(dist.get("_kind", ""))
+        kind = kind.removeprefix("Package").lower()
         fields: Mapping[str, Any] = (
             dist
             if isinstance(dist, Mapping)
             else {key.replace("_", "-"): getattr(dist, key, None) for key in _FILE_FIELDS}
         )
+        if kind in ("vcs", "directory", "archive"):
+            text = _direct_requirement(pkg_name, kind, fields, base, where)
+            out.append(LockedPackage(pkg_name, pkg_version, None, label, requirement=text))
+            continue
         version, file = _dist_file(
             pkg_name,
             pkg_version,
@@ -206,6 +219,53 @@ def read_pylock(path: Path, target: TargetPython) -> tuple[LockedPackage, ...]:
         )
         out.append(LockedPackage(pkg_name, version, file, label))
     return tuple(out)
+
+
+def _location(fields: Mapping[str, Any], base: Path, where: str) -> str:
+    url, path = fields.get("url"), fields.get("path")
+    if isinstance(path, str) and path and not url:
+        target = Path(path)
+        return (target if target.is_absolute() else base / target).absolute().as_uri()
+    return _file_url(url, path, base, where)
+
+
+def _subdirectory(fields: Mapping[str, Any], url: str, where: str) -> str:
+    sub = fields.get("subdirectory")
+    if not sub:
+        return ""
+    if not isinstance(sub, str) or sub.startswith("/") or ".." in sub.split("/") or "#" in url:
+        raise InvalidLockFile(f"{where}: unusable subdirectory {sub!r}")
+    return sub
+
+
+def _direct_requirement(
+    name: NormalizedName, kind: str, fields: Mapping[str, Any], base: Path, where: str
+) -> str:
+    """pip's requirement for a locked VCS / directory / archive package (``utils/pylock.py``)."""
+    if kind == "vcs":
+        vcs, commit = fields.get("type"), fields.get("commit-id")
+        if not isinstance(vcs, str) or not re.fullmatch(r"[a-z]+", vcs):
+            raise InvalidLockFile(f"{where}: invalid vcs type {vcs!r}")
+        if not isinstance(commit, str) or not re.fullmatch(r"[0-9a-fA-F]{7,64}", commit):
+            raise InvalidLockFile(f"{where}: a locked VCS package needs its commit-id")
+        url = _location(fields, base, where)
+        sub = _subdirectory(fields, url, where)
+        return f"{name} @ {vcs}+{url}@{commit}" + (f"#subdirectory={sub}" if sub else "")
+    if kind == "directory":
+        path = fields.get("path")
+        if not isinstance(path, str) or not path:
+            raise InvalidLockFile(f"{where}: a locked directory needs a 'path'")
+        target = Path(path) if Path(path).is_absolute() else base / path
+        sub = _subdirectory(fields, "", where)
+        folder = (target / sub if sub else target).absolute()
+        if fields.get("editable"):
+            return f"-e {folder}"
+        return f"{name} @ {folder.as_uri()}"
+    url = _location(fields, base, where)
+    sub = _subdirectory(fields, url, where)
+    digests = _hashes(fields.get("hashes"), where)
+    options = " ".join(f"--hash={algo}:{digest}" for algo, digest in sorted(digests.items()))
+    return f"{name} @ {url}" + (f"#subdirectory={sub}" if sub else "") + f" {options}"
 
 
 def _has_packaging_select() -> bool:
@@ -288,8 +348,8 @@ def _select_own(
         if not check_python(raw.get("requires-python"), where):
             continue
         for kind in ("vcs", "directory", "archive"):
-            if raw.get(kind) is not None:
-                out.append((name, version, {"_kind": kind}, where))
+            if isinstance(raw.get(kind), Mapping):
+                out.append((name, version, {**raw[kind], "_kind": kind}, where))
                 break
         else:
             best: tuple[int, Mapping[str, Any]] | None = None
@@ -325,6 +385,8 @@ def check_locked(
     import datetime
 
     for pkg in locked:
+        if pkg.file is None or pkg.version is None:
+            continue  # a direct reference: what it names is what gets installed
         if pkg.version.is_prerelease and allows_prereleases(pkg.name) is False:
             raise InvalidLockFile(
                 f"{pkg.lock}: {pkg.name} {pkg.version} is a pre-release, and --only-final excludes it"
@@ -348,6 +410,8 @@ def locked_resolution(
 
     pins: dict[NormalizedName, Pin] = {}
     for pkg in locked:
+        if pkg.file is None or pkg.version is None:
+            continue  # direct references go through ``_collect`` (see ``install``)
         if pkg.name in pins:
             raise InvalidLockFile(f"{pkg.lock}: {pkg.name} is selected twice")
         have = layers.installed(pkg.name)

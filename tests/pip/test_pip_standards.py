@@ -571,3 +571,57 @@ def test_sbom_reaches_the_env(store: Store, pip: Pip, tmp_path: Path, hermetic_p
     out = run_py(env.python, code).stdout.split("\n")
     assert "sbomdemo-1.0.dist-info/sboms/x.cdx.json" in out[0]
     assert out[1] == "True"
+
+
+def test_pylock_direct_references(
+    store: Store, pip: Pip, tmp_path: Path, hermetic_pip: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Locked directories, archives and VCS commits install by pip's requirement for each."""
+    import shutil
+    import sys
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "build"))
+    from build_support import make_project
+
+    for name in (
+        "TINY_BACKEND_FAIL",
+        "TINY_BACKEND_EXTRA_REQUIRES",
+        "TINY_BACKEND_LOG",
+        "TINY_BACKEND_RECORD",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for key in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
+        monkeypatch.setenv(key, "t")
+    for key in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.setenv(key, "t@example.invalid")
+    lockdir = tmp_path / "lock"
+    make_project(lockdir / "dirpkg", name="dirpkg", version="1.5")
+    repo = make_project(tmp_path / "repo", name="vcspkg", version="2.5")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "one"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True)
+    archive = make_wheel(lockdir / "arch", "gamma", "1.0")
+    wheel = make_wheel(lockdir, "beta", "1.0")
+    body = [
+        wheel_entry("beta", "1.0", wheel),
+        '[[packages]]\nname = "dirpkg"\n[packages.directory]\npath = "dirpkg"\n',
+        f'[[packages]]\nname = "gamma"\n[packages.archive]\npath = "arch/{archive.name}"\n'
+        f'hashes = {{sha256 = "{sha256(archive)}"}}\n',
+        f'[[packages]]\nname = "vcspkg"\n[packages.vcs]\ntype = "git"\nurl = "{repo.as_uri()}"\n'
+        f'commit-id = "{head.stdout.strip()}"\n',
+    ]
+    lock = write_lock(lockdir / "pylock.toml", body)
+    env = store.create_env("e")
+    r = pip("install", "--env", "e", "--no-index", "-r", str(lock))
+    assert r.code == 0, r.err
+    assert local_names(store, "e") == {"beta": "1.0", "dirpkg": "1.5", "gamma": "1.0", "vcspkg": "2.5"}
+    assert run_py(env.python, "import dirpkg, vcspkg, gamma, beta").returncode == 0
+    # a wrong archive hash is refused, and nothing changes
+    bad = write_lock(lockdir / "pylock.bad.toml", [body[2].replace(sha256(archive), "1" * 64)])
+    store.create_env("f")
+    r = pip("install", "--env", "f", "--no-index", "-r", str(bad))
+    assert r.code != 0 and local_names(store, "f") == {}
