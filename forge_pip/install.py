@@ -983,10 +983,14 @@ def lock(
     options: InstallOptions,
     *,
     reporter: InstallReporter | None = None,
+    lock_dir: Path | None = None,
 ) -> tuple[Resolution, str]:
     """pip's ``lock`` (25.1): resolve from the sources alone (as ``fetch`` does) and return the
     resolution with its ``pylock.toml`` text. A file whose index states no sha256 is fetched and
-    hashed (pip downloads it too)."""
+    hashed (pip downloads it too). Direct requirements become ``vcs`` (the commit), ``directory``
+    (relative to ``lock_dir`` when below it) or ``archive`` tables, as pip writes them."""
+    import json
+
     from forge_pip.pylock import file_sha256, render_pylock
 
     rep: InstallReporter = reporter or NullInstallReporter()
@@ -1010,7 +1014,26 @@ def lock(
                 return file.hashes
             return {**file.hashes, "sha256": file_sha256(pipe.files.local_path(file))}
 
-        return resolution, render_pylock(resolution, hashes_of)
+        def direct_of(file: DistFile) -> tuple[str, Mapping[str, object]] | None:
+            source = pipe.files.direct.get(file.url)
+            if source is not None and source.direct_url:
+                record = json.loads(source.direct_url)
+                info = record.get("vcs_info") or {}
+                return "vcs", {
+                    "type": info.get("vcs"),
+                    "url": record.get("url"),
+                    "requested-revision": info.get("requested_revision"),
+                    "commit-id": info.get("commit_id"),
+                    "subdirectory": record.get("subdirectory"),
+                }
+            if source is not None and source.path.is_dir():
+                base = (lock_dir or Path.cwd()).resolve()
+                folder = source.path.resolve()
+                shown = folder.relative_to(base).as_posix() if folder.is_relative_to(base) else str(folder)
+                return "directory", {"path": shown, "editable": True if source.editable else None}
+            return "archive", {"url": file.url, "hashes": dict(hashes_of(file))}
+
+        return resolution, render_pylock(resolution, hashes_of, direct_of)
 
 
 def installation_report(result: InstallResult) -> dict[str, object]:

@@ -444,20 +444,43 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def render_pylock(resolution: Resolution, hashes_of: Callable[[DistFile], Mapping[str, str]]) -> str:
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in sorted(value.items())) + "}"
+    return _toml_str(str(value))
+
+
+DirectOf = Callable[[DistFile], "tuple[str, Mapping[str, object]] | None"]
+"""For a direct requirement's file: ``("vcs" | "directory" | "archive", its PEP 751 table)``."""
+
+
+def render_pylock(
+    resolution: Resolution,
+    hashes_of: Callable[[DistFile], Mapping[str, str]],
+    direct_of: DirectOf | None = None,
+) -> str:
     """``pylock.toml`` text for a resolution (pip 25.1's ``pip lock`` layout, ``created-by = "forge"``).
 
-    ``hashes_of`` gives a pinned file's digests (the index's, or computed from the file)."""
+    ``hashes_of`` gives a pinned file's digests (the index's, or computed from the file);
+    ``direct_of`` describes a direct requirement (pip writes those without a version)."""
     lines = ['lock-version = "1.0"', 'created-by = "forge"', ""]
     for name, pin in sorted(resolution.pins.items()):
         file = pin.file
         if file is None:
             raise InvalidLockFile(f"{name} {pin.version} has no file to lock")
         if pin.direct:
-            raise InvalidLockFile(
-                f"{name}: direct URL, path and VCS requirements cannot be locked yet",
-                hint="lock projects from an index or find-links location",
-            )
+            described = direct_of(file) if direct_of is not None else None
+            if described is None:
+                raise InvalidLockFile(f"{name}: this direct requirement cannot be locked")
+            kind, values = described
+            lines += ["[[packages]]", f"name = {_toml_str(name)}", f"[packages.{kind}]"]
+            lines += [
+                f"{key} = {_toml_value(value)}" for key, value in values.items() if value not in (None, "")
+            ]
+            lines.append("")
+            continue
         hashes = {a: d for a, d in hashes_of(file).items() if a in _HASHES}
         if not hashes:
             raise InvalidLockFile(f"{file.filename}: no sha256 to lock it with")

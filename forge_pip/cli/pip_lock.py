@@ -50,7 +50,8 @@ def cmd_lock(ns: argparse.Namespace) -> int:
             raise UsageError("lock: -r takes requirements files here, not a pylock.toml")
         quiet = ns.quiet + (1 if ns.output_file == "-" else 0)
         reporter = CliReporter(quiet, dry_run=True)
-        resolution, text = lock(store, interp, options, reporter=reporter)
+        lock_dir = Path.cwd() if ns.output_file == "-" else Path(ns.output_file).absolute().parent
+        resolution, text = lock(store, interp, options, reporter=reporter, lock_dir=lock_dir)
         if ns.output_file == "-":
             sys.stdout.write(text)
         else:

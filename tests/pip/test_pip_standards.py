@@ -463,8 +463,8 @@ def test_pylock_checks_hashes_and_changes_nothing(
         ),
         (
             'lock-version = "1.0"\ncreated-by = "x"\n[[packages]]\nname = "x"\n'
-            '[packages.vcs]\ntype = "git"\nurl = "https://example.invalid/x"\ncommit-id = "abc"\n',
-            "not supported",
+            '[packages.vcs]\ntype = "git"\nurl = "https://example.invalid/x"\n',
+            "commit-id",
         ),
         (
             'lock-version = "1.0"\ncreated-by = "x"\n[[packages]]\nname = "alpha"\nversion = "1.0"\n'
@@ -573,10 +573,9 @@ def test_sbom_reaches_the_env(store: Store, pip: Pip, tmp_path: Path, hermetic_p
     assert out[1] == "True"
 
 
-def test_pylock_direct_references(
-    store: Store, pip: Pip, tmp_path: Path, hermetic_pip: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Locked directories, archives and VCS commits install by pip's requirement for each."""
+@pytest.fixture
+def direct_world(tmp_path: Path, hermetic_pip: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A project directory, a git repository (one commit) and two wheels, under ``lock/``."""
     import shutil
     import sys
 
@@ -599,29 +598,87 @@ def test_pylock_direct_references(
     for key in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
         monkeypatch.setenv(key, "t@example.invalid")
     lockdir = tmp_path / "lock"
-    make_project(lockdir / "dirpkg", name="dirpkg", version="1.5")
+    project = make_project(lockdir / "dirpkg", name="dirpkg", version="1.5")
     repo = make_project(tmp_path / "repo", name="vcspkg", version="2.5")
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "one"]):
         subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True)
-    archive = make_wheel(lockdir / "arch", "gamma", "1.0")
-    wheel = make_wheel(lockdir, "beta", "1.0")
+    return {
+        "lockdir": lockdir,
+        "project": project,
+        "repo": repo,
+        "head": head.stdout.strip(),
+        "archive": make_wheel(lockdir / "arch", "gamma", "1.0"),
+        "wheel": make_wheel(lockdir, "beta", "1.0"),
+    }
+
+
+def test_pylock_direct_references(store: Store, pip: Pip, direct_world: dict[str, Any]) -> None:
+    """Locked directories, archives and VCS commits install by pip's requirement for each."""
+    w = direct_world
+    archive, repo = w["archive"], w["repo"]
     body = [
-        wheel_entry("beta", "1.0", wheel),
+        wheel_entry("beta", "1.0", w["wheel"]),
         '[[packages]]\nname = "dirpkg"\n[packages.directory]\npath = "dirpkg"\n',
         f'[[packages]]\nname = "gamma"\n[packages.archive]\npath = "arch/{archive.name}"\n'
         f'hashes = {{sha256 = "{sha256(archive)}"}}\n',
         f'[[packages]]\nname = "vcspkg"\n[packages.vcs]\ntype = "git"\nurl = "{repo.as_uri()}"\n'
-        f'commit-id = "{head.stdout.strip()}"\n',
+        f'commit-id = "{w["head"]}"\n',
     ]
-    lock = write_lock(lockdir / "pylock.toml", body)
+    lock = write_lock(w["lockdir"] / "pylock.toml", body)
     env = store.create_env("e")
     r = pip("install", "--env", "e", "--no-index", "-r", str(lock))
     assert r.code == 0, r.err
     assert local_names(store, "e") == {"beta": "1.0", "dirpkg": "1.5", "gamma": "1.0", "vcspkg": "2.5"}
     assert run_py(env.python, "import dirpkg, vcspkg, gamma, beta").returncode == 0
     # a wrong archive hash is refused, and nothing changes
-    bad = write_lock(lockdir / "pylock.bad.toml", [body[2].replace(sha256(archive), "1" * 64)])
+    bad = write_lock(w["lockdir"] / "pylock.bad.toml", [body[2].replace(sha256(archive), "1" * 64)])
     store.create_env("f")
     r = pip("install", "--env", "f", "--no-index", "-r", str(bad))
     assert r.code != 0 and local_names(store, "f") == {}
+
+
+def test_lock_writes_direct_references(store: Store, pip: Pip, direct_world: dict[str, Any]) -> None:
+    import tomllib
+
+    w = direct_world
+    out = w["lockdir"] / "pylock.toml"
+    reqs = [str(w["project"]), str(w["archive"]), f"vcspkg @ git+{w['repo'].as_uri()}@main"]
+    r = pip("lock", "--no-index", "-o", str(out), *reqs)
+    assert r.code == 0, r.err
+    packages = {p["name"]: p for p in tomllib.loads(out.read_text())["packages"]}
+    assert packages["dirpkg"] == {"name": "dirpkg", "directory": {"path": "dirpkg"}}
+    assert packages["gamma"]["archive"]["hashes"] == {"sha256": sha256(w["archive"])}
+    assert packages["vcspkg"]["vcs"] == {
+        "type": "git",
+        "url": w["repo"].as_uri(),
+        "requested-revision": "main",
+        "commit-id": w["head"],
+    }
+    store.create_env("e")
+    r = pip("install", "--env", "e", "--no-index", "-r", str(out))
+    assert r.code == 0, r.err
+    assert local_names(store, "e") == {"dirpkg": "1.5", "gamma": "1.0", "vcspkg": "2.5"}
+
+
+def test_lock_direct_references_match_real_pip(
+    store: Store, pip: Pip, direct_world: dict[str, Any], pip26: str
+) -> None:
+    import tomllib
+
+    w = direct_world
+    reqs = [str(w["project"]), str(w["archive"]), f"vcspkg @ git+{w['repo'].as_uri()}@main"]
+    ours, theirs = w["lockdir"] / "pylock.toml", w["lockdir"] / "pylock.pip.toml"
+    assert pip("lock", "--no-index", "-o", str(ours), *reqs).code == 0
+    proc = subprocess.run(
+        [pip26, "lock", "-q", "--no-cache-dir", "--no-index", "-o", str(theirs), *reqs],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+    def packages(path: Path) -> list[dict[str, Any]]:
+        return sorted(tomllib.loads(path.read_text())["packages"], key=lambda p: p["name"])
+
+    assert packages(ours) == packages(theirs)
