@@ -29,6 +29,12 @@ from tests.support.wheels import make_wheel
 Pip = Any
 
 
+def toml_loads(text: str) -> dict[str, Any]:
+    from forge_pip.tomlfile import loads
+
+    return loads(text, what="test", error=AssertionError)  # type: ignore[arg-type]
+
+
 # -- real pip, when available ----------------------------------------------------------------------
 
 
@@ -491,9 +497,7 @@ def test_lock_then_install_round_trip(store: Store, pip: Pip, demo_index: LocalI
     assert r.code == 0, r.err
     text = out.read_text()
     assert text.startswith('lock-version = "1.0"\ncreated-by = "forge"\n')
-    import tomllib
-
-    doc = tomllib.loads(text)
+    doc = toml_loads(text)
     packages = {p["name"]: p for p in doc["packages"]}
     assert {n: p["version"] for n, p in packages.items()} == {
         "app": "1.0",
@@ -522,8 +526,6 @@ def test_lock_then_install_round_trip(store: Store, pip: Pip, demo_index: LocalI
 def test_lock_matches_real_pip(
     store: Store, pip: Pip, demo_index: LocalIndex, tmp_path: Path, pip26: str
 ) -> None:
-    import tomllib
-
     ours, theirs = tmp_path / "ours" / "pylock.toml", tmp_path / "theirs" / "pylock.toml"
     theirs.parent.mkdir()
     assert pip("lock", "-i", demo_index.file_url, "-o", str(ours), "app", "alpha").code == 0
@@ -536,7 +538,7 @@ def test_lock_matches_real_pip(
     assert proc.returncode == 0, proc.stderr
 
     def summary(path: Path) -> set[tuple[str, str, str, str]]:
-        doc = tomllib.loads(path.read_text())
+        doc = toml_loads(path.read_text())
         return {
             (p["name"], p["version"], p["wheels"][0]["name"], p["wheels"][0]["hashes"]["sha256"])
             for p in doc["packages"]
@@ -639,14 +641,12 @@ def test_pylock_direct_references(store: Store, pip: Pip, direct_world: dict[str
 
 
 def test_lock_writes_direct_references(store: Store, pip: Pip, direct_world: dict[str, Any]) -> None:
-    import tomllib
-
     w = direct_world
     out = w["lockdir"] / "pylock.toml"
     reqs = [str(w["project"]), str(w["archive"]), f"vcspkg @ git+{w['repo'].as_uri()}@main"]
     r = pip("lock", "--no-index", "-o", str(out), *reqs)
     assert r.code == 0, r.err
-    packages = {p["name"]: p for p in tomllib.loads(out.read_text())["packages"]}
+    packages = {p["name"]: p for p in toml_loads(out.read_text())["packages"]}
     assert packages["dirpkg"] == {"name": "dirpkg", "directory": {"path": "dirpkg"}}
     assert packages["gamma"]["archive"]["hashes"] == {"sha256": sha256(w["archive"])}
     assert packages["vcspkg"]["vcs"] == {
@@ -664,8 +664,6 @@ def test_lock_writes_direct_references(store: Store, pip: Pip, direct_world: dic
 def test_lock_direct_references_match_real_pip(
     store: Store, pip: Pip, direct_world: dict[str, Any], pip26: str
 ) -> None:
-    import tomllib
-
     w = direct_world
     reqs = [str(w["project"]), str(w["archive"]), f"vcspkg @ git+{w['repo'].as_uri()}@main"]
     ours, theirs = w["lockdir"] / "pylock.toml", w["lockdir"] / "pylock.pip.toml"
@@ -679,6 +677,43 @@ def test_lock_direct_references_match_real_pip(
     assert proc.returncode == 0, proc.stderr
 
     def packages(path: Path) -> list[dict[str, Any]]:
-        return sorted(tomllib.loads(path.read_text())["packages"], key=lambda p: p["name"])
+        return sorted(toml_loads(path.read_text())["packages"], key=lambda p: p["name"])
 
     assert packages(ours) == packages(theirs)
+
+
+def test_pylock_selection_without_packaging_pylock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hermetic_pip: None
+) -> None:
+    """Forge's own PEP 751 selection (for a packaging without ``pylock``) picks what packaging's does."""
+    from forge_pip import pylock
+    from forge_pip.sources import target_python
+    from forge_store import interpreters
+
+    wheels = tmp_path / "lock"
+    a = make_wheel(wheels, "alpha", "1.0")
+    a_other = make_wheel(wheels, "alpha", "1.0", tag="cp27-cp27m-win32")
+    b = make_wheel(wheels, "beta", "1.0")
+    never = make_wheel(wheels, "never", "1.0")
+    both = (
+        wheel_entry("alpha", "1.0", a)
+        + "[[packages.wheels]]\n"
+        + wheel_entry("x", "1", a_other).split("[[packages.wheels]]\n", 1)[1]
+    )
+    lock = write_lock(
+        wheels / "pylock.toml",
+        [
+            both,
+            wheel_entry("beta", "1.0", b, url=True),
+            wheel_entry("never", "1.0", never, marker='sys_platform == "x"'),
+        ],
+    )
+    target = target_python(interpreters.current())
+    theirs = pylock.read_pylock(lock, target)
+    monkeypatch.setattr(pylock, "_has_packaging_select", lambda: False)
+    ours = pylock.read_pylock(lock, target)
+    assert [(p.name, str(p.version), p.file.filename if p.file else None) for p in ours] == [
+        ("alpha", "1.0", a.name),
+        ("beta", "1.0", b.name),
+    ]
+    assert ours == theirs
