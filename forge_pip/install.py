@@ -814,18 +814,6 @@ def install(
     from forge_store.linker import DistSpec
 
     rep: InstallReporter = reporter or NullInstallReporter()
-    env_layers = EnvLayers(store, env)
-
-    def check_requires(label: str, requires: Sequence[str]) -> None:
-        """``--check-build-dependencies``: the target env (all its layers) must meet them."""
-        from forge_pip.build.deps import check_build_requires
-
-        def version_of(name: NormalizedName) -> Version | None:
-            found = env_layers.installed(name)
-            return found[0].version if found else None
-
-        check_build_requires(label, requires, version_of, target_python(env.interpreter).markers)
-
     with _Pipeline(
         store,
         env.interpreter,
@@ -835,7 +823,7 @@ def install(
         reporter=rep,
         options=options,
         host_python=env.python,  # --no-build-isolation builds against the target env, as pip does
-        check_requires=check_requires,
+        check_requires=_build_requires_check(store, env),
     ) as pipe:
         pipe.src_dir = env.path / "src"
         reqs = _collect(pipe, options.requirements, options.cwd)
@@ -891,6 +879,23 @@ def install(
         return InstallResult(plan, resolution, report, pipe.target, metadata)
 
 
+def _build_requires_check(store: Store, env: EnvInfo) -> Callable[[str, Sequence[str]], None]:
+    """``--check-build-dependencies`` without isolation: the env (all its layers) must meet them."""
+    env_layers = EnvLayers(store, env)
+    markers = target_python(env.interpreter).markers
+
+    def check(label: str, requires: Sequence[str]) -> None:
+        from forge_pip.build.deps import check_build_requires
+
+        def version_of(name: NormalizedName) -> Version | None:
+            found = env_layers.installed(name)
+            return found[0].version if found else None
+
+        check_build_requires(label, requires, version_of, markers)
+
+    return check
+
+
 def uninstall(store: Store, env: EnvInfo, names: Sequence[str], *, dry_run: bool = False) -> UninstallResult:
     """Remove dists from the env's own layer: Forge's links are unlinked, unmanaged files evicted.
 
@@ -933,9 +938,11 @@ def fetch(
     *,
     build_wheels: bool,
     reporter: InstallReporter | None = None,
+    env: EnvInfo | None = None,
 ) -> tuple[Plan, list[Path]]:
     """pip ``download`` (``build_wheels=False``) or ``wheel``: resolve from the indexes alone and put
-    the files (or the wheels, building sdists) into ``dest``. Installed dists and the store are ignored."""
+    the files (or the wheels, building sdists) into ``dest``. Installed dists and the store are ignored.
+    ``env`` (``--python`` / ``--env``) is where ``--no-build-isolation`` builds run and are checked."""
     rep: InstallReporter = reporter or NullInstallReporter()
     dest.mkdir(parents=True, exist_ok=True)
     with _Pipeline(
@@ -947,6 +954,8 @@ def fetch(
         reporter=rep,
         download_dir=dest,
         options=options,
+        host_python=env.python if env is not None else None,
+        check_requires=_build_requires_check(store, env) if env is not None else None,
     ) as pipe:
         reqs = _collect(pipe, options.requirements, options.cwd)
         if options.lock_files:
@@ -984,6 +993,7 @@ def lock(
     *,
     reporter: InstallReporter | None = None,
     lock_dir: Path | None = None,
+    env: EnvInfo | None = None,
 ) -> tuple[Resolution, str]:
     """pip's ``lock`` (25.1): resolve from the sources alone (as ``fetch`` does) and return the
     resolution with its ``pylock.toml`` text. A file whose index states no sha256 is fetched and
@@ -1002,6 +1012,8 @@ def lock(
         build_depth=options.build_depth,
         reporter=rep,
         options=options,
+        host_python=env.python if env is not None else None,
+        check_requires=_build_requires_check(store, env) if env is not None else None,
     ) as pipe:
         reqs = _collect(pipe, options.requirements, options.cwd)
         resolution = _resolve(pipe, reqs, options, EmptyLayers(), EmptyStore(), rep)

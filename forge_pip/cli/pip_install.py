@@ -16,7 +16,7 @@ from forge_pip.plan import Action, Plan, PlanItem
 
 if TYPE_CHECKING:
     from forge_pip.models import DistFile
-    from forge_store.models import Interpreter, StoredWheel
+    from forge_store.models import EnvInfo, Interpreter, StoredWheel
 
 
 class CliReporter(NullInstallReporter):
@@ -244,6 +244,7 @@ def _fetch(ns: argparse.Namespace, dest: Path, build_wheels: bool) -> int:
     with Store() as store:
         interp: Interpreter
         prefix: Path | None = None
+        env: EnvInfo | None = None
         if ns.python is not None or ns.env is not None:
             env = open_target(ns, store)
             interp, prefix = env.interpreter, env.path
@@ -252,7 +253,9 @@ def _fetch(ns: argparse.Namespace, dest: Path, build_wheels: bool) -> int:
         options = _options(ns, prefix, interp)
         assert isinstance(options, InstallOptions)
         reporter = CliReporter(ns.quiet, dry_run=bool(ns.dry_run))
-        plan, saved = fetch(store, interp, options, dest, build_wheels=build_wheels, reporter=reporter)
+        plan, saved = fetch(
+            store, interp, options, dest, build_wheels=build_wheels, reporter=reporter, env=env
+        )
         if options.dry_run:
             for line in plan.render()[1:]:
                 reporter.out(line)

@@ -39,6 +39,7 @@ def cmd_lock(ns: argparse.Namespace) -> int:
 
     with Store() as store:
         prefix: Path | None = None
+        env = None
         if ns.python is not None or ns.env is not None:
             env = open_target(ns, store)
             interp, prefix = env.interpreter, env.path
@@ -51,7 +52,7 @@ def cmd_lock(ns: argparse.Namespace) -> int:
         quiet = ns.quiet + (1 if ns.output_file == "-" else 0)
         reporter = CliReporter(quiet, dry_run=True)
         lock_dir = Path.cwd() if ns.output_file == "-" else Path(ns.output_file).absolute().parent
-        resolution, text = lock(store, interp, options, reporter=reporter, lock_dir=lock_dir)
+        resolution, text = lock(store, interp, options, reporter=reporter, lock_dir=lock_dir, env=env)
         if ns.output_file == "-":
             sys.stdout.write(text)
         else:

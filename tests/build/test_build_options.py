@@ -402,3 +402,19 @@ def test_config_settings_match_real_pip(store: Store, forge: Pip, tmp_path: Path
     assert "build_wheel" in ours
     assert {hook: theirs[hook] for hook in ours} == ours  # (pip also asks for metadata first)
     assert theirs["build_wheel"] == {"mode": ["a", "b"], "x": "1"}
+
+
+def test_pip_wheel_without_isolation_builds_in_the_named_env(
+    store: Store, forge: Pip, tmp_path: Path, record: Path
+) -> None:
+    """``wheel --env E --no-build-isolation``: the hooks run in E (and are checked against it)."""
+    index = sdist_world(tmp_path, build_requires=("helper",))
+    env = store.create_env("e")
+    args = ("wheel", "--env", "e", "-i", index.file_url, "--no-deps", "--no-build-isolation")
+    r = forge(*args, "--check-build-dependencies", "-w", str(tmp_path / "w1"), "tiny-pkg")
+    assert r.code == 8 and "are missing: 'helper'" in r.err, r.out + r.err
+    assert forge("install", "--env", "e", "-i", index.file_url, "helper==2.0").code == 0
+    r = forge(*args, "--check-build-dependencies", "-w", str(tmp_path / "w2"), "tiny-pkg")
+    assert r.code == 0, r.err
+    run = next(x for x in backend_records(record) if x["hook"] == "build_wheel")
+    assert Path(str(run["prefix"])) == env.path and run["helper"] == "2.0"
