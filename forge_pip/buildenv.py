@@ -3,7 +3,8 @@
 :class:`ForgeBuildEnvFactory` is the :class:`~forge_pip.build.BuildEnvFactory` the installer hands
 the builder. Each build gets a fresh, hidden env (``@build-<id>`` under ``$FORGE_HOME/build-envs``)
 on the target interpreter; its requirements go through the same install pipeline as a user's
-install, so the second build of anything links the setuptools it needs from the store and
+install (under ``--build-constraint`` only: the user's ``-c`` / ``PIP_CONSTRAINT`` never reach it,
+as in pip 26.2), so the second build of anything links the setuptools it needs from the store and
 downloads nothing. The env is removed when the build is over; its store entries stay.
 """
 
@@ -17,6 +18,7 @@ from forge_pip.build import BuildEnv, BuildError
 
 if TYPE_CHECKING:
     from forge_pip.install import IndexOptions
+    from forge_pip.reqfile import ReqLine
     from forge_store.models import EnvInfo, Interpreter
     from forge_store.store import Store
 
@@ -28,11 +30,25 @@ MAX_DEPTH = 3
 class ForgeBuildEnvFactory:
     """Makes one hidden Forge env per build, on ``interpreter``, installing through Forge."""
 
-    def __init__(self, home: Path, interpreter: Interpreter, index: IndexOptions, *, depth: int = 1) -> None:
+    def __init__(
+        self,
+        home: Path,
+        interpreter: Interpreter,
+        index: IndexOptions,
+        *,
+        depth: int = 1,
+        constraints: Sequence[ReqLine] = (),
+        all_releases: frozenset[str] = frozenset(),
+        only_final: frozenset[str] = frozenset(),
+    ) -> None:
         self._home = home
         self._interpreter = interpreter
         self._index = index
         self._depth = depth
+        self._constraints = tuple(constraints)
+        """``--build-constraint`` lines: the only constraints a build env sees (pip 26.2)."""
+        self._all_releases = all_releases
+        self._only_final = only_final
 
     def create(self, requirements: Sequence[str], *, purpose: str) -> BuildEnv:
         from forge_store.store import Store
@@ -77,6 +93,10 @@ class ForgeBuildEnvFactory:
             requirements=requests_from_strings(list(requirements)),
             index=self._index,
             build_depth=self._depth,
+            constraints=self._constraints,
+            build_constraints=self._constraints,
+            all_releases=self._all_releases,
+            only_final=self._only_final,
         )
         try:
             install(store, env, options)

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import logging
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from forge_pip.models import DistFile
 from forge_pip.plan import Plan, make_plan, removal_plan
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from forge_pip.build import Builder
     from forge_pip.index import IndexClient
     from forge_pip.models import TargetPython
+    from forge_pip.pylock import LockedPackage
     from forge_pip.resolve import DirectRequirement, LayerView, Resolution, ResolveReporter, StoreView
     from forge_store.models import EnvInfo, InstallReport, Interpreter, StoredWheel
     from forge_store.store import Store
@@ -72,6 +75,7 @@ __all__ = [
     "fetch",
     "find_target",
     "install",
+    "lock",
     "requests_from_strings",
     "uninstall",
 ]
@@ -114,6 +118,9 @@ class IndexOptions:
     retries: int = 3
     use_cache: bool = True
     """False for ``--no-cache-dir``: no HTTP/download cache (builds use a scratch cache)."""
+    uploaded_prior_to: datetime.datetime | None = None
+    """pip's ``--uploaded-prior-to`` (aware): index files uploaded at or after it, or without a
+    PEP 700 ``upload-time``, are skipped; local files (``file://``) are exempt. Build envs inherit it."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -140,6 +147,23 @@ class InstallOptions:
     """Where relative paths of requirements start (default: the process's)."""
     build_depth: int = 0
     """How deep in build-requirement installs this is (guards against endless recursion)."""
+    build_constraints: tuple[ReqLine, ...] = ()
+    """``--build-constraint``: constraints for build environments only (pip 26.2: ``-c`` never
+    reaches a build env)."""
+    check_build_deps: bool = False
+    """``--check-build-dependencies``: without isolation, refuse to build when the target env
+    does not meet ``build-system.requires``."""
+    only_deps: bool = False
+    """``--only-deps``: install what the requirements depend on, not the requirements themselves."""
+    all_releases: frozenset[str] = frozenset()
+    """``--all-releases``: canonical names (or ``:all:``) whose pre-releases are allowed."""
+    only_final: frozenset[str] = frozenset()
+    """``--only-final``: canonical names (or ``:all:``) restricted to final releases."""
+    no_require_hashes: bool = False
+    """``--no-require-hashes``: a ``--hash`` does not switch on hash-checking for every requirement."""
+    lock_files: tuple[str, ...] = ()
+    """``-r pylock.toml`` (PEP 751): the packages each selects for the target are installed as
+    locked, with no resolution (see :mod:`forge_pip.pylock`)."""
 
 
 class InstallReporter(Protocol):
@@ -286,6 +310,9 @@ class _Pipeline:
         build_depth: int,
         reporter: InstallReporter,
         download_dir: Path | None = None,
+        options: InstallOptions | None = None,
+        host_python: Path | None = None,
+        check_requires: Callable[[str, Sequence[str]], None] | None = None,
     ) -> None:
         from forge_pip.build import Builder
         from forge_pip.buildenv import ForgeBuildEnvFactory
@@ -318,13 +345,25 @@ class _Pipeline:
                 reporter=_IndexWarnings(reporter),
             )
             self._stack.callback(self.client.close)
-        factory = ForgeBuildEnvFactory(store.home.root, interpreter, index, depth=build_depth + 1)
+        opts = options or InstallOptions(requirements=())
+        if opts.build_constraints and not build_isolation:  # pip's rule
+            raise UsageError("--build-constraint cannot be used with --no-build-isolation.")
+        factory = ForgeBuildEnvFactory(
+            store.home.root,
+            interpreter,
+            index,
+            depth=build_depth + 1,
+            constraints=opts.build_constraints,
+            all_releases=opts.all_releases,
+            only_final=opts.only_final,
+        )
         self.builder: Builder = Builder(
             cache_dir=cache,
             env_factory=factory,
             isolation=build_isolation,
-            host_python=interpreter.executable,
+            host_python=host_python or interpreter.executable,
             target=self.target,
+            check_requires=check_requires if opts.check_build_deps else None,
         )
         self.download_dir = download_dir or scratch / "downloads"
         self.files = IndexFiles(self.client, download_dir=self.download_dir, builder=self.builder)
@@ -382,12 +421,19 @@ class _Requests:
     """VCS requirements as written (hash-checking mode cannot check them)."""
 
 
-def _dir_source(pipe: _Pipeline, path: Path, editable: bool) -> DirectSource:
+def _settings(line: ReqLine) -> dict[str, str | list[str]]:
+    """A line's ``--config-settings`` in the form the builder passes to the backend."""
+    return {k: v if isinstance(v, str) else list(v) for k, v in line.config_settings.items()}
+
+
+def _dir_source(
+    pipe: _Pipeline, path: Path, editable: bool, settings: Mapping[str, str | list[str]] | None = None
+) -> DirectSource:
     from forge_pip.resolve import CoreMetadata
 
     if not path.is_dir():
         raise NotFoundError(f"{path} is not a directory")
-    md = CoreMetadata.from_bytes(pipe.builder.prepare_metadata(path))
+    md = CoreMetadata.from_bytes(pipe.builder.prepare_metadata(path, settings))
     if md.name is None or md.version is None:
         raise UsageError(f"{path}: its build backend gave metadata without a name or version")
     stem = f"{md.name.replace('-', '_')}-{md.version}"
@@ -396,7 +442,13 @@ def _dir_source(pipe: _Pipeline, path: Path, editable: bool) -> DirectSource:
     return DirectSource(path.absolute(), file, editable)
 
 
-def _vcs_source(pipe: _Pipeline, url: str, name: str | None, where: str) -> DirectSource:
+def _vcs_source(
+    pipe: _Pipeline,
+    url: str,
+    name: str | None,
+    where: str,
+    settings: Mapping[str, str | list[str]] | None = None,
+) -> DirectSource:
     """Clone (or find cached) and build a ``git+`` URL; its wheel must be the project asked for."""
     from forge_pip.resolve import CoreMetadata
     from forge_pip.sources import wheel_metadata
@@ -404,7 +456,13 @@ def _vcs_source(pipe: _Pipeline, url: str, name: str | None, where: str) -> Dire
     from forge_store.errors import MetadataInconsistent
 
     source = parse_vcs_url(url)
-    built = build_vcs(source, builder=pipe.builder, cache_dir=pipe.cache_dir / "vcs", work_dir=pipe.scratch)
+    built = build_vcs(
+        source,
+        builder=pipe.builder,
+        cache_dir=pipe.cache_dir / "vcs",
+        work_dir=pipe.scratch,
+        config_settings=settings,
+    )
     md = CoreMetadata.from_bytes(wheel_metadata(built.wheel))
     expected = name or source.egg
     if expected is not None and md.name is not None and canonicalize_name(expected) != md.name:
@@ -418,7 +476,9 @@ def _vcs_source(pipe: _Pipeline, url: str, name: str | None, where: str) -> Dire
     return DirectSource(built.wheel, file, direct_url=built.direct_url())
 
 
-def _editable_vcs_source(pipe: _Pipeline, url: str, where: str) -> DirectSource:
+def _editable_vcs_source(
+    pipe: _Pipeline, url: str, where: str, settings: Mapping[str, str | list[str]] | None = None
+) -> DirectSource:
     """pip's ``-e git+URL#egg=name``: a real clone at ``ENV/src/<name>``, installed editable."""
     from forge_pip.vcs import checkout_editable, parse_vcs_url
     from forge_store.errors import MetadataInconsistent
@@ -435,7 +495,7 @@ def _editable_vcs_source(pipe: _Pipeline, url: str, where: str) -> DirectSource:
     fresh = not dest.exists()
     project, _commit = checkout_editable(source, dest)
     try:
-        src = _dir_source(pipe, project, True)
+        src = _dir_source(pipe, project, True, settings)
         if src.file.name != canonicalize_name(source.egg):
             raise MetadataInconsistent(
                 f"Requested {source.egg} from {url} has inconsistent name: "
@@ -462,7 +522,7 @@ def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Re
     base = cwd or Path.cwd()
     markers = dict(pipe.target.markers)
 
-    def add_direct(file: DistFile, extras: frozenset[str], text: str, source: DirectSource | None) -> None:
+    def _add_direct(file: DistFile, extras: frozenset[str], text: str, source: DirectSource | None) -> None:
         if source is not None:
             pipe.files.add_direct(source)
         try:
@@ -475,29 +535,37 @@ def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Re
         if source is not None and source.editable:
             out.editables.append(name)
 
+    settings: dict[str, str | list[str]] = {}
+
+    def add_direct(file: DistFile, extras: frozenset[str], text: str, source: DirectSource | None) -> None:
+        _add_direct(file, extras, text, source)
+        if settings:
+            pipe.files.config_settings[canonicalize_name(file.name)] = settings
+
     for line in lines:
         if line.requirement is None:
             continue
+        settings = _settings(line)
         applies = line.kind is ReqKind.NAMED or not line.marker
         if not applies and not Marker(line.marker or "").evaluate({**markers, "extra": ""}):
             continue
         if line.kind is ReqKind.VCS and line.editable:
             assert line.target is not None
             out.vcs.append(line.requirement)
-            src = _editable_vcs_source(pipe, line.target, line.source)
+            src = _editable_vcs_source(pipe, line.target, line.source, settings)
             add_direct(src.file, line.extras, line.target, src)
             continue
         if line.kind is ReqKind.VCS:
             assert line.target is not None
             out.vcs.append(line.requirement)
-            src = _vcs_source(pipe, line.target, None, line.source)
+            src = _vcs_source(pipe, line.target, None, line.source, settings)
             add_direct(src.file, line.extras, line.target, src)
             continue
         if line.kind is ReqKind.PATH:
             assert line.target is not None
             path = Path(line.target) if Path(line.target).is_absolute() else base / line.target
             if path.is_dir():
-                src = _dir_source(pipe, path, line.editable)
+                src = _dir_source(pipe, path, line.editable, settings)
                 add_direct(src.file, line.extras, str(path), src)
             else:
                 if line.editable:
@@ -512,7 +580,7 @@ def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Re
             assert line.target is not None
             refuse_unusable_url(line.target, line.source)
             if line.target.startswith("file:") and file_url_to_path(line.target).is_dir():
-                src = _dir_source(pipe, file_url_to_path(line.target), line.editable)
+                src = _dir_source(pipe, file_url_to_path(line.target), line.editable, settings)
                 add_direct(src.file, line.extras, line.target, src)
                 continue
             file = file_from_url(line.target)
@@ -528,11 +596,11 @@ def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Re
                 continue
             if is_vcs_url(req.url):
                 out.vcs.append(line.requirement)
-                src = _vcs_source(pipe, req.url, req.name, line.source)
+                src = _vcs_source(pipe, req.url, req.name, line.source, settings)
                 add_direct(src.file, frozenset(req.extras), line.requirement, src)
                 continue
             if req.url.startswith("file:") and file_url_to_path(req.url).is_dir():
-                src = _dir_source(pipe, file_url_to_path(req.url), False)
+                src = _dir_source(pipe, file_url_to_path(req.url), False, settings)
                 add_direct(src.file, frozenset(req.extras), line.requirement, src)
                 continue
             if file_from_url(req.url) is None:
@@ -542,6 +610,8 @@ def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Re
                     hint="point the URL at a wheel or an sdist, or at a git repository with git+",
                 )
         out.roots.append(req)
+        if settings:
+            pipe.files.config_settings[name] = settings
         out.manifest.setdefault(name, line.requirement)
         for algo, digests in line.hashes.items():
             out.hashes.setdefault(name, {}).setdefault(algo, set()).update(d.lower() for d in digests)
@@ -585,14 +655,107 @@ def _resolve(
         no_deps=options.no_deps,
         hashes={NormalizedName(n): {a: frozenset(d) for a, d in by.items()} for n, by in reqs.hashes.items()},
         prefer_store=options.index.offline or options.index.prefer_offline,
+        all_releases=options.all_releases,
+        only_final=options.only_final,
+        uploaded_prior_to=options.index.uploaded_prior_to,
     )
     rep: ResolveReporter = reporter
     return resolve(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
 
 
+def _read_locks(options: InstallOptions, target: TargetPython) -> list[LockedPackage]:
+    """The packages the lock files select for ``target``, checked against ``--only-final`` and
+    ``--uploaded-prior-to`` (pip 26.2 applies both to locked packages)."""
+    from forge_pip.pylock import check_locked, read_pylock
+    from forge_pip.resolve.finder import ReleaseControl
+
+    if options.requirements:
+        raise UsageError(
+            "-r pylock.toml cannot be combined with other requirements in one Forge install",
+            hint="install the lock file on its own, then the other requirements",
+        )
+    base = options.cwd or Path.cwd()
+    locked = [pkg for text in options.lock_files for pkg in read_pylock(base / text, target)]
+    release = ReleaseControl(
+        frozenset(n if n == ":all:" else canonicalize_name(n) for n in options.all_releases),
+        frozenset(n if n == ":all:" else canonicalize_name(n) for n in options.only_final),
+    )
+    check_locked(
+        locked,
+        allows_prereleases=release.allows_prereleases,
+        uploaded_prior_to=options.index.uploaded_prior_to,
+    )
+    return locked
+
+
+def _locked(
+    pipe: _Pipeline,
+    options: InstallOptions,
+    layers: LayerView,
+    store_view: StoreView,
+    reporter: InstallReporter,
+) -> tuple[Resolution, _Requests]:
+    """``-r pylock.toml``: locked files pinned as they are; locked VCS / directory / archive
+    packages go through their own requirement lines (pip's), with no dependencies: the lock
+    lists those too. Each file is checked against its recorded hashes when it is fetched."""
+    from forge_pip.pylock import locked_resolution
+    from forge_pip.resolve import Resolution
+
+    locked = _read_locks(options, pipe.target)
+    resolution = locked_resolution(locked, layers, store_view, pipe.target)
+    lines = tuple(
+        parse_requirement_line(
+            pkg.requirement, f"{pkg.lock}: package {pkg.name}", cwd=str(options.cwd or Path.cwd())
+        )
+        for pkg in locked
+        if pkg.requirement is not None
+    )
+    reqs = _collect(pipe, lines, options.cwd)
+    if lines:
+        direct = _resolve(
+            pipe, reqs, dataclasses.replace(options, no_deps=True), layers, store_view, reporter
+        )
+        twice = sorted(set(direct.pins) & set(resolution.pins))
+        if twice:
+            from forge_store.errors import InvalidLockFile
+
+            raise InvalidLockFile(f"{locked[0].lock}: {twice[0]} is selected twice")
+        resolution = Resolution({**resolution.pins, **direct.pins}, {**resolution.graph, **direct.graph})
+    if options.require_hashes:  # the lock's hashes are its --hash (each file is checked anyway)
+        for pkg in locked:
+            for algo, digest in (pkg.file.hashes if pkg.file is not None else {}).items():
+                reqs.hashes.setdefault(pkg.name, {}).setdefault(algo, set()).add(digest.lower())
+    return resolution, reqs
+
+
+def _hash_mode(options: InstallOptions) -> InstallOptions:
+    """A lock file's hashes do not switch hash-checking on for its VCS and directory packages
+    (every locked file is checked against its own hashes); ``--require-hashes`` still does."""
+    if options.lock_files and not options.require_hashes:
+        return dataclasses.replace(options, no_require_hashes=True)
+    return options
+
+
+def _without_requested(resolution: Resolution) -> Resolution:
+    """``--only-deps``: the resolution minus every name the user asked for (pip 26.2: "no
+    user-supplied requirements will be handled, even if they were dependencies of others")."""
+    from forge_pip.resolve import Resolution
+
+    pins = {name: pin for name, pin in resolution.pins.items() if not pin.requested}
+    graph = {
+        name: tuple(dep for dep in deps if dep in pins)
+        for name, deps in resolution.graph.items()
+        if name in pins
+    }
+    return Resolution(pins, graph)
+
+
 def _check_hash_mode(reqs: _Requests, options: InstallOptions, resolution: Resolution) -> None:
-    """pip's hash-checking mode: on with --require-hashes or any --hash; every dist needs a hash."""
-    if not (options.require_hashes or reqs.hashes):
+    """pip's hash-checking mode: on with --require-hashes or any --hash (unless
+    ``--no-require-hashes``); every dist needs a hash. A ``--hash`` given is checked either way."""
+    if options.require_hashes and options.no_require_hashes:
+        raise UsageError("--require-hashes and --no-require-hashes are mutually exclusive")
+    if not (options.require_hashes or (reqs.hashes and not options.no_require_hashes)):
         return
     if reqs.vcs:
         raise HashesRequired(
@@ -658,13 +821,26 @@ def install(
         build_isolation=options.build_isolation,
         build_depth=options.build_depth,
         reporter=rep,
+        options=options,
+        host_python=env.python,  # --no-build-isolation builds against the target env, as pip does
+        check_requires=_build_requires_check(store, env),
     ) as pipe:
         pipe.src_dir = env.path / "src"
         reqs = _collect(pipe, options.requirements, options.cwd)
         layers = EnvLayers(store, env, hide_local=options.force_reinstall)
-        store_view = StoreDists(store, built_wheel=pipe.builder.cached_wheel)
-        resolution = _resolve(pipe, reqs, options, layers, store_view, rep)
-        _check_hash_mode(reqs, options, resolution)
+        store_view = StoreDists(
+            store,
+            built_wheel=lambda sha, name: pipe.builder.cached_wheel(
+                sha, pipe.files.config_settings.get(name)
+            ),
+        )
+        if options.lock_files:
+            resolution, reqs = _locked(pipe, options, layers, store_view, rep)
+        else:
+            resolution = _resolve(pipe, reqs, options, layers, store_view, rep)
+        if options.only_deps:
+            resolution = _without_requested(resolution)
+        _check_hash_mode(reqs, _hash_mode(options), resolution)
         local = local_dists(store, env)
         plan = make_plan(env.name, resolution, local, editables=reqs.editables)
         rep.on_plan(plan)
@@ -701,6 +877,23 @@ def install(
         finally:
             store.release()
         return InstallResult(plan, resolution, report, pipe.target, metadata)
+
+
+def _build_requires_check(store: Store, env: EnvInfo) -> Callable[[str, Sequence[str]], None]:
+    """``--check-build-dependencies`` without isolation: the env (all its layers) must meet them."""
+    env_layers = EnvLayers(store, env)
+    markers = target_python(env.interpreter).markers
+
+    def check(label: str, requires: Sequence[str]) -> None:
+        from forge_pip.build.deps import check_build_requires
+
+        def version_of(name: NormalizedName) -> Version | None:
+            found = env_layers.installed(name)
+            return found[0].version if found else None
+
+        check_build_requires(label, requires, version_of, markers)
+
+    return check
 
 
 def uninstall(store: Store, env: EnvInfo, names: Sequence[str], *, dry_run: bool = False) -> UninstallResult:
@@ -745,9 +938,11 @@ def fetch(
     *,
     build_wheels: bool,
     reporter: InstallReporter | None = None,
+    env: EnvInfo | None = None,
 ) -> tuple[Plan, list[Path]]:
     """pip ``download`` (``build_wheels=False``) or ``wheel``: resolve from the indexes alone and put
-    the files (or the wheels, building sdists) into ``dest``. Installed dists and the store are ignored."""
+    the files (or the wheels, building sdists) into ``dest``. Installed dists and the store are ignored.
+    ``env`` (``--python`` / ``--env``) is where ``--no-build-isolation`` builds run and are checked."""
     rep: InstallReporter = reporter or NullInstallReporter()
     dest.mkdir(parents=True, exist_ok=True)
     with _Pipeline(
@@ -758,10 +953,18 @@ def fetch(
         build_depth=options.build_depth,
         reporter=rep,
         download_dir=dest,
+        options=options,
+        host_python=env.python if env is not None else None,
+        check_requires=_build_requires_check(store, env) if env is not None else None,
     ) as pipe:
         reqs = _collect(pipe, options.requirements, options.cwd)
-        resolution = _resolve(pipe, reqs, options, EmptyLayers(), EmptyStore(), rep)
-        _check_hash_mode(reqs, options, resolution)
+        if options.lock_files:
+            resolution, reqs = _locked(pipe, options, EmptyLayers(), EmptyStore(), rep)
+        else:
+            resolution = _resolve(pipe, reqs, options, EmptyLayers(), EmptyStore(), rep)
+        if options.only_deps:
+            resolution = _without_requested(resolution)
+        _check_hash_mode(reqs, _hash_mode(options), resolution)
         plan = make_plan(f"download:{dest}", resolution, {}, editables=())
         rep.on_plan(plan)
         if options.dry_run:
@@ -771,7 +974,8 @@ def fetch(
             assert item.file is not None
             path = pipe.files.local_path(item.file)
             if build_wheels and not item.file.is_wheel:
-                built = pipe.builder.build_wheel(path)
+                settings = pipe.files.config_settings.get(canonicalize_name(item.name))
+                built = pipe.builder.build_wheel(path, config_settings=settings)
                 rep.on_built(item, built.path, built.cached)
                 path = built.path
             target = dest / path.name
@@ -780,6 +984,68 @@ def fetch(
             rep.on_fetched(item, target)
             saved.append(target)
         return plan, saved
+
+
+def lock(
+    store: Store,
+    interpreter: Interpreter,
+    options: InstallOptions,
+    *,
+    reporter: InstallReporter | None = None,
+    lock_dir: Path | None = None,
+    env: EnvInfo | None = None,
+) -> tuple[Resolution, str]:
+    """pip's ``lock`` (25.1): resolve from the sources alone (as ``fetch`` does) and return the
+    resolution with its ``pylock.toml`` text. A file whose index states no sha256 is fetched and
+    hashed (pip downloads it too). Direct requirements become ``vcs`` (the commit), ``directory``
+    (relative to ``lock_dir`` when below it) or ``archive`` tables, as pip writes them."""
+    import json
+
+    from forge_pip.pylock import file_sha256, render_pylock
+
+    rep: InstallReporter = reporter or NullInstallReporter()
+    with _Pipeline(
+        store,
+        interpreter,
+        options.index,
+        build_isolation=options.build_isolation,
+        build_depth=options.build_depth,
+        reporter=rep,
+        options=options,
+        host_python=env.python if env is not None else None,
+        check_requires=_build_requires_check(store, env) if env is not None else None,
+    ) as pipe:
+        reqs = _collect(pipe, options.requirements, options.cwd)
+        resolution = _resolve(pipe, reqs, options, EmptyLayers(), EmptyStore(), rep)
+        if options.only_deps:
+            resolution = _without_requested(resolution)
+        _check_hash_mode(reqs, _hash_mode(options), resolution)
+
+        def hashes_of(file: DistFile) -> Mapping[str, str]:
+            if "sha256" in file.hashes:
+                return file.hashes
+            return {**file.hashes, "sha256": file_sha256(pipe.files.local_path(file))}
+
+        def direct_of(file: DistFile) -> tuple[str, Mapping[str, object]] | None:
+            source = pipe.files.direct.get(file.url)
+            if source is not None and source.direct_url:
+                record = json.loads(source.direct_url)
+                info = record.get("vcs_info") or {}
+                return "vcs", {
+                    "type": info.get("vcs"),
+                    "url": record.get("url"),
+                    "requested-revision": info.get("requested_revision"),
+                    "commit-id": info.get("commit_id"),
+                    "subdirectory": record.get("subdirectory"),
+                }
+            if source is not None and source.path.is_dir():
+                base = (lock_dir or Path.cwd()).resolve()
+                folder = source.path.resolve()
+                shown = folder.relative_to(base).as_posix() if folder.is_relative_to(base) else str(folder)
+                return "directory", {"path": shown, "editable": True if source.editable else None}
+            return "archive", {"url": file.url, "hashes": dict(hashes_of(file))}
+
+        return resolution, render_pylock(resolution, hashes_of, direct_of)
 
 
 def installation_report(result: InstallResult) -> dict[str, object]:

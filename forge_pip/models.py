@@ -9,6 +9,7 @@ markers are always evaluated against it, never against ``sys``.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -44,6 +45,22 @@ class DistFile:
     size: int | None = None
     source: str = ""
     """The index URL or find-links location this file came from (for messages)."""
+    upload_time: str | None = dataclasses.field(default=None, compare=False)
+    """PEP 700 ``upload-time`` (ISO 8601, JSON pages only), as the index wrote it; see ``upload_datetime``."""
+
+    @property
+    def upload_datetime(self) -> datetime.datetime | None:
+        """``upload_time`` as an aware datetime (UTC when no offset is written); None if absent or invalid."""
+        if not self.upload_time:
+            return None
+        text = self.upload_time.strip()
+        if text.endswith(("Z", "z")):  # fromisoformat() of Python < 3.11 does not read "Z"
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.timezone.utc)
 
     @property
     def is_wheel(self) -> bool:

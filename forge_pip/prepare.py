@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from packaging.utils import canonicalize_name
+
 from forge_pip.index.urls import is_file_url
 from forge_pip.plan import Action, Plan, PlanItem
 from forge_pip.sources import IndexFiles, verify_file
@@ -118,7 +120,8 @@ def prepare(
                 from forge_store.errors import UsageError
 
                 raise UsageError(f"{item.file.filename} must be built, but builds are disabled")
-            built = builder.build_wheel(source, editable=item.editable)
+            settings = files.config_settings.get(canonicalize_name(item.name))
+            built = builder.build_wheel(source, editable=item.editable, config_settings=settings)
             rep.on_built(item, built.path, built.cached)
             wheel, wheel_sha = built.path, None
         else:

@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -257,11 +257,14 @@ def stored_dist(entry: StoredWheel) -> StoredDist | None:
 class StoreDists:
     """``StoreView`` over Forge's store.
 
-    ``built_wheel`` maps an sdist's sha256 to the wheel built from it (the build cache, which is
-    keyed by the sdist's bytes), so an entry built from an sdist the index offers is found again.
+    ``built_wheel`` maps an sdist's sha256 and project name to the wheel built from it (the build
+    cache, keyed by the sdist's bytes and the project's config settings), so an entry built from an
+    sdist the index offers is found again.
     """
 
-    def __init__(self, store: Store, *, built_wheel: Callable[[str], Path | None] | None = None) -> None:
+    def __init__(
+        self, store: Store, *, built_wheel: Callable[[str, NormalizedName], Path | None] | None = None
+    ) -> None:
         self._store = store
         self._built_wheel = built_wheel
 
@@ -292,7 +295,7 @@ class StoreDists:
         if file.is_wheel:
             entry = self._store.entry_for_wheel_sha256(sha)
         else:
-            built = self._built_wheel(sha) if self._built_wheel is not None else None
+            built = self._built_wheel(sha, file.name) if self._built_wheel is not None else None
             entry = self._store.entry_for_wheel_sha256(self._store.wheel_sha256(built)) if built else None
         dist = stored_dist(entry) if entry is not None else None
         try:
@@ -363,6 +366,8 @@ class IndexFiles:
         self.fetched: dict[DistFile, Path] = {}
         self.metadata_of: dict[DistFile, CoreMetadata] = {}
         self.direct: dict[str, DirectSource] = {}
+        self.config_settings: dict[NormalizedName, Mapping[str, str | list[str]]] = {}
+        """``--config-settings`` per project (pip: the requirements the user named), for its builds."""
 
     def add_direct(self, source: DirectSource) -> None:
         self.direct[source.file.url] = source
@@ -413,7 +418,7 @@ class IndexFiles:
             else:
                 if self._builder is None:
                     raise ForgeError(f"{file.filename} is a source distribution and builds are disabled")
-                data = self._builder.prepare_metadata(path)
+                data = self._builder.prepare_metadata(path, self.config_settings.get(file.name))
         md = CoreMetadata.from_bytes(data)
         self.metadata_of[file] = md
         return md

@@ -43,7 +43,7 @@ import shutil
 import subprocess
 import tempfile
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -402,19 +402,27 @@ def _checkout(source: VcsUrl, mirror: _Mirror, commit: str, dest: Path) -> Path:
     return _project_dir(source, dest, commit)
 
 
-def build_vcs(source: VcsUrl, *, builder: Builder, cache_dir: Path, work_dir: Path) -> VcsWheel:
-    """Resolve ``source`` to a commit and return its wheel, from the cache or freshly built."""
+def build_vcs(
+    source: VcsUrl,
+    *,
+    builder: Builder,
+    cache_dir: Path,
+    work_dir: Path,
+    config_settings: Mapping[str, str | list[str]] | None = None,
+) -> VcsWheel:
+    """Resolve ``source`` to a commit and return its wheel, from the cache or freshly built
+    (cached by commit and ``config_settings``)."""
     mirror = _Mirror(cache_dir / source.vcs, source.url)
     commit = _resolve(source, mirror)
     key = _key(source, commit)
-    hit = builder.cached(key)
+    hit = builder.cached(key, config_settings)
     if hit is not None:
         return VcsWheel(source, commit, hit, cached=True)
     work_dir.mkdir(parents=True, exist_ok=True)
     checkout = Path(tempfile.mkdtemp(prefix="vcs-", dir=work_dir))
     try:
         project = _checkout(source, mirror, commit, checkout / "src")
-        built = builder.build_wheel(project, cache_as=key)
+        built = builder.build_wheel(project, cache_as=key, config_settings=config_settings)
     finally:
         shutil.rmtree(checkout, ignore_errors=True)
     return VcsWheel(source, commit, built.path, cached=built.cached)

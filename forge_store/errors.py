@@ -72,6 +72,26 @@ class UnsupportedUrl(UsageError):
     reference = "unsupported-url"
 
 
+class InvalidRequirementsSource(UsageError):
+    """A requirements source other than a requirements file is unusable: a ``pylock.toml`` (PEP 751),
+    a ``[dependency-groups]`` table (PEP 735), a script's inline metadata (PEP 723)."""
+
+    reference = "invalid-requirements-source"
+
+
+class InvalidLockFile(InvalidRequirementsSource):
+    """A ``pylock.toml`` that does not parse, fails PEP 751 validation, or selects nothing usable."""
+
+    reference = "invalid-lock-file"
+
+
+class UnsupportedPython(ForgeError, ValueError):
+    """The target interpreter is outside a ``requires-python`` (a script's, a lock file's)."""
+
+    reference = "unsupported-python"
+    exit_code = ExitCode.INCOMPATIBLE
+
+
 class VcsError(ForgeError):
     """A version control command failed (clone, fetch, an unknown revision) or ``git`` is missing."""
 

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,9 +40,12 @@ ConfigSettings = Mapping[str, "str | list[str]"]
 class Builder:
     """Turns sdists and project directories into wheels, through ``pyproject_hooks``.
 
-    With ``isolation=False`` the hooks run in ``host_python`` (default: this interpreter) and no
-    environment is created (pip's ``--no-build-isolation``). ``target`` lets a cached wheel of an
-    sdist with native code be reused when its tags fit; without it only pure wheels are reused.
+    With ``isolation=False`` the hooks run in ``host_python`` (default: this interpreter; Forge
+    passes the target env's interpreter, so its layered site-packages are the build's) and no
+    environment is created (pip's ``--no-build-isolation``); ``check_requires`` then vets the
+    ``build-system.requires`` against that env (``--check-build-dependencies``). ``target`` lets a
+    cached wheel of an sdist with native code be reused when its tags fit; without it only pure
+    wheels are reused.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class Builder:
         isolation: bool = True,
         host_python: Path | None = None,
         target: TargetPython | None = None,
+        check_requires: Callable[[str, Sequence[str]], None] | None = None,
     ) -> None:
         if isolation and env_factory is None:
             raise ValueError("an isolated Builder needs an env_factory")
@@ -63,6 +67,9 @@ class Builder:
         self._isolation = isolation
         self._host_python = host_python or Path(sys.executable)
         self._tags = target.tags if target is not None else None
+        self._check_requires = check_requires
+        """Without isolation: called with (project label, ``build-system.requires``) before the
+        hooks run; raises when the host env does not meet them (``--check-build-dependencies``)."""
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -124,33 +131,35 @@ class Builder:
         self._reporter.on_build_done(final)
         return BuiltWheel(final, source_hash, cached=False)
 
-    def cached_wheel(self, sdist_sha256: str) -> Path | None:
-        """The cached wheel built (without config settings) from the sdist with these bytes, if any.
+    def cached_wheel(self, sdist_sha256: str, config_settings: ConfigSettings | None = None) -> Path | None:
+        """The cached wheel built (with these config settings) from the sdist with these bytes, if any.
 
-        The cache is keyed by the sdist's sha256, so the index's digest of an sdist finds the
-        wheel built from that very file without downloading it.
+        The cache is keyed by the sdist's sha256 (and the settings), so the index's digest of an
+        sdist finds the wheel built from that very file without downloading it.
         """
         digest = sdist_sha256.lower()
         if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
             return None  # not a sha256: never a path under the cache
-        return self._cache.lookup(cache_key(digest, None), self._tags)
+        return self._cache.lookup(cache_key(digest, _copy_settings(config_settings)), self._tags)
 
     def cached(self, key: str, config_settings: ConfigSettings | None = None) -> Path | None:
         """The wheel built earlier with ``cache_as=key`` (and these settings) for the target, if any."""
         return self._cache.lookup(_vouched_key(key, _copy_settings(config_settings)), self._tags)
 
-    def prepare_metadata(self, source: Path) -> bytes:
+    def prepare_metadata(self, source: Path, config_settings: ConfigSettings | None = None) -> bytes:
         """The core metadata (``METADATA`` bytes) of an sdist or project directory, for the resolver.
 
-        Uses ``prepare_metadata_for_build_wheel``; a backend without it gets its wheel built (and,
-        for an sdist, cached, so the later install is a cache hit). A cached wheel answers at once.
+        Uses ``prepare_metadata_for_build_wheel`` (given ``config_settings``, as pip does); a
+        backend without it gets its wheel built (and, for an sdist, cached under the sdist's bytes
+        and the settings, so the later install is a cache hit). A cached wheel answers at once.
         """
+        settings = _copy_settings(config_settings)
         source = Path(source)
         if not source.exists():
             raise NotFoundError(f"{source} does not exist", hint="Give an sdist file or a project directory.")
         key = None
         if source.is_file():
-            key = cache_key(file_sha256(source), None)
+            key = cache_key(file_sha256(source), settings)
             hit = self._cache.lookup(key, self._tags)
             if hit is not None:
                 return wheel_metadata(hit, sdist_label(source))
@@ -160,7 +169,7 @@ class Builder:
                 project = self._project(source.resolve(), source.resolve())
             else:
                 project = self._project(source, unpack_sdist(source, work / "src"))
-            metadata = self._metadata(project, key, work)
+            metadata = self._metadata(project, key, work, settings)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return metadata
@@ -185,22 +194,31 @@ class Builder:
         return check_wheel(out, basename, project, hook)
 
     def _session(self, project: SourceProject) -> HookSession:
-        factory = self._factory if self._isolation else None
-        return HookSession(project, factory=factory, python=self._host_python, reporter=self._reporter)
+        if self._isolation:
+            return HookSession(
+                project, factory=self._factory, python=self._host_python, reporter=self._reporter
+            )
+        if self._check_requires is not None:
+            self._check_requires(project.label, project.system.requires)
+        return HookSession(project, factory=None, python=self._host_python, reporter=self._reporter)
 
-    def _metadata(self, project: SourceProject, key: str | None, work: Path) -> bytes:
+    def _metadata(
+        self, project: SourceProject, key: str | None, work: Path, settings: dict[str, Any]
+    ) -> bytes:
         with self._session(project) as session:
-            session.install_extra_requires(editable=False, settings={})
-            metadata = session.prepare_metadata(work / "metadata")
+            session.install_extra_requires(editable=False, settings=settings)
+            metadata = session.prepare_metadata(work / "metadata", settings)
             if metadata is not None:
                 return metadata
             # No such hook: build the wheel, keep it for the install, read its METADATA.
             out = _mkdir(work / "out")
-            wheel = check_wheel(out, session.call("build_wheel", str(out)), project, "build_wheel")
+            basename = session.call("build_wheel", str(out), settings or None)
+            wheel = check_wheel(out, basename, project, "build_wheel")
         if key is not None:
             wheel = self._cache.publish(key, wheel)
         else:
-            wheel = self._cache.publish_local(cache_key(_path_hash(project.tree), None, "wheel"), wheel)
+            local_key = cache_key(_path_hash(project.tree), settings, "wheel")
+            wheel = self._cache.publish_local(local_key, wheel)
         self._reporter.on_build_done(wheel)
         return wheel_metadata(wheel, project.label)
 

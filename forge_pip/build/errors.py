@@ -51,6 +51,13 @@ class EditableUnsupported(BuildError):
     reference = "editable-unsupported"
 
 
+class BuildDependenciesMissing(BuildError):
+    """``--check-build-dependencies`` without isolation: the target env lacks (or conflicts with)
+    a ``build-system.requires`` entry (pip's "Some build dependencies for X are missing")."""
+
+    reference = "build-dependencies-missing"
+
+
 class InvalidBuildSource(BuildError, ValueError):
     """The source is not buildable as given: bad archive, bad ``pyproject.toml``, escaping backend-path."""
 

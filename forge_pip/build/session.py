@@ -107,11 +107,13 @@ class HookSession:
         else:
             self._env.install(extra)
 
-    def prepare_metadata(self, meta_dir: Path) -> bytes | None:
+    def prepare_metadata(self, meta_dir: Path, settings: dict[str, Any] | None = None) -> bytes | None:
         """``METADATA`` from ``prepare_metadata_for_build_wheel``, or ``None`` if the backend lacks it."""
         hook = "prepare_metadata_for_build_wheel"
         meta_dir.mkdir(parents=True, exist_ok=True)
-        dist_info = self.call(hook, str(meta_dir), None, _allow_fallback=False, allow_missing=True)
+        dist_info = self.call(
+            hook, str(meta_dir), settings or None, _allow_fallback=False, allow_missing=True
+        )
         if dist_info is None:
             return None
         path = meta_dir / str(dist_info) / "METADATA"

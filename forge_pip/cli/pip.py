@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 PROG = "forge_pip"
-COMMANDS = ("install", "uninstall", "list", "freeze", "show", "check", "download", "wheel", "cache")
+COMMANDS = ("install", "uninstall", "list", "freeze", "show", "check", "download", "wheel", "cache", "lock")
 # General options that take a value: the command is the first bare word that is not one of their values.
 _VALUE_OPTIONS = frozenset(
     (
@@ -73,6 +73,7 @@ Commands:
   check        Verify installed packages have compatible dependencies (across all layers).
   cache        Inspect and manage Forge's HTTP, download and built-wheel caches.
   wheel        Build wheels from your requirements.
+  lock         Resolve requirements and write a pylock.toml (PEP 751).
 
 General Options:
   --python PATH    Act on the venv of this interpreter (or venv prefix).
@@ -110,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from forge_pip.cli.common import run_guarded, setup_logging
 
     setup_logging(max(parsed.verbose - parsed.quiet, -1))
+    if command == "lock":
+        from forge_pip.cli import pip_lock
+
+        return run_guarded(PROG, lambda: pip_lock.cmd_lock(parsed), verbose=parsed.verbose)
     if command in ("install", "uninstall", "download", "wheel"):
         from forge_pip.cli import pip_install
 

@@ -16,7 +16,7 @@ from forge_pip.plan import Action, Plan, PlanItem
 
 if TYPE_CHECKING:
     from forge_pip.models import DistFile
-    from forge_store.models import Interpreter, StoredWheel
+    from forge_store.models import EnvInfo, Interpreter, StoredWheel
 
 
 class CliReporter(NullInstallReporter):
@@ -94,13 +94,24 @@ class CliReporter(NullInstallReporter):
         pass
 
 
-def _options(ns: argparse.Namespace, env_prefix: Path | None, **extra: object) -> object:
+def _options(
+    ns: argparse.Namespace, env_prefix: Path | None, interpreter: Interpreter | None = None, **extra: object
+) -> object:
     from forge_pip.cli.pip_options import load_config, merge
+    from forge_pip.cli.pip_sources import install_fields, requirement_lines
     from forge_pip.install import InstallOptions
 
     config = load_config(ns, env_prefix)
     merged = merge(ns, config)
-    if not merged.requirements:
+    requirements = merged.requirements
+    standards = merged.standards
+    if standards is not None and (standards.groups or standards.scripts):
+        from forge_pip.sources import target_python
+        from forge_store import interpreters
+
+        target = target_python(interpreter or interpreters.current())
+        requirements = (*requirements, *requirement_lines(standards, target))
+    if not requirements and not (standards is not None and standards.lock_files):
         from forge_store.errors import UsageError
 
         raise UsageError(
@@ -109,7 +120,7 @@ def _options(ns: argparse.Namespace, env_prefix: Path | None, **extra: object) -
         )
     upgrade_strategy = getattr(ns, "upgrade_strategy", None) or config.get_str("upgrade-strategy")
     return InstallOptions(
-        requirements=merged.requirements,
+        requirements=requirements,
         constraints=merged.constraints,
         index=merged.index,
         pre=merged.pre,
@@ -121,6 +132,7 @@ def _options(ns: argparse.Namespace, env_prefix: Path | None, **extra: object) -
         build_isolation=merged.build_isolation,
         dry_run=bool(ns.dry_run),
         upgrade_strategy=upgrade_strategy or "only-if-needed",
+        **install_fields(standards),  # type: ignore[arg-type]
         **extra,  # type: ignore[arg-type]
     )
 
@@ -143,6 +155,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
         options = _options(
             ns,
             env.path,
+            env.interpreter,
             upgrade=upgrade,
             force_reinstall=bool(ns.force_reinstall or ns.ignore_installed),
             local=bool(ns.local),
@@ -231,15 +244,18 @@ def _fetch(ns: argparse.Namespace, dest: Path, build_wheels: bool) -> int:
     with Store() as store:
         interp: Interpreter
         prefix: Path | None = None
+        env: EnvInfo | None = None
         if ns.python is not None or ns.env is not None:
             env = open_target(ns, store)
             interp, prefix = env.interpreter, env.path
         else:
             interp = interpreters.current()
-        options = _options(ns, prefix)
+        options = _options(ns, prefix, interp)
         assert isinstance(options, InstallOptions)
         reporter = CliReporter(ns.quiet, dry_run=bool(ns.dry_run))
-        plan, saved = fetch(store, interp, options, dest, build_wheels=build_wheels, reporter=reporter)
+        plan, saved = fetch(
+            store, interp, options, dest, build_wheels=build_wheels, reporter=reporter, env=env
+        )
         if options.dry_run:
             for line in plan.render()[1:]:
                 reporter.out(line)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from forge_pip.cli.pip import PROG
 
 if TYPE_CHECKING:
+    from forge_pip.cli.pip_sources import StandardOptions
     from forge_pip.config import PipConfig
     from forge_pip.install import IndexOptions
     from forge_pip.reqfile import FileOptions, ReqLine
@@ -85,11 +86,55 @@ def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--require-hashes", action="store_true")
     p.add_argument("--no-build-isolation", action="store_true")
     p.add_argument("--use-pep517", action="store_true", help="always on")
-    p.add_argument("--config-settings", "-C", action="append", default=[])
+    p.add_argument("--config-settings", "-C", action=_ConfigSetting, dest="config_settings", default={})
+    _standards(p)
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--report")
     p.add_argument("--progress-bar-ignored", help=argparse.SUPPRESS)
     _index(p)
+
+
+def _standards(p: argparse.ArgumentParser) -> None:
+    """pip 25.1-26.2's selection and build options (see ``forge_pip.cli.pip_sources``)."""
+    p.add_argument("--build-constraint", action="append", default=[], dest="build_constraints")
+    p.add_argument("--check-build-dependencies", action="store_true", dest="check_build_deps")
+    p.add_argument("--group", action="append", default=[], dest="groups", metavar="[path:]group")
+    p.add_argument("--requirements-from-script", action="append", default=[], dest="scripts", metavar="file")
+    p.add_argument("--only-deps", "--only-dependencies", action="store_true", dest="only_deps")
+    p.add_argument("--uploaded-prior-to", dest="uploaded_prior_to", metavar="datetime_or_duration")
+    p.add_argument("--all-releases", action=_ReleaseOp, dest="release_ops", default=[])
+    p.add_argument("--only-final", action=_ReleaseOp, dest="release_ops", default=[])
+    p.add_argument("--no-require-hashes", action="store_true")
+    p.add_argument("--ignore-requires-python", action="store_true")
+
+
+class _ConfigSetting(argparse.Action):
+    """pip's ``-C KEY=VALUE``: a key given twice collects its values into a list."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        key, sep, value = str(values).partition("=")
+        if sep != "=":
+            parser.error(f"Arguments to {option_string} must be of the form KEY=VAL")
+        settings: dict[str, str | list[str]] = dict(getattr(namespace, self.dest, None) or {})
+        known = settings.get(key)
+        if known is None:
+            settings[key] = value
+        elif isinstance(known, list):
+            settings[key] = [*known, value]
+        else:
+            settings[key] = [known, value]
+        setattr(namespace, self.dest, settings)
+
+
+class _ReleaseOp(argparse.Action):
+    """``--all-releases`` / ``--only-final``: kept in order, applied as pip's ReleaseControl does."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        if str(values).startswith("-"):
+            parser.error("--all-releases / --only-final option requires 1 argument.")
+        ops = list(getattr(namespace, self.dest, None) or [])
+        ops.append(("all-releases" if option_string == "--all-releases" else "only-final", str(values)))
+        setattr(namespace, self.dest, ops)
 
 
 class _FormatOp(argparse.Action):
@@ -120,6 +165,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         p.add_argument(
             "-d", "--dest", "--destination-dir", "--destination-directory", dest="dest", default="."
         )
+    elif command == "lock":
+        _selection(p)
+        p.add_argument("-o", "--output", dest="output_file", default="pylock.toml", metavar="path")
     elif command == "wheel":
         _selection(p)
         p.add_argument("-w", "--wheel-dir", dest="wheel_dir", default=".")
@@ -182,6 +230,8 @@ class Merged:
     require_hashes: bool
     no_deps: bool
     build_isolation: bool
+    standards: StandardOptions | None = None
+    """pip 25.1-26.2's options (build constraints, groups, scripts, locks, release control...)."""
 
 
 def load_config(ns: argparse.Namespace, site_prefix: Path | None) -> PipConfig:
@@ -211,7 +261,13 @@ def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
     reqs: list[ReqLine] = []
     constraints: list[ReqLine] = []
     file_opts: list[FileOptions] = []
+    from forge_pip.cli.pip_sources import cli_settings, is_lock_file, standard_options
+
+    lock_files: list[str] = []
     for path in [*config.get_list("requirement"), *ns.requirement_files]:
+        if is_lock_file(path):
+            lock_files.append(path)
+            continue
         lines, fo = parse_requirements(path, environ=environ)
         reqs.extend(lines)
         file_opts.append(fo)
@@ -219,10 +275,11 @@ def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
         lines, fo = parse_requirements(path, constraint=True, environ=environ)
         constraints.extend(lines)
         file_opts.append(fo)
+    settings = getattr(ns, "config_settings", None)
     for text in ns.requirements:
-        reqs.append(parse_requirement_line(text, text, with_options=False))
+        reqs.append(cli_settings(parse_requirement_line(text, text, with_options=False), settings))
     for text in [*config.get_list("editable"), *ns.editables]:
-        reqs.append(parse_requirement_line(f"-e {text}", f"-e {text}"))
+        reqs.append(cli_settings(parse_requirement_line(f"-e {text}", f"-e {text}"), settings))
 
     no_index = _bool(ns, config, "no-index")
     index_url = ns.index_url or config.get_str("index-url") or DEFAULT_INDEX
@@ -266,6 +323,9 @@ def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
         retries=retries if retries is not None else 3,
         use_cache=not (ns.no_cache_dir or config.get_bool("no-cache-dir")),
     )
+    standards = standard_options(ns, config, lock_files, environ=environ)
+    if standards.uploaded_prior_to is not None:
+        index = dataclasses.replace(index, uploaded_prior_to=standards.uploaded_prior_to)
     return Merged(
         requirements=tuple(reqs),
         constraints=tuple(constraints),
@@ -277,4 +337,5 @@ def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
         require_hashes=require_hashes,
         no_deps=_bool(ns, config, "no-deps"),
         build_isolation=build_isolation,
+        standards=standards,
     )

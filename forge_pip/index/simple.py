@@ -69,6 +69,7 @@ def _make_file(
     metadata_hashes: Mapping[str, str] | None = None,
     size: int | None = None,
     filename: str | None = None,
+    upload_time: str | None = None,
 ) -> DistFile | None:
     href = href.strip()
     # PyPI's JSON pages give absolute URLs for thousands of files: skip urljoin/urlsplit for those
@@ -88,6 +89,7 @@ def _make_file(
         metadata_hashes=metadata_hashes,
         size=size,
         source=source,
+        upload_time=upload_time,
     )
 
 
@@ -169,6 +171,7 @@ def parse_json(body: bytes, page_url: str, *, source: str = "", warn: Warn | Non
         size = entry.get("size")
         requires_python = entry.get("requires-python")
         filename = entry.get("filename")
+        upload_time = entry.get("upload-time")
         dist = _make_file(
             entry["url"],
             page_url,
@@ -179,6 +182,7 @@ def parse_json(body: bytes, page_url: str, *, source: str = "", warn: Warn | Non
             metadata_hashes=_json_metadata(entry.get(metadata_key)),
             size=size if isinstance(size, int) and not isinstance(size, bool) else None,
             filename=filename if isinstance(filename, str) and filename else None,
+            upload_time=upload_time if isinstance(upload_time, str) else None,
         )
         if dist is not None:
             files.append(dist)

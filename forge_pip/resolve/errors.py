@@ -56,6 +56,13 @@ class NoMatchingDistribution(ForgeError, LookupError):
         }
 
 
+class UploadTimeMissing(ForgeError):
+    """``--uploaded-prior-to`` and an index file without a PEP 700 ``upload-time``: pip fails at
+    once ("Index ... does not provide upload-time metadata.") rather than guess."""
+
+    reference = "upload-time-missing"
+
+
 class InvalidConstraint(UsageError):
     """A constraint that pip also refuses: one with extras or a URL."""
 

@@ -16,6 +16,7 @@ entries are candidates of their own (:meth:`Finder.stored`) only with ``prefer_s
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,30 @@ class IndexVersion:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ReleaseControl:
+    """pip 26's ``--all-releases`` / ``--only-final`` (``--pre`` is ``all_releases={":all:"}``).
+
+    Sets of canonical names or ``":all:"``; a name listed in one set wins over ``:all:`` in the
+    other (pip's ``ReleaseControl.allows_prereleases``)."""
+
+    all_releases: frozenset[str] = frozenset()
+    only_final: frozenset[str] = frozenset()
+
+    def allows_prereleases(self, name: NormalizedName) -> bool | None:
+        """True: pre-releases are candidates; False: never (even ``==1.0a1``); None: pip's
+        default (only when the specifier names one, or when nothing else matches)."""
+        if name in self.all_releases:
+            return True
+        if name in self.only_final:
+            return False
+        if ":all:" in self.all_releases:
+            return True
+        if ":all:" in self.only_final:
+            return False
+        return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class FinderOptions:
     target: TargetPython
     prefer_binary: bool = False
@@ -62,6 +87,10 @@ class FinderOptions:
     hashes: Mapping[NormalizedName, Mapping[str, frozenset[str]]] = dataclasses.field(default_factory=dict)
     prefer_store: bool = False
     """``--prefer-offline`` / ``--offline``: every usable store entry is a candidate."""
+    uploaded_prior_to: datetime.datetime | None = None
+    """pip 26's ``--uploaded-prior-to`` (an aware datetime): an index file uploaded at or after it
+    is skipped; one whose index states no PEP 700 ``upload-time`` is an error (pip's rule); local
+    files (``file://`` indexes and find-links) are exempt."""
 
 
 def python_accepts(requires_python: str | None, python_version: str) -> bool:
@@ -185,6 +214,22 @@ class Finder:
             ):
                 self._skip(name, f"{version}: {file.filename} does not match the required --hash")
                 continue
+            if opts.uploaded_prior_to is not None and not file.url.startswith("file:"):
+                uploaded = file.upload_datetime
+                if uploaded is None:  # pip: an error, not a skipped file
+                    from forge_pip.resolve.errors import UploadTimeMissing
+
+                    raise UploadTimeMissing(
+                        f"Index {file.source or file.url} does not provide upload-time metadata.",
+                        hint="--uploaded-prior-to needs an index that states PEP 700 upload times",
+                    )
+                if uploaded >= opts.uploaded_prior_to:
+                    self._skip(
+                        name,
+                        f"{version}: {file.filename} was uploaded at {uploaded.isoformat()}, not before"
+                        f" {opts.uploaded_prior_to.isoformat()} (--uploaded-prior-to)",
+                    )
+                    continue
             if file.yanked is not None:
                 self._skip(name, f"{version}: yanked" + (f" ({file.yanked})" if file.yanked else ""))
             by_version.setdefault(version, []).append(file)

@@ -50,7 +50,7 @@ from forge_pip.resolve.candidates import (
     Req,
     split_identifier,
 )
-from forge_pip.resolve.finder import python_accepts
+from forge_pip.resolve.finder import ReleaseControl, python_accepts
 from forge_pip.resolve.sources import CoreMetadata, Origin, StoredDist
 from forge_store.errors import IncompatibleWheel, UnsupportedUrl, UsageError
 
@@ -107,6 +107,7 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
         upgrade: Callable[[NormalizedName], bool],
         force_local: bool = False,
         pre: bool = False,
+        release_control: ReleaseControl | None = None,
         allow_yanked_pinned: bool = True,
         no_deps: bool = False,
     ) -> None:
@@ -120,6 +121,7 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
         self._upgrade = upgrade
         self._force_local = force_local
         self._pre = pre
+        self._release = release_control or ReleaseControl()
         self._allow_yanked_pinned = allow_yanked_pinned
         self._no_deps = no_deps
         self.python = PythonCandidate(Version(target.python_version))
@@ -233,9 +235,19 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
 
     # -- candidate lists ---------------------------------------------------------------------------
 
-    def _allowed(self, specifier: SpecifierSet, versions: Iterable[Version]) -> set[Version]:
-        """The versions ``specifier`` admits, with pip's pre-release rule (``--pre`` or explicit)."""
-        return set(specifier.filter(versions, prereleases=True if self._pre else None))
+    def _prereleases(self, name: NormalizedName) -> bool | None:
+        """pip 26: ``--pre`` is ``--all-releases :all:``; a per-name setting wins over ``:all:``."""
+        allowed = self._release.allows_prereleases(name)
+        if allowed is None and self._pre:
+            return True
+        return allowed
+
+    def _allowed(
+        self, name: NormalizedName, specifier: SpecifierSet, versions: Iterable[Version]
+    ) -> set[Version]:
+        """The versions ``specifier`` admits, with pip's pre-release rule (``--pre`` /
+        ``--all-releases`` / ``--only-final``, or a specifier that names a pre-release)."""
+        return set(specifier.filter(versions, prereleases=self._prereleases(name)))
 
     def _from_index(self, name: NormalizedName, iv: IndexVersion, file: DistFile) -> DistCandidate:
         """The candidate of one index file: linked from the store when the store holds that file."""
@@ -273,7 +285,7 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
         stored = self.finder.stored(name)
         indexed = self.finder.index_versions(name)
         known = {d.version for d in stored} | {iv.version for iv in indexed}
-        allowed = self._allowed(specifier, known)
+        allowed = self._allowed(name, specifier, known)
         ranked: list[tuple[Version, int, bool, Offer]] = []
         if layer_cand is not None:
             ranked.append((layer_cand.version, 0, True, layer_cand))
@@ -307,18 +319,19 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
         stored = self.finder.stored(name)
         seen: set[Version] = set() if skip is None else {skip}
         if stored:
-            allowed = self._allowed(specifier, {d.version for d in stored})
+            allowed = self._allowed(name, specifier, {d.version for d in stored})
             # pip admits pre-releases when no final release matches: only the whole set tells.
-            if not (self._pre or specifier.prereleases or any(not v.is_prerelease for v in allowed)):
+            explicit = self._prereleases(name) is not None
+            if not (explicit or specifier.prereleases or any(not v.is_prerelease for v in allowed)):
                 indexed = {iv.version for iv in self.finder.index_versions(name)}
-                allowed &= self._allowed(specifier, allowed | indexed)
+                allowed &= self._allowed(name, specifier, allowed | indexed)
             for dist in stored:
                 if dist.version in allowed and dist.version not in seen:
                     seen.add(dist.version)
                     yield self._from_store(dist)
         indexed_versions = self.finder.index_versions(name)
         allowed = self._allowed(
-            specifier, {iv.version for iv in indexed_versions} | {d.version for d in stored}
+            name, specifier, {iv.version for iv in indexed_versions} | {d.version for d in stored}
         )
         for iv in indexed_versions:
             if iv.version in allowed and iv.version not in seen:

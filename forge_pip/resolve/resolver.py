@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ from forge_pip.resolve.candidates import (
 )
 from forge_pip.resolve.errors import InvalidConstraint, ResolutionError
 from forge_pip.resolve.explain import explain
-from forge_pip.resolve.finder import Finder, FinderOptions
+from forge_pip.resolve.finder import Finder, FinderOptions, ReleaseControl
 from forge_pip.resolve.provider import ForgeProvider
 from forge_pip.resolve.sources import DirectRequirement, NullReporter, Origin
 
@@ -75,6 +76,13 @@ class ResolveRequest:
     prefer_store: bool = False
     """``--prefer-offline`` / ``--offline``: store entries are candidates, ranked before index files.
     Otherwise the store only supplies a file the indexes offer (see :mod:`.provider`)."""
+    all_releases: frozenset[str] = frozenset()
+    """pip 26's ``--all-releases``: names (or ``":all:"``) whose pre-releases are candidates."""
+    only_final: frozenset[str] = frozenset()
+    """pip 26's ``--only-final``: names (or ``":all:"``) that never get a pre-release, even when
+    the specifier names one. A name in one set wins over ``:all:`` in the other (pip's rule)."""
+    uploaded_prior_to: datetime.datetime | None = None
+    """pip 26's ``--uploaded-prior-to``: see :class:`~forge_pip.resolve.finder.FinderOptions`."""
 
     def __post_init__(self) -> None:
         # Accept pip's spelling ("eager") as well as the enum.
@@ -206,6 +214,7 @@ def resolve(
                 for name, by_algo in request.hashes.items()
             },
             prefer_store=request.prefer_store,
+            uploaded_prior_to=request.uploaded_prior_to,
         ),
         index,
         store,
@@ -221,6 +230,9 @@ def resolve(
         upgrade=upgrade,
         force_local=request.force_local,
         pre=request.pre,
+        release_control=ReleaseControl(
+            _canonical_names(request.all_releases), _canonical_names(request.only_final)
+        ),
         allow_yanked_pinned=request.allow_yanked_pinned,
         no_deps=request.no_deps,
     )

@@ -41,18 +41,43 @@ def _log(event):
             f.write(event + "\\n")
 
 
-def _requires(hook):
+def _record(hook, config_settings):
+    """With $TINY_BACKEND_RECORD: one JSON line per hook with what it ran with and was given."""
+    path = os.environ.get("TINY_BACKEND_RECORD")
+    if not path:
+        return
+    import importlib.metadata
+
+    try:
+        helper = importlib.metadata.version("helper")
+    except Exception:
+        helper = None
+    line = {
+        "hook": hook,
+        "project": NAME,
+        "config_settings": config_settings,
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "path": sys.path,
+        "helper": helper,
+    }
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\\n")
+
+
+def _requires(hook, config_settings=None):
     _log(hook)
+    _record(hook, config_settings)
     extra = os.environ.get("TINY_BACKEND_EXTRA_REQUIRES")
     return [extra] if extra else []
 
 
 def get_requires_for_build_wheel(config_settings=None):
-    return _requires("get_requires_for_build_wheel")
+    return _requires("get_requires_for_build_wheel", config_settings)
 
 
 def get_requires_for_build_editable(config_settings=None):
-    return _requires("get_requires_for_build_editable")
+    return _requires("get_requires_for_build_editable", config_settings)
 
 
 def _metadata():
@@ -88,6 +113,7 @@ def _maybe_fail():
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     _log("build_wheel")
+    _record("build_wheel", config_settings)
     print(f"tiny: building {NAME} {VERSION}", flush=True)
     _maybe_fail()
     with open(os.path.join("src", PKG, "__init__.py"), "rb") as f:
@@ -101,6 +127,7 @@ if META.get("prepare_metadata", True):
 
     def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
         _log("prepare_metadata_for_build_wheel")
+        _record("prepare_metadata_for_build_wheel", config_settings)
         os.makedirs(os.path.join(metadata_directory, DIST_INFO))
         with open(os.path.join(metadata_directory, DIST_INFO, "METADATA"), "wb") as f:
             f.write(_metadata())
@@ -111,6 +138,7 @@ if META.get("editable", True):
 
     def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
         _log("build_editable")
+        _record("build_editable", config_settings)
         print(f"tiny: building editable {NAME}", flush=True)
         pth = os.path.abspath("src") + "\\n"
         return _write_wheel(wheel_directory, {f"_{PKG}_editable.pth": pth.encode()})
@@ -235,6 +263,13 @@ class RecordingReporter(BuildReporter):
 
     def on_build_done(self, wheel: Path) -> None:
         self.done.append(wheel)
+
+
+def backend_records(path: Path) -> list[dict[str, object]]:
+    """What the tiny backend recorded per hook (``$TINY_BACKEND_RECORD``), in order."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def backend_log(path: Path) -> list[str]:

@@ -54,6 +54,8 @@ class IndexedFile:
     metadata_hash: str | None = None
     """Announced metadata sha256; defaults to the real one (set it to test a mismatch)."""
     hash_fragment: bool = True
+    upload_time: str | None = None
+    """PEP 700 ``upload-time`` on the JSON page (ISO 8601, e.g. ``2024-01-02T03:04:05.000000Z``)."""
 
 
 def project_of(filename: str) -> str:
@@ -89,6 +91,7 @@ class LocalIndex:
         metadata_hash: str | None = None,
         hash_fragment: bool = True,
         sha256: str | None = None,
+        upload_time: str | None = None,
     ) -> IndexedFile:
         """Copy ``path`` into ``files/``; ``sha256`` overrides the announced digest (to test mismatches)."""
         files = self.root / "files"
@@ -106,6 +109,7 @@ class LocalIndex:
             metadata_key=metadata_key,
             metadata_hash=metadata_hash,
             hash_fragment=hash_fragment,
+            upload_time=upload_time,
         )
         self.entries.append(entry)
         return entry
@@ -172,6 +176,8 @@ def _project_json(project: str, entries: list[IndexedFile]) -> dict[str, object]
             item["requires-python"] = entry.requires_python
         if entry.yanked is not False:
             item["yanked"] = entry.yanked
+        if entry.upload_time is not None:
+            item["upload-time"] = entry.upload_time
         if entry.metadata is not None:
             digest = {"sha256": _metadata_digest(entry)}
             if entry.metadata_key in ("core", "both"):
