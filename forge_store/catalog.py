@@ -142,17 +142,48 @@ def _split(text: str) -> tuple[str, ...]:
 class Catalog:
     """A connection to ``catalog.sqlite3``; cheap to open, one per process and operation."""
 
-    def __init__(self, path: Path, *, timeout: float = 60.0) -> None:
+    def __init__(self, path: Path, *, timeout: float = 60.0, read_only: bool = False) -> None:
+        """``read_only``: open an existing catalog for reading only (it may sit on a read-only
+        filesystem); it is never created or migrated then."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        self.read_only = read_only
+        if read_only:
+            self._db = self._open_read_only(path, timeout)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
+        if not read_only:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
         self._depth = 0
         self._migrate()
+
+    @staticmethod
+    def _open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+        if not path.is_file():
+            raise CatalogError(f"no catalog at {path}")
+        from urllib.parse import quote
+
+        last: sqlite3.Error | None = None
+        # mode=ro reads a WAL catalog when its -shm can be created; on a read-only filesystem
+        # without one, immutable=1 (nothing else can be writing there anyway)
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                db = sqlite3.connect(
+                    f"file:{quote(str(path))}?{query}",
+                    uri=True,
+                    timeout=timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.Error as exc:
+                last = exc
+        raise CatalogError(f"cannot read the catalog at {path}: {last}")
 
     def close(self) -> None:
         self._db.close()
@@ -174,6 +205,11 @@ class Catalog:
             )
         if version == SCHEMA_VERSION:
             return
+        if self.read_only:
+            raise CatalogError(
+                f"the catalog at {self.path} has schema {version}, older than this Forge ({SCHEMA_VERSION})",
+                hint="run any forge command with write access once to migrate it",
+            )
         with self.transaction():
             version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
             for step in range(version + 1, SCHEMA_VERSION + 1):
@@ -298,6 +334,13 @@ class Catalog:
             (sha256, entry_id, filename),
         )
 
+    def aliases(self, entry_id: str) -> list[tuple[str, str]]:
+        """(wheel sha256, file name) of every wheel file known to hold this entry's content."""
+        rows = self._db.execute(
+            "SELECT sha256, filename FROM aliases WHERE entry_id = ? ORDER BY filename", (entry_id,)
+        )
+        return [(r[0], r[1]) for r in rows]
+
     def delete_entry(self, entry_id: str) -> None:
         self._db.execute("DELETE FROM aliases WHERE entry_id = ?", (entry_id,))
         self._db.execute("DELETE FROM leases WHERE entry_id = ?", (entry_id,))
@@ -354,6 +397,9 @@ class Catalog:
             ),
         )
 
+    def set_env_path(self, name: str, path: str) -> None:
+        self._db.execute("UPDATE envs SET path = ? WHERE name = ?", (path, name))
+
     def delete_env(self, name: str) -> None:
         self._db.execute("DELETE FROM links WHERE env = ?", (name,))
         self._db.execute("DELETE FROM manifest WHERE env = ?", (name,))
@@ -389,6 +435,12 @@ class Catalog:
                     (row.layer, int(row.requested), row.direct_url, env, entry_id),
                 )
 
+    def all_links(self) -> list[LinkRow]:
+        rows = self._db.execute("SELECT * FROM links ORDER BY env, entry_id")
+        return [
+            LinkRow(r["env"], r["entry_id"], r["layer"], bool(r["requested"]), r["direct_url"]) for r in rows
+        ]
+
     def users_of(self, entry_id: str) -> list[str]:
         rows = self._db.execute("SELECT env FROM links WHERE entry_id = ? ORDER BY env", (entry_id,))
         return [r[0] for r in rows]
@@ -415,6 +467,11 @@ class Catalog:
             (path, size, mtime_ns, inode),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def paths_with_sha256(self, sha256: str) -> list[str]:
+        """Local files once hashed to ``sha256`` (they may have changed since: hash them again)."""
+        rows = self._db.execute("SELECT path FROM file_hashes WHERE sha256 = ? ORDER BY path", (sha256,))
+        return [r[0] for r in rows]
 
     def remember_sha256(self, path: str, size: int, mtime_ns: int, inode: int, sha256: str) -> None:
         self._db.execute(
@@ -466,3 +523,8 @@ class Catalog:
     def lease_holders(self, entry_id: str) -> list[str]:
         rows = self._db.execute("SELECT holder FROM leases WHERE entry_id = ?", (entry_id,))
         return [r[0] for r in rows]
+
+    def leases(self) -> list[tuple[str, str, float]]:
+        """Every lease: (entry id, holder ``host:pid:token``, created)."""
+        rows = self._db.execute("SELECT entry_id, holder, created FROM leases ORDER BY holder, entry_id")
+        return [(r[0], r[1], float(r[2])) for r in rows]

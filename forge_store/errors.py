@@ -24,6 +24,7 @@ class ExitCode(enum.IntEnum):
     NETWORK = 7  # an index could not be reached
     BUILD = 8  # a PEP 517 build failed
     LOCKED = 9  # could not take a lock in time
+    UNHEALTHY = 10  # forge doctor: findings remain (none, or all fixed: 0)
     NO_MATCHES = 23  # pip: no matching distribution
 
 
