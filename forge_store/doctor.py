@@ -635,6 +635,7 @@ class _Scan:
             users.setdefault(link.entry_id, []).append(link.env)
         self.users = {k: tuple(sorted(v)) for k, v in users.items()}
         self.missing_entries: set[str] = set()
+        self.missing_dirs: set[str] = set()
         self._entries(entries)
         self._leftovers_home()
         known_paths: set[str] = set()
@@ -703,6 +704,7 @@ class _Scan:
         for e in entries:
             if e not in present:
                 self.missing_entries.add(e.id)
+                self.missing_dirs.add(e.dir)
                 envs = self.users.get(e.id, ())
                 wheel = self.wheel_for(e.id) if envs else None
                 self.findings.append(EntryMissing(e.id, e.name, e.version, e.dir, envs, wheel))
@@ -951,6 +953,8 @@ class _Scan:
             target = os.readlink(p)
             real = os.path.realpath(p)
             into_store = self._into_store(p, target)
+            if into_store and self._entry_dir_of(target) in self.missing_dirs:
+                continue  # a link of an entry that is gone: reported as entry-missing
             if not os.path.exists(p):
                 self.findings.append(LinkDangling(env.name, rel, target, into_store))
             elif into_store or real.startswith(str(self.home.store) + os.sep):
@@ -959,6 +963,16 @@ class _Scan:
                 if real.startswith(store_root):
                     entry_dir = real[len(store_root) :].split(os.sep)[0]
                 self.findings.append(LinkForeign(env.name, rel, target, entry_dir))
+
+    def _entry_dir_of(self, target: str) -> str | None:
+        from .linker import HOP
+
+        parts = target.split("/")
+        if HOP in parts:
+            rest = parts[parts.index(HOP) + 1 :]
+            return rest[0] if rest else None
+        store = str(self.home.store) + os.sep
+        return target[len(store) :].split("/")[0] if target.startswith(store) else None
 
     def _into_store(self, path: Path, target: str) -> bool:
         from .linker import HOP

@@ -315,10 +315,11 @@ class _Applier:
             self._quarantine_dir(row)
 
     def _reseal(self, r: Repair) -> None:
-        from .seal import make_read_only, seal_dirs
+        from .seal import make_read_only, seal_dirs, unseal
 
         row = self._row(r.target)
         root = self.home.store / row.dir
+        unseal(root)  # modes cannot change below a directory that is still immutable
         make_read_only(root)
         seal_dirs(root)
 
