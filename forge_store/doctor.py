@@ -29,6 +29,7 @@ import os
 import re
 import shlex
 import socket
+import stat
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -622,6 +623,9 @@ class _Scan:
         self.verified = 0
         self.hashed = 0
         self._wheels: dict[str, str | None] = {}
+        self.users: dict[str, tuple[str, ...]] = {}
+        self.missing_entries: set[str] = set()
+        self.missing_dirs: set[str] = set()
 
     def run(self) -> Diagnosis:
         cat = self.store.catalog
@@ -634,8 +638,6 @@ class _Scan:
         for link in links:
             users.setdefault(link.entry_id, []).append(link.env)
         self.users = {k: tuple(sorted(v)) for k, v in users.items()}
-        self.missing_entries: set[str] = set()
-        self.missing_dirs: set[str] = set()
         self._entries(entries)
         self._leftovers_home()
         known_paths: set[str] = set()
@@ -746,10 +748,10 @@ class _Scan:
                 continue
             for name in files:
                 try:
-                    st = os.lstat(os.path.join(dirpath, name))
+                    mode = os.lstat(os.path.join(dirpath, name)).st_mode
                 except OSError:
                     continue
-                if st.st_mode & 0o222 and not os.path.islink(os.path.join(dirpath, name)):
+                if mode & 0o222 and not stat.S_ISLNK(mode):
                     writable.append(f"{rel}/{name}" if rel != "." else name)
         return writable, no_flag
 
@@ -1034,3 +1036,21 @@ def diagnose(
     if store.read_only and not store.home.catalog.is_file():
         return Diagnosis((), 0, 0, 0, 0, 0)
     return _Scan(store, verify, progress).run()
+
+
+def link_findings(store: Store, env_name: str) -> list[Finding]:
+    """The link findings of one env only (``--fix`` re-checks under the env's lock before it
+    removes a link: a change in flight places links before its catalog rows commit)."""
+    from .store import _env_info
+
+    row = store.catalog.env(env_name)
+    if row is None or not Path(row.path).is_dir():
+        return []
+    scan = _Scan(store, False, None)
+    for link in store.catalog.links(env_name):
+        entry = store.catalog.entry(link.entry_id)
+        if entry is not None and not (store.home.store / entry.dir).is_dir():
+            scan.missing_entries.add(entry.id)
+            scan.missing_dirs.add(entry.dir)
+    scan._links(_env_info(row))
+    return scan.findings

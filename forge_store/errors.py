@@ -178,3 +178,9 @@ class CatalogError(ForgeError):
     """The catalog is newer than this Forge, or unreadable."""
 
     reference = "catalog-error"
+
+
+class HomeNotWritable(ForgeError):
+    """A repair was asked for on a ``FORGE_HOME`` this process cannot write (diagnosis still works)."""
+
+    reference = "home-not-writable"

@@ -394,9 +394,14 @@ class _Applier:
         envs.write_layers_hook(env.site_packages, env.interpreter, self.store.runtime_layers(env))
 
     def _remove_link(self, r: Repair) -> None:
-        path = Path(r.target)
-        if path.is_symlink():
-            path.unlink()
+        finding = r.findings[0]
+        assert isinstance(finding, d.LinkDangling | d.LinkForeign)
+        with self.store.env_lock(finding.env):
+            if finding not in d.link_findings(self.store, finding.env):
+                return  # explained meanwhile (a change in flight committed its rows)
+            path = Path(r.target)
+            if path.is_symlink():
+                path.unlink()
 
     def _relink(self, r: Repair) -> None:
         self.store.relink(r.target, repair=True)

@@ -11,6 +11,7 @@ Imports nothing heavy until the command runs (``forge --help`` stays fast).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,8 @@ def _json(result: FixResult | None, diag: Diagnosis, *, fixing: bool, dry_run: b
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from forge_store.doctor import diagnose
-    from forge_store.errors import ExitCode, UsageError
+    from forge_store.errors import ExitCode, HomeNotWritable, UsageError
+    from forge_store.home import default_home
     from forge_store.repair import fix
     from forge_store.store import Store
 
@@ -76,7 +78,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         raise UsageError("--dry-run needs --fix", hint="forge doctor --fix --dry-run shows the repair plan")
     writes = args.fix and not args.dry_run
     result: FixResult | None = None
-    with Store(read_only=not writes) as store:
+    home = default_home()
+    if writes and home.exists() and not os.access(home, os.W_OK):
+        raise HomeNotWritable(
+            f"{home} is not writable: nothing can be repaired",
+            hint="run `forge doctor` (or --fix --dry-run) to see the findings, or --fix as its owner",
+        )
+    with Store(home, read_only=not writes) as store:
         if args.fix:
             result = fix(store, verify=args.verify, dry_run=args.dry_run)
             diag = result.before

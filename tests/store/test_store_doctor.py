@@ -44,10 +44,23 @@ def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str
     return proc.returncode, doc
 
 
+class _Age:
+    """Equal to any age of more than a day (a trash item's age grows while the test runs)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int) and other > 86400
+
+    def __repr__(self) -> str:
+        return "AGE"
+
+
+AGE = _Age()
+
+
 def kinds(doc: dict[str, object]) -> list[tuple[str, dict[str, object]]]:
     findings = doc["findings"]
     assert isinstance(findings, list)
-    return sorted(((f["kind"], f["data"]) for f in findings), key=lambda x: (x[0], json.dumps(x[1])))
+    return sorted(((f["kind"], f["data"]) for f in findings), key=lambda x: (x[0], x[1].get("path", "")))
 
 
 def snapshot(*roots: Path) -> dict[str, object]:
@@ -82,7 +95,7 @@ def check_repaired(
 ) -> None:
     """doctor finds exactly ``expect``; --fix --dry-run plans it and changes nothing; --fix repairs it."""
     code, doc = doctor(*fix_args)
-    assert kinds(doc) == sorted(expect, key=lambda x: (x[0], json.dumps(x[1]))), kinds(doc)
+    assert kinds(doc) == sorted(expect, key=lambda x: (x[0], x[1].get("path", ""))), kinds(doc)
     assert code == int(ExitCode.UNHEALTHY)
     before = snapshot(*roots)
     code, plan = doctor("--fix", "--dry-run", *fix_args)
@@ -338,6 +351,38 @@ def test_pyvenv_cfg_and_pip_launcher_point_elsewhere(env: Path, forge_home: Path
     imports_catalog(env)
 
 
+def test_interpreter_gone_is_reported_not_fixed(env: Path, forge_home: Path) -> None:
+    db = sqlite3.connect(forge_home / "catalog.sqlite3")
+    (raw,) = db.execute("SELECT interpreter FROM envs WHERE name = 'e'").fetchone()
+    data = json.loads(raw)
+    data["executable"] = "/gone/python3.11"
+    db.execute("UPDATE envs SET interpreter = ? WHERE name = 'e'", (json.dumps(data),))
+    db.commit()
+    db.close()
+    code, doc = doctor()
+    assert code == int(ExitCode.UNHEALTHY)
+    assert kinds(doc) == [("interpreter-missing", {"env": "e", "executable": "/gone/python3.11"})]
+    assert doc["findings"][0]["fixable"] is False  # type: ignore[index]
+    code, done = doctor("--fix")
+    assert code == int(ExitCode.UNHEALTHY) and done["fix"]["planned"] == 0  # type: ignore[index]
+
+
+def test_rows_that_make_no_layout_are_reported(env: Path, forge_home: Path, wheel_dir: Path) -> None:
+    other = make_wheel(wheel_dir, "delta", "1.0", files={"beta.py": "B = 'not beta'\n"})
+    assert forge_cli("create", "other").returncode == 0
+    assert forge_cli("install", "--env", "other", str(other)).returncode == 0
+    with Catalog(forge_home / "catalog.sqlite3") as cat:
+        delta = cat.entries_named("delta")[0].id
+    db = sqlite3.connect(forge_home / "catalog.sqlite3")
+    db.execute("INSERT INTO links(env, entry_id, layer, requested) VALUES ('e', ?, 'local', 0)", (delta,))
+    db.commit()
+    db.close()
+    code, doc = doctor()
+    assert code == int(ExitCode.UNHEALTHY)
+    ((kind, data),) = kinds(doc)
+    assert kind == "env-layout-invalid" and data["env"] == "e" and "beta.py" in str(data["error"])
+
+
 # -- store entries ---------------------------------------------------------------------------------
 
 
@@ -447,6 +492,12 @@ def test_stale_leftovers_of_dead_processes_only(env: Path, forge_home: Path) -> 
     (txn / "1").mkdir(parents=True)
     removal = forge_home / "envs" / ".gone.forge-rm-0badf00d"
     removal.mkdir()
+    (forge_home / "trash").mkdir()
+    old_trash = forge_home / "trash" / "0011223344556677"
+    old_trash.mkdir()
+    os.utime(old_trash, (1.0e9, 1.0e9))
+    fresh_trash = forge_home / "trash" / "8899aabbccddeeff"  # within gc's grace: left alone
+    fresh_trash.mkdir()
     holder = f"{socket.gethostname()}:{pid}:deadbeef"
     live_holder = f"{socket.gethostname()}:{live}:livelive"
     with Catalog(forge_home / "catalog.sqlite3") as cat:
@@ -461,10 +512,12 @@ def test_stale_leftovers_of_dead_processes_only(env: Path, forge_home: Path) -> 
             ("stale-lease", {"holder": holder, "entries": [aid]}),
             ("stale-staging", {"path": str(stale_create), "pid": pid}),
             ("stale-staging", {"path": str(stale_ingest), "pid": pid}),
+            ("stale-trash", {"path": str(old_trash), "age_seconds": AGE}),
             ("stale-txn", {"env": "e", "path": str(txn)}),
         ],
     )
     assert live_ingest.is_dir(), "a live process's staging is never swept"
+    assert fresh_trash.is_dir() and not old_trash.exists()
     with Catalog(forge_home / "catalog.sqlite3") as cat:
         assert cat.lease_holders(aid) == [live_holder]
     for gone in (stale_ingest, stale_create, txn, removal):
@@ -627,3 +680,64 @@ def test_pip_install_of_a_satisfied_dist_repairs_missing_files(env: Path, wheel_
     imports_catalog(env)
     proc = forge_cli("pip", "--env", "e", "install", "--no-index", "-f", str(wheel_dir), "alpha")
     assert "Repaired" not in proc.stdout
+
+
+# -- a read-only FORGE_HOME (a read-only bind mount: root ignores modes, not a read-only filesystem) --
+
+
+def _read_only_forge(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``forge ARGS`` in a private mount namespace where ``home`` is a read-only bind mount."""
+    import shlex
+
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    cli = [sys.executable, "-c", "import sys; from forge_pip.cli.forge import main; sys.exit(main())", *args]
+    h = shlex.quote(str(home))
+    script = f"mount --bind {h} {h} && mount -o remount,ro,bind {h} {h} && exec {shlex.join(cli)}"
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=str(Path(__file__).resolve().parents[2]),
+        check=False,
+    )
+
+
+def _can_mount_read_only(tmp: Path) -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = tmp / "ro-probe"
+    probe.mkdir()
+    proc = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount --bind {probe} {probe} && mount -o remount,ro,bind {probe} {probe}",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+def test_read_only_home_is_diagnosed(env: Path, forge_home: Path, tmp_path: Path) -> None:
+    if not _can_mount_read_only(tmp_path):
+        pytest.skip("needs unshare and mount (root)")
+    (env / SITE / "alpha").unlink()
+    before = snapshot(forge_home)
+    proc = _read_only_forge(forge_home, "doctor", "--json")
+    assert proc.returncode == int(ExitCode.UNHEALTHY), proc.stderr
+    assert kinds(json.loads(proc.stdout)) == [
+        ("link-missing", {"env": "e", "path": f"{SITE}/alpha", "dist": "alpha"})
+    ]
+    proc = _read_only_forge(forge_home, "doctor", "--verify", "--fix", "--dry-run", "--json")
+    assert proc.returncode == int(ExitCode.UNHEALTHY), proc.stderr
+    assert json.loads(proc.stdout)["fix"]["planned"] == 1
+    proc = _read_only_forge(forge_home, "doctor", "--fix")
+    assert proc.returncode == int(ExitCode.ERROR)
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert snapshot(forge_home) == before, "a read-only diagnosis changes nothing"
+    assert doctor("--fix")[0] == 0  # where it can write, it repairs
+    imports_catalog(env)
