@@ -305,14 +305,37 @@ class _Applier:
             for link in cat.all_links():
                 if link.entry_id == row.id and link.layer == Layer.LOCAL.value:
                     self.store.change(link.env, remove=[row.name])
+        left = sorted({link.env for link in cat.all_links() if link.entry_id == row.id})
         with cat.transaction():
-            for link in cat.all_links():
-                if link.entry_id == row.id:
-                    rows = [x for x in cat.links(link.env) if x.entry_id != row.id]
-                    cat.set_links(link.env, rows)
+            for env in left:
+                cat.set_links(env, [x for x in cat.links(env) if x.entry_id != row.id])
             cat.delete_entry(row.id)
+        for env in left:  # its files are gone: what the linker placed for it cannot be listed
+            self._unlink_gone(self.store.env(env), row)
         if present:
             self._quarantine_dir(row)
+
+    def _unlink_gone(self, env: EnvInfo, row: EntryRow) -> None:
+        """Remove what an env shows of an entry whose directory is gone: links into that directory,
+        its dist-info directory (the env's own markers) and its console-script launchers."""
+        from .launchers import launcher
+        from .seal import remove_tree
+
+        site = env.site_packages
+        with self.store.env_lock(env.name):
+            for child in sorted(site.iterdir()) if site.is_dir() else []:
+                if child.is_symlink() and f"/{row.dir}/" in f"{os.readlink(child)}/":
+                    child.unlink()
+            dist_info = site / row.dist_info
+            if dist_info.is_symlink() or dist_info.is_dir():
+                remove_tree(dist_info)
+            eps = row.meta.get("entry_points") or []
+            assert isinstance(eps, list)
+            for ep in eps:
+                script = env.bin / str(ep["name"])
+                want = launcher(str(env.python), str(ep["module"]), str(ep["attr"]))
+                if script.is_file() and not script.is_symlink() and script.read_bytes() == want:
+                    script.unlink()
 
     def _reseal(self, r: Repair) -> None:
         from .seal import make_read_only, seal_dirs, unseal

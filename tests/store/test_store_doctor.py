@@ -439,6 +439,31 @@ def test_linked_entry_dir_deleted_is_reingested(env: Path, forge_home: Path, whe
     imports_catalog(env)
 
 
+def test_linked_entry_dir_deleted_without_a_wheel_is_unlinked(
+    env: Path, forge_home: Path, wheels: dict[str, Path]
+) -> None:
+    alpha = entry_dir(forge_home, "alpha")
+    remove_tree(alpha)
+    wheels["alpha"].unlink()
+    code, doc = doctor()
+    assert [(k, v["envs"], v["wheel"]) for k, v in kinds(doc)] == [("entry-missing", ["e"], None)]
+    before = snapshot(forge_home)
+    doctor("--fix", "--dry-run")
+    assert snapshot(forge_home) == before
+    code, done = doctor("--fix")
+    assert code == 0, done["fix"]  # type: ignore[index]
+    hints = [r["hint"] for r in done["fix"]["repairs"] if r["action"] == "quarantine"]  # type: ignore[index]
+    assert hints == ["forge pip install --env e alpha==1.0"]
+    assert doctor("--verify")[0] == 0
+    code = (
+        "import beta, importlib.metadata as m\n"
+        "try:\n import alpha\nexcept ImportError: print('gone', m.version('beta'))"
+    )
+    proc = run_py(env / "bin" / "python", code)
+    assert proc.stdout.split() == ["gone", "2.0"], proc.stderr
+    assert not (env / "bin" / "alpha-run").exists() and not (env / SITE / "alpha-1.0.dist-info").exists()
+
+
 def test_unknown_entry_dir_is_removed(env: Path, forge_home: Path) -> None:
     stray = forge_home / "store" / "deadbeefdeadbeef"
     shutil.copytree(entry_dir(forge_home, "beta"), stray)
