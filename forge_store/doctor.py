@@ -990,11 +990,13 @@ class _Scan:
                 children = sorted(base.iterdir())
             except OSError:
                 continue
+            done: set[str] = set()
             for child in children:
                 if child.name.startswith("."):
                     if ".forge-tmp-" in child.name or ".forge-rm-" in child.name:
                         name = child.name[1:].split(".forge-")[0].rstrip(".")
-                        if not any(Path(p) == base / name for p in known_paths):
+                        if name not in done and str(base / name) not in known_paths:
+                            done.add(name)
                             self._env_leftovers(base, name, None if base.name == "build-envs" else name)
                     continue
                 if str(child) in known_paths or not child.is_dir():

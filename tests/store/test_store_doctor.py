@@ -513,6 +513,8 @@ def test_stale_leftovers_of_dead_processes_only(env: Path, forge_home: Path) -> 
     live_ingest.mkdir()
     stale_create = forge_home / "envs" / f".new.forge-tmp-{pid}-cafebabe"
     stale_create.mkdir()
+    stale_create2 = forge_home / "envs" / f".new.forge-tmp-{pid}-deadbeef"
+    stale_create2.mkdir()
     txn = env / ".forge-txn-0123456789ab"
     (txn / "1").mkdir(parents=True)
     removal = forge_home / "envs" / ".gone.forge-rm-0badf00d"
@@ -536,6 +538,7 @@ def test_stale_leftovers_of_dead_processes_only(env: Path, forge_home: Path) -> 
             ("stale-env-trash", {"path": str(removal)}),
             ("stale-lease", {"holder": holder, "entries": [aid]}),
             ("stale-staging", {"path": str(stale_create), "pid": pid}),
+            ("stale-staging", {"path": str(stale_create2), "pid": pid}),
             ("stale-staging", {"path": str(stale_ingest), "pid": pid}),
             ("stale-trash", {"path": str(old_trash), "age_seconds": AGE}),
             ("stale-txn", {"env": "e", "path": str(txn)}),
@@ -545,7 +548,7 @@ def test_stale_leftovers_of_dead_processes_only(env: Path, forge_home: Path) -> 
     assert fresh_trash.is_dir() and not old_trash.exists()
     with Catalog(forge_home / "catalog.sqlite3") as cat:
         assert cat.lease_holders(aid) == [live_holder]
-    for gone in (stale_ingest, stale_create, txn, removal):
+    for gone in (stale_ingest, stale_create, stale_create2, txn, removal):
         assert not gone.exists()
     imports_catalog(env)
 
