@@ -293,6 +293,7 @@ def test_unknown_env_dir_is_reported_not_touched(env: Path, forge_home: Path) ->
 
 @pytest.mark.parametrize("how", ["move", "copy"])
 def test_forge_home_moved_or_copied(env: Path, forge_home: Path, tmp_path: Path, how: str) -> None:
+    assert forge_cli("create", "kid", "--parent", "e").returncode == 0  # stacked: its hook names e
     new_home = tmp_path / "elsewhere" / "home"
     new_home.parent.mkdir()
     if how == "move":
@@ -304,7 +305,13 @@ def test_forge_home_moved_or_copied(env: Path, forge_home: Path, tmp_path: Path,
         new_env = new_home / "envs" / "e"
         code, doc = doctor(env=environ)
         assert code == int(ExitCode.UNHEALTHY)
-        assert kinds(doc) == [("env-moved", {"env": "e", "recorded": str(env), "found": str(new_env)})]
+        assert kinds(doc) == [
+            ("env-moved", {"env": "e", "recorded": str(env), "found": str(new_env)}),
+            (
+                "env-moved",
+                {"env": "kid", "recorded": str(forge_home / "envs/kid"), "found": str(new_home / "envs/kid")},
+            ),
+        ]
         before = snapshot(new_home)
         doctor("--fix", "--dry-run", env=environ)
         assert snapshot(new_home) == before
@@ -319,6 +326,9 @@ def test_forge_home_moved_or_copied(env: Path, forge_home: Path, tmp_path: Path,
             new_env / "bin" / "python", "import alpha, beta, os; print(os.path.realpath(alpha.__file__))"
         )
         assert proc.stdout.strip().startswith(str(new_home / "store")), proc.stderr
+        kid = new_home / "envs" / "kid" / "bin" / "python"
+        proc = run_py(kid, "import alpha; print(alpha.__file__)")
+        assert proc.stdout.strip() == str(new_env / SITE / "alpha" / "__init__.py"), proc.stderr
     finally:
         remove_tree(new_home)
 
