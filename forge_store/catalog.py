@@ -523,8 +523,3 @@ class Catalog:
     def lease_holders(self, entry_id: str) -> list[str]:
         rows = self._db.execute("SELECT holder FROM leases WHERE entry_id = ?", (entry_id,))
         return [r[0] for r in rows]
-
-    def leases(self) -> list[tuple[str, str, float]]:
-        """Every lease: (entry id, holder ``host:pid:token``, created)."""
-        rows = self._db.execute("SELECT entry_id, holder, created FROM leases ORDER BY holder, entry_id")
-        return [(r[0], r[1], float(r[2])) for r in rows]

@@ -18,7 +18,7 @@ What is compared:
   no row explains (dangling, or into the store for an entry the env does not link);
 - leftovers of processes that died: ``tmp/ingest-PID-*``, ``.NAME.forge-tmp-PID-*`` (env staging),
   ``ENV/.forge-txn-*`` (an env change's journal) and ``.NAME.forge-rm-*`` (an env removal) while
-  nobody holds that env's lock, ``trash/`` items past their grace, and leases of dead holders.
+  nobody holds that env's lock, ``trash/`` items past gc's default grace, and leases of dead holders.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from .store import Store
 
 STALE_AGE = 3600.0  # leftovers that name no process are stale after this many seconds
-TRASH_GRACE = 86400.0  # gc's trash is left alone for a day (a running process may still use it)
 QUARANTINE = "quarantine"  # FORGE_HOME/quarantine/: tampered entries that could not be restored
 
 
@@ -416,7 +415,7 @@ class StaleTrash(Finding):
 
     @property
     def message(self) -> str:
-        return f"trash {self.path} is {self.age_seconds // 3600} h old"
+        return f"trash {self.path} is {self.age_seconds // 60} min old, past gc's grace (forge gc empties it)"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ import ast
 import os
 import re
 import shlex
-import socket
 import stat
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from .doctor import (
     STALE_AGE,
-    TRASH_GRACE,
     Diagnosis,
     EntryMissing,
     EntryModified,
@@ -70,11 +68,10 @@ def pid_alive(pid: int) -> bool:
 
 
 def _holder_dead(holder: str) -> bool:
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False  # another machine's process: we cannot tell
-    return not pid_alive(int(pid_text))
+    """A lease of a process on this host that is gone (gc's rule: other hosts always count)."""
+    from .gc import holder_alive
+
+    return not holder_alive(holder)
 
 
 def _age(path: Path) -> float:
@@ -318,10 +315,14 @@ class Scan:
             stale, pid = _staging_stale(child)
             if stale:
                 self.findings.append(StaleStaging(str(child), pid))
-        trash = self.home.trash
+        from .gc import DEFAULT_GRACE, _trash_time
+
+        trash = self.home.trash  # gc's <unix time>.<dir>.<token>, or .deleting-* of a gc that died
+        now = time.time()
         for child in sorted(trash.iterdir()) if trash.is_dir() else []:
-            age = _age(child)
-            if age > TRASH_GRACE:
+            dying = child.name.startswith(".deleting-")
+            age = now - (0.0 if dying else _trash_time(child))
+            if age > DEFAULT_GRACE:
                 self.findings.append(StaleTrash(str(child), int(age)))
 
     def _env_leftovers(self, parent: Path, name: str, lock_name: str | None) -> None:
@@ -345,9 +346,9 @@ class Scan:
 
         return is_held(self.home.locks / f"env-{env_name.replace('/', '_')}.lock")
 
-    def _leases(self, leases: Sequence[tuple[str, str, float]]) -> None:
+    def _leases(self, leases: Sequence[tuple[str, str]]) -> None:
         by_holder: dict[str, list[str]] = {}
-        for entry_id, holder, _created in leases:
+        for entry_id, holder in leases:
             by_holder.setdefault(holder, []).append(entry_id)
         for holder, ids in sorted(by_holder.items()):
             if holder != self.store.holder and _holder_dead(holder):

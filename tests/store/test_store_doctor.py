@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,10 +46,10 @@ def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str
 
 
 class _Age:
-    """Equal to any age of more than a day (a trash item's age grows while the test runs)."""
+    """Equal to any age past gc's grace (a trash item's age grows while the test runs)."""
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, int) and other > 86400
+        return isinstance(other, int) and other > 3600
 
     def __repr__(self) -> str:
         return "AGE"
@@ -530,11 +531,11 @@ def test_stale_leftovers_of_dead_processes_only(env: Path, forge_home: Path) -> 
     removal = forge_home / "envs" / ".gone.forge-rm-0badf00d"
     removal.mkdir()
     (forge_home / "trash").mkdir()
-    old_trash = forge_home / "trash" / "0011223344556677"
+    old_trash = forge_home / "trash" / "1000000000.0011223344556677.abcd1234"  # gc's naming
     old_trash.mkdir()
-    os.utime(old_trash, (1.0e9, 1.0e9))
-    fresh_trash = forge_home / "trash" / "8899aabbccddeeff"  # within gc's grace: left alone
+    fresh_trash = forge_home / "trash" / f"{int(time.time())}.8899aabbccddeeff.abcd1234"
     fresh_trash.mkdir()
+    os.utime(fresh_trash, (1.0e9, 1.0e9))  # an old entry dir keeps its mtime: the name dates it
     holder = f"{socket.gethostname()}:{pid}:deadbeef"
     live_holder = f"{socket.gethostname()}:{live}:livelive"
     with Catalog(forge_home / "catalog.sqlite3") as cat:
