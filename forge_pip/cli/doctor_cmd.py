@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "doctor", parents=[common], help="check the store, the catalog and the envs; --fix repairs"
+        "doctor",
+        parents=[common],
+        help="check the store, the catalog and the envs; --fix repairs",
+        epilog="exit status: 0 when no finding remains, 10 when some do",
     )
     p.add_argument("--verify", action="store_true", help="also re-hash every store file against RECORD")
     p.add_argument("--fix", action="store_true", help="apply the safe repairs")
