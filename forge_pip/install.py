@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from forge_pip.models import TargetPython
     from forge_pip.pylock import LockedPackage
     from forge_pip.resolve import DirectRequirement, LayerView, Resolution, ResolveReporter, StoreView
+    from forge_pip.sources import LocalDist
+    from forge_store.linker import DistSpec
     from forge_store.models import EnvInfo, InstallReport, Interpreter, StoredWheel
     from forge_store.store import Store
 
@@ -845,23 +847,30 @@ def install(
         plan = make_plan(env.name, resolution, local, editables=reqs.editables)
         rep.on_plan(plan)
         metadata = _report_metadata(pipe, resolution, store)
-        if options.dry_run or not plan.installs:
+        # "already satisfied" only if its links are there: files deleted by hand are put back
+        broken = [] if options.dry_run else _broken_satisfied(store, env, plan, local)
+        if options.dry_run or not (plan.installs or broken):
             return InstallResult(plan, resolution, None, pipe.target, metadata)
         added: list[StoredWheel] = []
         try:
-            prepared = prepare(
-                plan,
-                store=store,
-                interpreter=env.interpreter,
-                files=pipe.files,
-                client=pipe.client,
-                builder=pipe.builder,
-                download_dir=pipe.download_dir,
-                added=added,
-                hashes={n: {a: frozenset(d) for a, d in by.items()} for n, by in reqs.hashes.items()},
-                reporter=rep,
+            prepared = (
+                []
+                if not plan.installs
+                else prepare(
+                    plan,
+                    store=store,
+                    interpreter=env.interpreter,
+                    files=pipe.files,
+                    client=pipe.client,
+                    builder=pipe.builder,
+                    download_dir=pipe.download_dir,
+                    added=added,
+                    hashes={n: {a: frozenset(d) for a, d in by.items()} for n, by in reqs.hashes.items()},
+                    reporter=rep,
+                )
             )
             specs = [DistSpec(p.entry, requested=p.item.requested, direct_url=p.direct_url) for p in prepared]
+            specs += broken
             evict: list[Path] = []
             for item in plan.installs:
                 here = local.get(item.name)
@@ -894,6 +903,25 @@ def _build_requires_check(store: Store, env: EnvInfo) -> Callable[[str, Sequence
         check_build_requires(label, requires, version_of, markers)
 
     return check
+
+
+def _broken_satisfied(
+    store: Store, env: EnvInfo, plan: Plan, local: Mapping[str, LocalDist]
+) -> list[DistSpec]:
+    """Forge-managed dists the plan calls satisfied whose top-level links are missing in the env
+    (one stat per top-level name); adding them again makes ``Store.change`` repair their links."""
+    from forge_pip.plan import Action
+    from forge_store.linker import DistSpec, dist_links_present
+
+    out: list[DistSpec] = []
+    for item in plan.by_action(Action.SATISFIED):
+        here = local.get(item.name)
+        if here is None or here.entry_id is None:
+            continue
+        entry = store.entry(here.entry_id)
+        if not dist_links_present(env.site_packages, entry):
+            out.append(DistSpec(entry))
+    return out
 
 
 def uninstall(store: Store, env: EnvInfo, names: Sequence[str], *, dry_run: bool = False) -> UninstallResult:

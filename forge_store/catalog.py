@@ -342,8 +342,14 @@ class Catalog:
         return version
 
     def _migrate(self) -> None:
-        if self._check_schema() == SCHEMA_VERSION:
+        current = self._check_schema()
+        if current == SCHEMA_VERSION:
             return
+        if self.read_only:
+            raise CatalogError(
+                f"the catalog at {self.path} has schema {current}, older than this Forge ({SCHEMA_VERSION})",
+                hint="run any forge command with write access once to migrate it",
+            )
         with self.transaction():
             version = int(self._exec("PRAGMA user_version").fetchone()[0])
             for step in range(version + 1, SCHEMA_VERSION + 1):
@@ -484,6 +490,13 @@ class Catalog:
             (sha256, entry_id, filename),
         )
 
+    def aliases(self, entry_id: str) -> list[tuple[str, str]]:
+        """(wheel sha256, file name) of every wheel file known to hold this entry's content."""
+        rows = self._exec(
+            "SELECT sha256, filename FROM aliases WHERE entry_id = ? ORDER BY filename", (entry_id,)
+        )
+        return [(r[0], r[1]) for r in rows]
+
     def delete_entry(self, entry_id: str) -> None:
         self._exec("DELETE FROM aliases WHERE entry_id = ?", (entry_id,))
         self._exec("DELETE FROM leases WHERE entry_id = ?", (entry_id,))
@@ -540,6 +553,9 @@ class Catalog:
             ),
         )
 
+    def set_env_path(self, name: str, path: str) -> None:
+        self._exec("UPDATE envs SET path = ? WHERE name = ?", (path, name))
+
     def delete_env(self, name: str) -> None:
         self._exec("DELETE FROM links WHERE env = ?", (name,))
         self._exec("DELETE FROM manifest WHERE env = ?", (name,))
@@ -575,6 +591,12 @@ class Catalog:
                     (row.layer, int(row.requested), row.direct_url, env, entry_id),
                 )
 
+    def all_links(self) -> list[LinkRow]:
+        rows = self._exec("SELECT * FROM links ORDER BY env, entry_id")
+        return [
+            LinkRow(r["env"], r["entry_id"], r["layer"], bool(r["requested"]), r["direct_url"]) for r in rows
+        ]
+
     def users_of(self, entry_id: str) -> list[str]:
         rows = self._exec("SELECT env FROM links WHERE entry_id = ? ORDER BY env", (entry_id,))
         return [r[0] for r in rows]
@@ -601,6 +623,11 @@ class Catalog:
             (path, size, mtime_ns, inode),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def paths_with_sha256(self, sha256: str) -> list[str]:
+        """Local files once hashed to ``sha256`` (they may have changed since: hash them again)."""
+        rows = self._exec("SELECT path FROM file_hashes WHERE sha256 = ? ORDER BY path", (sha256,))
+        return [r[0] for r in rows]
 
     def remember_sha256(self, path: str, size: int, mtime_ns: int, inode: int, sha256: str) -> None:
         self._exec(

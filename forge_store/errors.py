@@ -26,6 +26,7 @@ class ExitCode(enum.IntEnum):
     BUILD = 8  # a PEP 517 build failed
     LOCKED = 9  # could not take a lock in time
     STORAGE = 10  # the filesystem refused: permission denied, read-only, disk full
+    UNHEALTHY = 11  # forge doctor: findings remain (none, or all fixed: 0)
     NO_MATCHES = 23  # pip: no matching distribution
 
 
@@ -297,3 +298,10 @@ class CatalogCorrupt(CatalogError):
 
     reference = "catalog-corrupt"
     exit_code = ExitCode.INTEGRITY
+
+
+class HomeNotWritable(ForgeError):
+    """A repair was asked for on a ``FORGE_HOME`` this process cannot write (diagnosis still works)."""
+
+    reference = "home-not-writable"
+    exit_code = ExitCode.STORAGE

@@ -23,6 +23,7 @@ import json
 import os
 import posixpath
 import shutil
+import stat as stat_mod
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -503,12 +504,16 @@ class Journal:
 class Applier:
     """Turns a layout diff into journal operations, falling back loudly when a link mode fails."""
 
-    def __init__(self, env: EnvPaths, journal: Journal, mode: LinkMode, store_root: Path) -> None:
+    def __init__(
+        self, env: EnvPaths, journal: Journal, mode: LinkMode, store_root: Path, *, repair: bool = False
+    ) -> None:
         self.env = env
         self.journal = journal
         self.mode = mode
         self.store_root = store_root
         self.fallback: str | None = None
+        self.repair = repair  # also compare unchanged nodes with the disk and replace what differs
+        self.repaired = 0
 
     def _place_link(self, link: Link, path: Path, in_site: bool) -> None:
         if link.is_dir:  # only symlink mode keeps directory links (other modes expand them)
@@ -533,11 +538,7 @@ class Applier:
         self.journal.copy(link.src, path)
 
     def _target(self, src: str, path: Path, in_site: bool) -> str:
-        store = str(self.store_root)
-        if in_site and src.startswith(store + os.sep):
-            depth = len(path.relative_to(self.env.site).parts) - 1
-            return "../" * depth + HOP + src[len(store) :]
-        return src
+        return link_target(self.env, self.store_root, src, path, in_site)
 
     def create(self, node: Node, path: Path, in_site: bool) -> None:
         if isinstance(node, Link):
@@ -570,6 +571,15 @@ class Applier:
         if old is None:
             self.create(new, path, in_site)
             return
+        if self.repair and path not in (self.env.site, self.env.prefix):
+            problem = check_node(new, path, self.env, self.store_root, in_site)
+            if problem is not None:
+                self.repaired += 1
+                self.journal.remove(path)
+                self.create(new, path, in_site)
+                return
+            if not isinstance(new, Dir):
+                return  # the disk already holds what the layout wants here
         if isinstance(old, Dir) and isinstance(new, Dir):
             if in_site and path != self.env.site and os.path.islink(path):
                 # a directory link where the layout has a real dir: left by older code (say, a
@@ -604,14 +614,17 @@ def apply(
     mode: LinkMode,
     store_root: Path,
     evict: Sequence[Path] = (),
+    repair: bool = False,
 ) -> tuple[Journal, str | None]:
     """Apply ``old -> new``; on error everything done is undone and the error re-raised.
 
     Returns the journal (call ``commit()`` once the catalog has recorded the change, or
     ``rollback()`` if recording it failed) and the fallback reason, if the mode had to change.
+    ``repair``: also check every node the diff keeps against the disk (:func:`check_node`) and
+    put back what is missing or different (a link deleted by hand, a stale launcher).
     """
     journal = Journal(env.prefix)
-    applier = Applier(env, journal, mode, store_root)
+    applier = Applier(env, journal, mode, store_root, repair=repair)
     try:
         for path in evict:
             journal.remove(path)
@@ -631,6 +644,76 @@ def apply(
         journal.rollback()
         raise
     return journal, applier.fallback
+
+
+def dist_links_present(site: Path, entry: StoredWheel) -> bool:
+    """Whether every top-level path of an entry's ``site/`` resolves in the env's site-packages: the
+    cheap check (one stat per top-level name) behind "already linked"."""
+    try:
+        names = os.listdir(entry.site)
+    except OSError:
+        return False
+    return all(os.path.exists(site / name) for name in names)
+
+
+def link_target(env: EnvPaths, store_root: Path, src: str, path: Path, in_site: bool) -> str:
+    """What a symlink at ``path`` to the store file ``src`` says (through the ``.forge`` hop in site)."""
+    store = str(store_root)
+    if in_site and src.startswith(store + os.sep):
+        depth = len(path.relative_to(env.site).parts) - 1
+        return "../" * depth + HOP + src[len(store) :]
+    return src
+
+
+def check_node(node: Node, path: Path, env: EnvPaths, store_root: Path, in_site: bool) -> str | None:
+    """How the disk at ``path`` differs from a layout node, or None when it is what the linker places.
+
+    Problems: ``missing``, ``dangling`` (a symlink to nothing), ``wrong-target`` (a link to
+    something else), ``wrong-type`` (a file where a directory belongs, a directory link where a real
+    directory belongs), ``content-differs`` (a copy or a generated file with other bytes). Costs one
+    lstat per node, plus a content compare for copies and generated files only.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "missing"
+    is_link = stat_mod.S_ISLNK(st.st_mode)
+    if isinstance(node, Dir):
+        return None if stat_mod.S_ISDIR(st.st_mode) else "wrong-type"
+    if isinstance(node, Gen):
+        if not stat_mod.S_ISREG(st.st_mode):
+            return "wrong-type"
+        try:
+            with open(path, "rb") as f:
+                data = f.read(len(node.data) + 1)
+        except OSError:
+            return "content-differs"
+        return None if data == node.data else "content-differs"
+    if is_link:
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return "dangling"
+        if target == link_target(env, store_root, node.src, path, in_site):
+            return None if os.path.exists(path) else "dangling"
+        if not os.path.exists(path):
+            return "dangling"
+        return None if os.path.realpath(path) == os.path.realpath(node.src) else "wrong-target"
+    if node.is_dir:
+        return "wrong-type"  # a real directory (or file) where the layout has a directory link
+    if not stat_mod.S_ISREG(st.st_mode):
+        return "wrong-type"
+    try:
+        src = os.stat(node.src)
+    except OSError:
+        return "dangling"
+    if (src.st_dev, src.st_ino) == (st.st_dev, st.st_ino):
+        return None  # the hardlink
+    if src.st_size != st.st_size or not filecmp.cmp(path, node.src, shallow=False):
+        return "content-differs"  # a copy (copy mode, or a fallback) must hold the same bytes
+    return None
 
 
 def direct_url_json(url: str, *, editable: bool = False, archive_hash: str | None = None) -> str:

@@ -167,7 +167,9 @@ class InstallAction:
 
     name: str
     version: str
-    action: str  # "linked" | "replaced" | "unchanged" | "from-parent" | "from-global" | "unlinked"
+    action: (
+        str  # "linked" | "replaced" | "unchanged" | "repaired" | "from-parent" | "from-global" | "unlinked"
+    )
     entry_id: str | None
     reused_entry: bool  # the store already had it
     detail: str = ""

@@ -100,11 +100,16 @@ def _env_row(info: EnvInfo) -> EnvRow:
 class Store:
     """Forge's store, catalog and envs below one ``FORGE_HOME``. Library code: never prints."""
 
-    def __init__(self, home: Path | str | None = None, *, lock_timeout: float | None = None) -> None:
+    def __init__(
+        self, home: Path | str | None = None, *, lock_timeout: float | None = None, read_only: bool = False
+    ) -> None:
+        """``read_only``: open the catalog read-only and create nothing (``forge doctor`` without
+        ``--fix`` on a read-only FORGE_HOME); every mutation then fails with a typed error."""
         from .locks import default_timeout
 
         self.home = ForgeHome(Path(home).absolute() if home is not None else default_home())
         self.lock_timeout = default_timeout() if lock_timeout is None else lock_timeout
+        self.read_only = read_only
         self._catalog: Catalog | None = None
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -115,12 +120,15 @@ class Store:
         """The catalog, opened on first use; read-only when FORGE_HOME cannot be written (then
         reading commands work and the first write raises ``ReadOnlyStorage``)."""
         if self._catalog is None:
-            try:
-                self.home.ensure()
-            except OSError:
-                if not self.home.catalog.is_file():
-                    raise
-            self._catalog = Catalog(self.home.catalog, timeout=self.lock_timeout)
+            if self.read_only:
+                self._catalog = Catalog(self.home.catalog, timeout=self.lock_timeout, read_only=True)
+            else:
+                try:
+                    self.home.ensure()
+                except OSError:
+                    if not self.home.catalog.is_file():
+                        raise
+                self._catalog = Catalog(self.home.catalog, timeout=self.lock_timeout)
         return self._catalog
 
     def close(self) -> None:
@@ -286,7 +294,7 @@ class Store:
         info = info or ingest.inspect_wheel(path)
         self.catalog.check_writable()
         self.home.ensure()
-        staging = self.home.tmp / f"ingest-{uuid.uuid4().hex}"
+        staging = self.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"  # doctor: pid alive?
         try:
             cid, eps = ingest.unpack(info, staging)
             site = staging / "site"
@@ -404,6 +412,8 @@ class Store:
             return row  # being collected: nothing will link it
         climbs = [dataclasses.asdict(c) for c in elf.scan_site(site)]
         meta = {**row.meta, "climbs": climbs, "climb_scan": elf.SCAN_VERSION}
+        if self.read_only:
+            return dataclasses.replace(row, meta=meta)
         with self.catalog.transaction():
             self.catalog.set_meta(row.id, meta)
         return dataclasses.replace(row, meta=meta)
@@ -639,7 +649,7 @@ class Store:
             created=time.time(),
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.parent / f".{path.name}.forge-tmp-{uuid.uuid4().hex[:8]}"
+        staging = path.parent / f".{path.name}.forge-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             envs.write_venv(
                 staging,
@@ -931,8 +941,10 @@ class Store:
         local: bool,
         manifest: dict[str, str | None],
         evict: Sequence[Path] = (),
+        *,
+        repair: bool = False,
     ) -> InstallReport:
-        from .linker import DistSpec
+        from .linker import DistSpec, dist_links_present
 
         rows = self.catalog.links(env.name)
         local_specs = {
@@ -958,7 +970,11 @@ class Store:
                     old.entry, old.requested or spec.requested, spec.direct_url or old.direct_url
                 )
                 new_local[name] = merged
-                actions.append(InstallAction(name, spec.entry.version, "unchanged", old.entry.id, True))
+                # "already linked" only if it is: files deleted from the env by hand are put back
+                broken = not dist_links_present(env.site_packages, old.entry)
+                repair = repair or broken
+                action = "repaired" if broken else "unchanged"
+                actions.append(InstallAction(name, spec.entry.version, action, old.entry.id, True))
                 continue
             kind = "replaced" if old is not None else "linked"
             detail = f"was {old.entry.version}" if old is not None else ""
@@ -984,7 +1000,7 @@ class Store:
         ]
         new_rows += [LinkRow(env.name, s.entry.id, Layer.PARENT.value, False, None) for s in flat_parent]
         report = self._apply(
-            env, old_specs, list(new_local.values()) + flat_parent, new_rows, manifest, actions, evict
+            env, old_specs, list(new_local.values()) + flat_parent, new_rows, manifest, actions, evict, repair
         )
         placed = {a.entry_id for a in actions if a.action in ("linked", "replaced")}
         notes = tuple(
@@ -1014,6 +1030,7 @@ class Store:
         manifest: dict[str, str | None],
         actions: list[InstallAction],
         evict: Sequence[Path] = (),
+        repair: bool = False,
     ) -> InstallReport:
         from . import linker
 
@@ -1023,7 +1040,7 @@ class Store:
         old_layout = linker.build_layout(paths, old_specs, mode, self.home.store)
         new_layout = linker.build_layout(paths, new_specs, mode, self.home.store)
         journal, fallback = linker.apply(
-            paths, old_layout, new_layout, mode=mode, store_root=self.home.store, evict=evict
+            paths, old_layout, new_layout, mode=mode, store_root=self.home.store, evict=evict, repair=repair
         )
         try:
             with self.catalog.transaction():
@@ -1037,11 +1054,15 @@ class Store:
         journal.commit()
         return InstallReport(env.name, tuple(actions), mode, fallback)
 
-    def relink(self, env_name: str) -> InstallReport:
-        """Recompute a flat env's links from its parents (a no-op diff for stacked envs)."""
+    def relink(self, env_name: str, *, repair: bool = False) -> InstallReport:
+        """Recompute a flat env's links from its parents (a no-op diff for stacked envs).
+
+        ``repair``: also compare every path the catalog's rows place with the disk and put back
+        what is missing or different (``forge doctor --fix``); the catalog is not changed.
+        """
         env = self.env(env_name)
         with self.env_lock(env_name):
-            return self._change_locked(env, (), (), False, {}, ())
+            return self._change_locked(env, (), (), False, {}, (), repair=repair)
 
     def _relink_children(self, env_name: str) -> list[str]:
         done: list[str] = []

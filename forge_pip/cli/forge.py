@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from forge_store import __version__
 from forge_store.errors import ExitCode, UsageError
 
-from . import activate, maintenance
+from . import activate, doctor_cmd, maintenance
 from .common import emit_json, human_size, run_guarded, setup_logging, table
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every visible distribution, not just what was asked")
 
     maintenance.register(sub, common)
+    doctor_cmd.add_parser(sub, common)
     sub.add_parser("pip", help="the pip-compatible front end (forge pip install ...)", add_help=False)
     return parser
 
@@ -156,6 +157,7 @@ def _print_report(report: InstallReport, quiet: int) -> None:
         "linked": "linked",
         "replaced": "replaced",
         "unchanged": "already linked",
+        "repaired": "relinked (files were missing in the env)",
         "from-parent": "provided by parent",
         "from-global": "provided by global layer",
         "unlinked": "unlinked",
@@ -170,7 +172,7 @@ def _print_report(report: InstallReport, quiet: int) -> None:
         extra = f" {a.detail}" if a.action in ("from-parent", "from-global") else ""
         store_word = (
             ""
-            if a.action in ("unlinked", "from-parent", "from-global", "unchanged")
+            if a.action in ("unlinked", "from-parent", "from-global", "unchanged", "repaired")
             else (" (store: reused)" if a.reused_entry else " (store: new)")
         )
         note = f" [{a.detail}]" if a.detail and a.action in ("linked", "replaced") else ""
@@ -316,6 +318,7 @@ _COMMANDS = {
     "list": _cmd_list,
     "export": _cmd_export,
     **maintenance.COMMANDS,
+    "doctor": doctor_cmd.cmd_doctor,
 }
 
 

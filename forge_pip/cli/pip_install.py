@@ -175,7 +175,12 @@ def cmd_install(ns: argparse.Namespace) -> int:
             return 0
         for warning in result.report.warnings:
             reporter.on_warning(warning)
+        for a in result.report.actions:
+            if a.action == "repaired":
+                reporter.out(f"Repaired {a.name}-{a.version}: its files were missing in the env (relinked)")
         installs = plan.installs
+        if not installs:
+            return 0
         reporter.out("Installing collected packages: " + ", ".join(i.name for i in installs))
         reused = sum(1 for a in result.report.actions if a.reused_entry and a.action != "from-parent")
         layered = [i for i in plan.items if i.action is Action.FROM_LAYER]

@@ -1,0 +1,131 @@
+"""``forge doctor [--verify] [--fix [--dry-run]]``: find and repair catalog/store/env drift.
+
+Exit codes: 0 when no finding remains (none found, or ``--fix`` repaired all), 10
+(``ExitCode.UNHEALTHY``) when findings remain, the usual error codes (a lock timeout: 9) otherwise.
+Without ``--fix`` (and with ``--fix --dry-run``) nothing is written, not even a lock file: a
+read-only ``FORGE_HOME`` can be diagnosed. ``--json`` prints one ``doctor`` document.
+
+Imports nothing heavy until the command runs (``forge --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from forge_store.doctor import Diagnosis, Finding
+    from forge_store.repair import FixResult
+
+
+def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check the store, the catalog and the envs; --fix repairs",
+        epilog="exit status: 0 when no finding remains, 10 when some do",
+    )
+    p.add_argument("--verify", action="store_true", help="also re-hash every store file against RECORD")
+    p.add_argument("--fix", action="store_true", help="apply the safe repairs")
+    p.add_argument("--dry-run", action="store_true", help="with --fix: show the plan, change nothing")
+
+
+def _finding_line(f: Finding) -> str:
+    tag = "fixable" if f.fixable else "manual"
+    return f"{f.severity.value:<7}  {f.kind.value:<19}  {f.message}  [{tag}]"
+
+
+def _summary_line(diag: Diagnosis) -> str:
+    return (
+        f"scanned {diag.metadata_rows_scanned} catalog rows, {diag.envs_scanned} envs,"
+        f" {diag.symlinks_scanned} links, {diag.entries_verified} entries verified"
+        f" ({diag.files_hashed} files hashed)"
+    )
+
+
+def _json(result: FixResult | None, diag: Diagnosis, *, fixing: bool, dry_run: bool) -> dict[str, object]:
+    remaining = result.remaining if result is not None else diag.findings
+    doc: dict[str, object] = {
+        "healthy": not remaining,
+        "summary": diag.summary(),
+        "findings": [f.to_dict() for f in diag.findings],
+    }
+    if fixing and result is not None:
+        outcomes = result.outcomes
+        doc["fix"] = {
+            "dry_run": dry_run,
+            "planned": len(result.planned),
+            "applied": sum(1 for o in outcomes if o.applied),
+            "failed": sum(1 for o in outcomes if not o.applied),
+            "repairs": [o.to_dict() for o in outcomes] if outcomes else [r.to_dict() for r in result.planned],
+            "fixed_issues": [f.to_dict() for f in result.fixed],
+            "remaining": [f.to_dict() for f in remaining],
+        }
+        if result.after is not None:
+            doc["summary_after"] = result.after.summary()
+    return doc
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from forge_store.doctor import diagnose
+    from forge_store.errors import ExitCode, HomeNotWritable, UsageError
+    from forge_store.home import default_home
+    from forge_store.repair import fix
+    from forge_store.store import Store
+
+    from .common import emit_json
+
+    if args.dry_run and not args.fix:
+        raise UsageError("--dry-run needs --fix", hint="forge doctor --fix --dry-run shows the repair plan")
+    writes = args.fix and not args.dry_run
+    result: FixResult | None = None
+    home = default_home()
+    if writes and home.exists() and not os.access(home, os.W_OK):
+        raise HomeNotWritable(
+            f"{home} is not writable: nothing can be repaired",
+            hint="run `forge doctor` (or --fix --dry-run) to see the findings, or --fix as its owner",
+        )
+    with Store(home, read_only=not writes) as store:
+        if args.fix:
+            result = fix(store, verify=args.verify, dry_run=args.dry_run)
+            diag = result.before
+        else:
+            diag = diagnose(store, verify=args.verify)
+    remaining = result.remaining if result is not None else diag.findings
+    code = int(ExitCode.UNHEALTHY) if remaining else 0
+    if args.json:
+        emit_json("doctor", _json(result, diag, fixing=args.fix, dry_run=args.dry_run))
+        return code
+    quiet = args.quiet
+    if not quiet:
+        print(f"forge doctor: {_summary_line(diag)}")
+    for f in diag.findings:
+        print(_finding_line(f))
+    if result is not None and args.dry_run:
+        for r in result.planned:
+            print(f"would {r.action.value}: {r.detail}" + (f" (then: {r.hint})" if r.hint else ""))
+        print(f"plan: {len(result.planned)} repair(s); nothing was changed (--dry-run)")
+    elif result is not None:
+        for o in result.outcomes:
+            if o.applied:
+                print(f"fixed ({o.repair.action.value}): {o.repair.detail}")
+                if o.repair.hint:
+                    print(f"  to do: {o.repair.hint}")
+            else:
+                print(f"failed ({o.repair.action.value}): {o.repair.detail}: {o.error}", file=sys.stderr)
+        applied = sum(1 for o in result.outcomes if o.applied)
+        print(f"applied {applied} of {len(result.planned)} repair(s); {len(result.fixed)} finding(s) fixed")
+        for f in result.remaining:
+            print(f"remaining: {_finding_line(f)}")
+    if not remaining:
+        if not quiet:
+            print("healthy: no findings")
+    elif result is None:
+        fixable = sum(1 for f in diag.findings if f.fixable)
+        print(
+            f"{len(diag.findings)} finding(s), {fixable} fixable: `forge doctor --fix`"
+            " (`--fix --dry-run` shows the plan)"
+        )
+    return code
