@@ -348,7 +348,7 @@ class Catalog:
         if self.read_only:
             raise CatalogError(
                 f"the catalog at {self.path} has schema {current}, older than this Forge ({SCHEMA_VERSION})",
-                hint="run any forge command with write access once to migrate it",
+                hint="run `forge envs` once with write access to FORGE_HOME to migrate it",
             )
         with self.transaction():
             version = int(self._exec("PRAGMA user_version").fetchone()[0])

@@ -586,8 +586,7 @@ def _tamper(entry: Path, rel: str, extra: bytes = b"EVIL = 1\n") -> None:
             f.write(extra)
     else:
         target.write_bytes(extra)
-    seal.make_read_only(entry)
-    seal.seal_dirs(entry)
+    seal.seal(entry)
 
 
 def _record_sha(entry: Path, rel: str) -> str:
@@ -780,7 +779,7 @@ def test_read_only_home_is_diagnosed(env: Path, forge_home: Path, tmp_path: Path
     assert proc.returncode == int(ExitCode.UNHEALTHY), proc.stderr
     assert json.loads(proc.stdout)["fix"]["planned"] == 1
     proc = _read_only_forge(forge_home, "doctor", "--fix")
-    assert proc.returncode == int(ExitCode.ERROR)
+    assert proc.returncode == int(ExitCode.STORAGE)
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert snapshot(forge_home) == before, "a read-only diagnosis changes nothing"
     assert doctor("--fix")[0] == 0  # where it can write, it repairs
