@@ -53,7 +53,14 @@ if TYPE_CHECKING:
     from forge_pip.index import IndexClient
     from forge_pip.models import TargetPython
     from forge_pip.pylock import LockedPackage
-    from forge_pip.resolve import DirectRequirement, LayerView, Resolution, ResolveReporter, StoreView
+    from forge_pip.resolve import (
+        DirectRequirement,
+        InstalledDist,
+        LayerView,
+        Resolution,
+        ResolveReporter,
+        StoreView,
+    )
     from forge_pip.sources import LocalDist
     from forge_store.linker import DistSpec
     from forge_store.models import EnvInfo, InstallReport, Interpreter, StoredWheel
@@ -76,6 +83,7 @@ __all__ = [
     "UninstallResult",
     "fetch",
     "find_target",
+    "front_end_dists",
     "install",
     "lock",
     "requests_from_strings",
@@ -511,7 +519,28 @@ def _editable_vcs_source(
     return src
 
 
-def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Requests:
+def front_end_dists(env: EnvInfo) -> dict[NormalizedName, InstalledDist]:
+    """The env's fixed dists: its ``pip`` when that is Forge's front end (:mod:`forge_store.pip_frontend`)."""
+    from packaging.version import Version
+
+    from forge_pip.resolve import InstalledDist
+    from forge_store.pip_frontend import front_end_version
+
+    version = front_end_version(env.site_packages)
+    if version is None:
+        return {}
+    pip = NormalizedName("pip")
+    return {pip: InstalledDist(pip, Version(version), (), layer="local", requires_python=None)}
+
+
+def _collect(
+    pipe: _Pipeline,
+    lines: Sequence[ReqLine],
+    cwd: Path | None,
+    *,
+    fixed: Mapping[NormalizedName, InstalledDist] | None = None,
+    reporter: InstallReporter | None = None,
+) -> _Requests:
     from packaging.markers import Marker
 
     from forge_pip.index.urls import file_url_to_path
@@ -531,6 +560,15 @@ def _collect(pipe: _Pipeline, lines: Sequence[ReqLine], cwd: Path | None) -> _Re
             name = canonicalize_name(file.name)
         except ValueError as exc:
             raise UsageError(f"{file.filename} is not a valid wheel or sdist file name: {exc}") from None
+        if fixed and name in fixed:  # e.g. a pip wheel: the env's pip is Forge's front end
+            if reporter is not None:
+                reporter.on_warning(
+                    f"{file.filename} is not installed: {name} in this env is Forge's front end"
+                    f" ({name} {fixed[name].version}); for the real pip use `forge create NAME --seed pip`"
+                )
+            out.roots.append(Requirement(name))
+            out.manifest.setdefault(name, name)
+            return
         extras_n = frozenset(canonicalize_name(e) for e in extras)
         out.roots.append(DirectRequirement(name, file, extras_n))
         out.manifest.setdefault(name, text)
@@ -640,6 +678,7 @@ def _resolve(
     layers: LayerView,
     store_view: StoreView,
     reporter: InstallReporter,
+    fixed: Mapping[NormalizedName, InstalledDist] | None = None,
 ) -> Resolution:
     from forge_pip.resolve import ResolveRequest, resolve
 
@@ -660,6 +699,7 @@ def _resolve(
         all_releases=options.all_releases,
         only_final=options.only_final,
         uploaded_prior_to=options.index.uploaded_prior_to,
+        fixed=dict(fixed or {}),
     )
     rep: ResolveReporter = reporter
     return resolve(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
@@ -728,6 +768,18 @@ def _locked(
             for algo, digest in (pkg.file.hashes if pkg.file is not None else {}).items():
                 reqs.hashes.setdefault(pkg.name, {}).setdefault(algo, set()).add(digest.lower())
     return resolution, reqs
+
+
+def _keep_fixed(resolution: Resolution, fixed: Mapping[NormalizedName, InstalledDist]) -> Resolution:
+    """A lock file's ``pip`` is the env's front end (the resolver's rule, for locked pins too)."""
+    from forge_pip.resolve import Origin, Pin, Resolution
+
+    pins = dict(resolution.pins)
+    for name, dist in fixed.items():
+        pin = pins.get(name)
+        if pin is not None and pin.origin is not Origin.LAYER:
+            pins[name] = Pin(name, dist.version, Origin.LAYER, layer="local", requested=pin.requested)
+    return Resolution(pins, resolution.graph)
 
 
 def _hash_mode(options: InstallOptions) -> InstallOptions:
@@ -828,7 +880,8 @@ def install(
         check_requires=_build_requires_check(store, env),
     ) as pipe:
         pipe.src_dir = env.path / "src"
-        reqs = _collect(pipe, options.requirements, options.cwd)
+        fixed = front_end_dists(env)
+        reqs = _collect(pipe, options.requirements, options.cwd, fixed=fixed, reporter=rep)
         layers = EnvLayers(store, env, hide_local=options.force_reinstall)
         store_view = StoreDists(
             store,
@@ -838,8 +891,9 @@ def install(
         )
         if options.lock_files:
             resolution, reqs = _locked(pipe, options, layers, store_view, rep)
+            resolution = _keep_fixed(resolution, fixed)
         else:
-            resolution = _resolve(pipe, reqs, options, layers, store_view, rep)
+            resolution = _resolve(pipe, reqs, options, layers, store_view, rep, fixed)
         if options.only_deps:
             resolution = _without_requested(resolution)
         _check_hash_mode(reqs, _hash_mode(options), resolution)
@@ -931,10 +985,16 @@ def uninstall(store: Store, env: EnvInfo, names: Sequence[str], *, dry_run: bool
     """
     local = local_dists(store, env)
     visible = {d.name: d for d in store.visible(env.name)}
+    fixed = front_end_dists(env)
     chosen = []
     skipped: list[str] = []
     for raw in names:
         name = canonicalize_name(raw)
+        if name in fixed:
+            raise UsageError(
+                f"Cannot uninstall {name} {fixed[name].version}: it is Forge's front end for this env",
+                hint="Forge's pip stays in every Forge env; `forge remove` removes the env itself",
+            )
         if name in local:
             if local[name] not in chosen:
                 chosen.append(local[name])

@@ -1,4 +1,7 @@
-"""Write Forge envs: a real venv (no pip), Forge's launchers, and the start-up hook for layers.
+"""Write Forge envs: a real venv (no real pip), Forge's launchers, and the start-up hook for layers.
+
+``bin/pip*``, ``python -m forge_pip`` and ``python -m pip`` (a small ``pip`` package, see
+:mod:`.pip_frontend`) all run Forge's pip front end on the env.
 
 We write the venv ourselves instead of calling ``venv``: it is a handful of files and links, and
 ``python -m venv`` costs a subprocess and tens of milliseconds more. The result is what ``venv``
@@ -18,7 +21,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, pip_frontend
 from .activation import activate_script
 from .isolation import LAUNCHED_VAR
 from .models import Interpreter
@@ -154,9 +157,16 @@ def write_venv(
 
 
 def write_pip_launchers(
-    path: Path, interp: Interpreter, forge_python: Path, *, location: Path | None = None
+    path: Path,
+    interp: Interpreter,
+    forge_python: Path,
+    *,
+    location: Path | None = None,
+    seed_front_end: bool = True,
 ) -> None:
-    """``bin/pip*``: Forge's pip front end targeting this env; ``python -m forge_pip`` via a shim.
+    """``bin/pip*``: Forge's pip front end targeting this env; ``python -m forge_pip`` via a shim;
+    ``python -m pip`` / ``import pip`` via the front-end package (:mod:`.pip_frontend`) unless
+    ``seed_front_end`` is False (the env's pip is the real pip wheel, linked from the store).
 
     Both mark the Forge process they start with :data:`~forge_store.isolation.LAUNCHED_VAR`, so a
     launcher module that a ``PYTHONPATH`` puts in its way steps aside instead of re-executing.
@@ -185,6 +195,8 @@ def write_pip_launchers(
     site = path / interp.site_packages_rel
     shim = _PIP_SHIM_SOURCE.format(forge_python=str(forge_python), prefix=str(prefix), launched=LAUNCHED_VAR)
     (site / PIP_SHIM).write_text(shim)
+    if seed_front_end:
+        pip_frontend.write_front_end(site, forge_python, prefix)
 
 
 def write_layers_hook(site: Path, interp: Interpreter, layers: Sequence[Path]) -> None:

@@ -130,6 +130,15 @@ class LayoutBuilder:
         self.store_root = store_root
         self.layout = Layout(site=Dir(), prefix=Dir(owned=False))
         self._owners: dict[str, tuple[StoredWheel, set[str]]] = {}
+        from .pip_frontend import has_forge_launchers, reserved_bin_names
+
+        self._reserved = (
+            reserved_bin_names(env.interpreter.short_version)
+            if has_forge_launchers(env.prefix)
+            else frozenset()
+        )
+        """``bin/pip*`` of a Forge env are Forge's launchers: no wheel's script replaces them (the
+        real pip wheel's own ``pip`` scripts included, with ``--seed pip``)."""
 
     def add(self, spec: DistSpec) -> None:
         entry = spec.entry
@@ -156,6 +165,8 @@ class LayoutBuilder:
         bin_dir = self.layout.prefix.children.setdefault("bin", Dir(owned=False))
         assert isinstance(bin_dir, Dir)
         for ep in entry.entry_points:
+            if ep.name in self._reserved:
+                continue
             self._put(
                 bin_dir,
                 ep.name,
@@ -163,7 +174,7 @@ class LayoutBuilder:
             )
         if entry.has_scripts:
             for script in _children(entry.path / "scripts"):
-                if script.is_file():
+                if script.is_file() and script.name not in self._reserved:
                     self._put(
                         bin_dir, script.name, Gen(self._fix_shebang(Path(script.path)), 0o755, entry.name)
                     )

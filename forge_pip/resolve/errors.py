@@ -25,6 +25,12 @@ class ResolutionError(ForgeError):
         return {**super().to_dict(), "causes": list(self.causes)}
 
 
+class FrontEndPipMismatch(ResolutionError):
+    """A requirement on ``pip`` that the env's pip (Forge's front end, a fixed version) does not meet."""
+
+    reference = "front-end-pip-mismatch"
+
+
 class NoMatchingDistribution(ForgeError, LookupError):
     """A requirement matches no version that can be used for the target (pip's ``DistributionNotFound``)."""
 

@@ -20,6 +20,9 @@ With ``prefer_store`` (``--prefer-offline`` / ``--offline``) every usable store 
 candidate too, ranked before the index versions (newest first; the index is listed only when no
 store entry is accepted), still under the specifiers, constraints, ``--no-binary`` and ``--hash``.
 
+A *fixed* dist (the env's ``pip``, which is Forge's front end) is the only candidate of its name,
+with or without ``-U``: "Requirement already satisfied"; a specifier that excludes it is an error.
+
 When upgrading a name (``-U``), all candidates are merged newest first and, for one version,
 installed beats stored beats index. Only the most visible layer's copy is a candidate: a LOCAL
 1.0 shadows a PARENT 2.0 at run time, so the parent's copy cannot satisfy ``>=2``.
@@ -110,8 +113,10 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
         release_control: ReleaseControl | None = None,
         allow_yanked_pinned: bool = True,
         no_deps: bool = False,
+        fixed: Mapping[NormalizedName, InstalledDist] | None = None,
     ) -> None:
         self.finder = finder
+        self._fixed = dict(fixed or {})
         self._layers = layers
         self._index = index
         self._target = target
@@ -266,6 +271,9 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
         index is consulted only if the resolver rejects that version (with ``prefer_store``, the
         same holds for the store's versions).
         """
+        if name in self._fixed:
+            yield self._fixed_candidate(name, specifier)
+            return
         installed = self.visible_installed(name)
         layer_cand = None
         if installed is not None and specifier.contains(installed.version, prereleases=True):
@@ -311,6 +319,21 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
                 yield self._from_store(offer)
             else:
                 yield self._from_index(name, *offer)
+
+    def _fixed_candidate(self, name: NormalizedName, specifier: SpecifierSet) -> DistCandidate:
+        """The one candidate of a fixed name (the env's pip front end); refused if ``specifier``
+        excludes its version: it can be neither replaced nor upgraded."""
+        from forge_pip.resolve.errors import FrontEndPipMismatch
+
+        dist = self._fixed[name]
+        if not specifier.contains(dist.version, prereleases=True):
+            raise FrontEndPipMismatch(
+                f"{name}{specifier} is required, but {name} in this env is Forge's front end,"
+                f" which answers as {name} {dist.version}",
+                hint="Forge's front end stands in for pip; for the real pip wheel, make the env"
+                " with `forge create NAME --seed pip`",
+            )
+        return self._dist(name, dist.version, Origin.LAYER, dist.layer, installed=dist)
 
     def _cached_then_indexed(
         self, name: NormalizedName, specifier: SpecifierSet, allow_yanked: bool, skip: Version | None

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from resolvelib.structs import RequirementInformation
 
     from forge_pip.models import DistFile, TargetPython
-    from forge_pip.resolve.sources import IndexView, LayerView, ResolveReporter, StoreView
+    from forge_pip.resolve.sources import IndexView, InstalledDist, LayerView, ResolveReporter, StoreView
 
 
 class UpgradeStrategy(enum.Enum):
@@ -83,6 +83,9 @@ class ResolveRequest:
     the specifier names one. A name in one set wins over ``:all:`` in the other (pip's rule)."""
     uploaded_prior_to: datetime.datetime | None = None
     """pip 26's ``--uploaded-prior-to``: see :class:`~forge_pip.resolve.finder.FinderOptions`."""
+    fixed: Mapping[NormalizedName, InstalledDist] = dataclasses.field(default_factory=dict)
+    """Dists that are the only candidate of their name, whatever is asked (``-U``,
+    ``--force-reinstall``): the env's ``pip``, which is Forge's front end."""
 
     def __post_init__(self) -> None:
         # Accept pip's spelling ("eager") as well as the enum.
@@ -235,6 +238,7 @@ def resolve(
         ),
         allow_yanked_pinned=request.allow_yanked_pinned,
         no_deps=request.no_deps,
+        fixed=request.fixed,
     )
     roots: list[Req] = []
     for item in applying:
