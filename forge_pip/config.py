@@ -339,12 +339,16 @@ class PipConfig:
 
         Options sharing a destination (``compile``/``no-compile``) are resolved together, last one
         wins. ``store_false`` flags keep pip's inversion (``PIP_NO_BUILD_ISOLATION=0`` means the flag
-        is in effect); ``no-cache-dir`` is in effect for any valid boolean.
+        is in effect); ``no-cache-dir`` is in effect for any valid boolean, unless a later
+        ``cache-dir = PATH`` (same destination in pip) names a cache again.
         """
         spec = _spec_for(option)
         dest_value: bool | None = None
         for name, value in self._entries(option):
             action = _spec_for(name).action
+            if action is _Action.STORE and spec.action is _Action.NO_CACHE:
+                dest_value = True  # ``cache-dir = PATH`` after ``no-cache-dir``: the cache is back on
+                continue
             try:
                 parsed = strtobool(value.value)
             except ValueError:
@@ -363,6 +367,13 @@ class PipConfig:
         if spec.action in (_Action.STORE_FALSE, _Action.NO_CACHE):
             return not dest_value
         return dest_value
+
+    def cache_dir(self) -> str | bool | None:
+        """pip's ``cache_dir`` destination: a path (``cache-dir``, ``~`` expanded), False when
+        ``no-cache-dir`` is in effect, None when neither is configured (last one wins, as in pip)."""
+        if self.get_bool("no-cache-dir"):
+            return False
+        return self.get_str("cache-dir")
 
     def get_count(self, option: str) -> int | None:
         """A counted option (``verbose``, ``quiet``): a non-negative int or a boolean (1/0)."""

@@ -131,6 +131,9 @@ class IndexOptions:
     uploaded_prior_to: datetime.datetime | None = None
     """pip's ``--uploaded-prior-to`` (aware): index files uploaded at or after it, or without a
     PEP 700 ``upload-time``, are skipped; local files (``file://``) are exempt. Build envs inherit it."""
+    cache_dir: Path | None = None
+    """pip's ``--cache-dir`` / ``cache-dir`` / ``PIP_CACHE_DIR``: where the HTTP, download,
+    built-wheel and VCS caches live; None: ``$FORGE_HOME/cache``."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -335,7 +338,7 @@ class _Pipeline:
         store.home.ensure()
         scratch = Path(tempfile.mkdtemp(prefix="pip-", dir=store.home.tmp))
         self._stack.callback(shutil.rmtree, scratch, True)
-        cache = store.home.cache if index.use_cache else scratch / "cache"
+        cache = (index.cache_dir or store.home.cache) if index.use_cache else scratch / "cache"
         self.cache_dir = cache
         self.scratch = scratch
         self.src_dir: Path | None = None

@@ -287,9 +287,14 @@ def _tree_size(path: Path) -> tuple[int, int]:
 
 
 def cmd_cache(ns: argparse.Namespace) -> int:
+    from forge_pip.cli.pip_options import configured_cache_dir, load_config
     from forge_store.home import ForgeHome, default_home
 
-    cache = ForgeHome(default_home()).cache
+    config = load_config(ns, None)
+    if ns.no_cache_dir or config.get_bool("no-cache-dir"):
+        print("ERROR: pip cache commands can not function since cache is disabled.", file=sys.stderr)
+        return 1
+    cache = configured_cache_dir(ns, config) or ForgeHome(default_home()).cache
     if ns.action == "dir":
         print(cache)
         return 0

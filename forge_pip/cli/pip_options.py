@@ -39,7 +39,9 @@ def _general(p: argparse.ArgumentParser) -> None:
     g.add_argument("-q", "--quiet", action="count", default=0)
     g.add_argument("--isolated", action="store_true", help="ignore environment variables and user config")
     g.add_argument("--no-cache-dir", action="store_true")
-    g.add_argument("--cache-dir", help="ignored: Forge caches under $FORGE_HOME/cache")
+    g.add_argument(
+        "--cache-dir", help="the HTTP, download and built-wheel caches (default: $FORGE_HOME/cache)"
+    )
     g.add_argument("--timeout", "--default-timeout", type=float, dest="timeout")
     g.add_argument("--retries", type=int)
     g.add_argument("--cert")
@@ -252,6 +254,17 @@ def _bool(ns: argparse.Namespace, config: PipConfig, name: str) -> bool:
     return bool(config.get_bool(name))
 
 
+def configured_cache_dir(ns: argparse.Namespace, config: PipConfig | None = None) -> Path | None:
+    """pip's cache directory: ``--cache-dir``, else ``cache-dir`` / ``PIP_CACHE_DIR``; None: Forge's own
+    (``$FORGE_HOME/cache``). ``--no-cache-dir`` is ``IndexOptions.use_cache``."""
+    if ns.cache_dir:
+        return Path(os.path.expanduser(ns.cache_dir)).absolute()
+    if config is None:
+        config = load_config(ns, None)
+    value = config.cache_dir()
+    return Path(value).absolute() if isinstance(value, str) else None
+
+
 def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
     """Apply pip's precedence: config files < ``PIP_*`` < command line < requirements files' options."""
     from forge_pip.install import DEFAULT_INDEX, IndexOptions
@@ -322,6 +335,7 @@ def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
         timeout=timeout if timeout is not None else 15.0,
         retries=retries if retries is not None else 3,
         use_cache=not (ns.no_cache_dir or config.get_bool("no-cache-dir")),
+        cache_dir=configured_cache_dir(ns, config),
     )
     standards = standard_options(ns, config, lock_files, environ=environ)
     if standards.uploaded_prior_to is not None:
