@@ -60,8 +60,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("activate", parents=[common], help="print shell code that activates an env")
     activate.add_arguments(p)
 
-    p = sub.add_parser("install", parents=[common], help="link wheel files into an env")
-    p.add_argument("wheels", nargs="+", metavar="WHEEL")
+    p = sub.add_parser(
+        "install",
+        parents=[common],
+        help="install requirements (as forge pip install does) or link wheel files into an env",
+        description="Requirements, -r FILE and pip's install options go through the pip front end's"
+        " resolver (forge pip install); a list of local wheel files alone is linked as given.",
+    )
+    p.add_argument("wheels", nargs="+", metavar="REQUIREMENT|WHEEL")
     _env_args(p)
     p.add_argument("--local", action="store_true", help="link locally even if a parent layer provides it")
 
@@ -238,24 +244,6 @@ def _cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_install(args: argparse.Namespace) -> int:
-    wheels = [Path(w) for w in args.wheels]
-    for w in wheels:
-        if not w.name.endswith(".whl"):
-            raise UsageError(
-                f"{w} is not a wheel file",
-                hint="to install from an index use: forge pip install --env ENV REQUIREMENT",
-            )
-    with _store() as store:
-        env = _target_env(store, args)
-        report = store.install_wheels(env.name, wheels, local=args.local)
-    if args.json:
-        emit_json("install", _report_json(report))
-    else:
-        _print_report(report, args.quiet)
-    return 0
-
-
 def _cmd_uninstall(args: argparse.Namespace) -> int:
     with _store() as store:
         env = _target_env(store, args)
@@ -313,7 +301,6 @@ _COMMANDS = {
     "envs": _cmd_envs,
     "remove": _cmd_remove,
     "activate": activate.cmd_activate,
-    "install": _cmd_install,
     "uninstall": _cmd_uninstall,
     "list": _cmd_list,
     "export": _cmd_export,
@@ -328,6 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .pip import main as pip_main
 
         return pip_main(args_list[1:])
+    if args_list and args_list[0] == "install":
+        from .forge_install import main as install_main
+
+        return install_main(args_list[1:])
     parser = _build_parser()
     try:
         args = parser.parse_args(args_list)
