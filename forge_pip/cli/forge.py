@@ -50,6 +50,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", type=Path, help="create the env here instead of $FORGE_HOME/envs/NAME")
     p.add_argument("--layering", choices=["stacked", "flat"], default="stacked")
     p.add_argument("--link-mode", choices=["symlink", "hardlink", "copy"], default="symlink")
+    p.add_argument(
+        "--seed",
+        choices=["pip"],
+        help="pip: link the real pip wheel (for tools that import pip's internals) instead of"
+        " Forge's pip front-end package; bin/pip stays Forge's",
+    )
 
     p = sub.add_parser("envs", parents=[common], help="list envs")
 
@@ -199,6 +205,10 @@ def _cmd_create(args: argparse.Namespace) -> int:
             layering=LayeringMode(args.layering),
             link_mode=LinkMode(args.link_mode),
         )
+        if args.seed == "pip":
+            from .seed import seed_real_pip
+
+            seed_real_pip(store, env, quiet=args.quiet + (1 if args.json else 0))
         if args.json:
             emit_json("env", {"env": _env_json(env, store)})
         elif not args.quiet:

@@ -63,6 +63,7 @@ COMMANDS = {
     "ENV/bin/pip --version": lambda e: [str(e["ml"] / "bin/pip"), "--version"],
     "ENV/bin/pip list": lambda e: [str(e["ml"] / "bin/pip"), "list"],
     "ENV/bin/python -m forge_pip list": lambda e: [str(e["ml"] / "bin/python"), "-m", "forge_pip", "list"],
+    "ENV/bin/python -m pip list": lambda e: [str(e["ml"] / "bin/python"), "-m", "pip", "list"],
 }
 
 

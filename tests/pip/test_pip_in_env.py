@@ -1,0 +1,433 @@
+"""pip inside a Forge env: ``python -m pip``, ``pip3``, ``import pip``; the requirement ``pip``;
+pip's cache configuration; ``forge install REQUIREMENT``.
+
+Every command runs as a real subprocess in a real env against a local index the tests build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forge_store import pip_frontend
+from forge_store.isolation import LAUNCHED_VAR
+from forge_store.models import EnvInfo, Layer
+from forge_store.store import Store
+from tests.conftest import forge_cli, run_py
+from tests.support.index_server import LocalIndex, serve
+from tests.support.wheels import make_wheel
+
+Pip = Any
+FORGE_BIN = Path(sys.executable).parent
+PIP_VERSION = pip_frontend.PIP_VERSION
+
+
+def _run(argv: list[str | Path], cwd: Path | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(extra)
+    try:
+        return subprocess.run(
+            [str(a) for a in argv], capture_output=True, text=True, env=env, cwd=cwd, timeout=120, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{argv} did not finish (a launcher loop?): {exc.stderr!r}")
+
+
+@pytest.fixture
+def pip_index(tmp_path: Path, hermetic_pip: None) -> LocalIndex:
+    """A real pip look-alike (a newer pip with pip's scripts), setuptools and wheel in two versions,
+    and packages that depend on pip."""
+    src = tmp_path / "src"
+    index = LocalIndex(tmp_path / "pipindex")
+    scripts = {"pip": "pip._internal:main", "pip3": "pip._internal:main", "pip3.11": "pip._internal:main"}
+    index.add(
+        make_wheel(
+            src,
+            "pip",
+            "99.0",
+            files={
+                "pip/__init__.py": "__version__ = '99.0'\n",
+                "pip/_internal/__init__.py": "def main(): 0\n",
+            },
+            console_scripts=scripts,
+        )
+    )
+    for name in ("setuptools", "wheel"):
+        for version in ("1.0", "2.0"):
+            index.add(make_wheel(src, name, version))
+    index.add(make_wheel(src, "needs-pip", "1.0", requires=["pip>=22.2", "wheel"]))
+    index.add(make_wheel(src, "needs-future-pip", "1.0", requires=["pip>=99"]))
+    index.add(make_wheel(src, "gamma", "1.0"))
+    index.write()
+    return index
+
+
+def _front_end_intact(env: EnvInfo) -> None:
+    site = env.site_packages
+    assert pip_frontend.front_end_version(site) == PIP_VERSION
+    assert pip_frontend.has_forge_launchers(env.path)
+    for name in ("pip3", f"pip{env.interpreter.short_version}"):
+        assert os.readlink(env.bin / name) == "pip"
+    proc = run_py(env.python, "import pip; print(pip.__version__, pip.FORGE_FRONT_END)")
+    assert proc.stdout.split() == [PIP_VERSION, "True"], proc.stderr
+
+
+def _local(store: Store, env: str) -> dict[str, str]:
+    return {d.name: d.version for d in store.visible(env) if d.layer is Layer.LOCAL}
+
+
+# -- python -m pip, pip3, pip3.X, import pip ----------------------------------------------------
+
+
+def test_every_spelling_of_pip_runs_forge_on_its_env(store: Store, pip_index: LocalIndex) -> None:
+    env = store.create_env("e")
+    other = store.create_env("other")
+    short = env.interpreter.short_version
+    spellings: list[list[str | Path]] = [
+        [env.python, "-m", "pip"],
+        [env.bin / "python3", "-m", "pip"],
+        [env.bin / "pip3"],
+        [env.bin / f"pip{short}"],
+    ]
+    for i, argv in enumerate(spellings):
+        proc = _run([*argv, "install", "-i", pip_index.file_url, f"setuptools=={1 + i % 2}.0"])
+        assert proc.returncode == 0, (argv, proc.stderr)
+        assert "Successfully installed setuptools" in proc.stdout or "already satisfied" in proc.stdout
+        assert _local(store, "e")["setuptools"] == f"{1 + i % 2}.0", argv
+    assert "setuptools" not in _local(store, "other"), "each env's pip acts on its own env"
+    assert run_py(other.python, "import setuptools").returncode != 0
+    proc = _run([env.python, "-m", "pip", "--version"])
+    assert proc.returncode == 0
+    words = proc.stdout.split()
+    assert words[:3] == ["pip", PIP_VERSION, "from"], proc.stdout  # pip-api and pip-tools parse this
+    assert words[3] == str(env.site_packages / "pip") and "Forge" in proc.stdout
+    assert _run([env.python, "-m", "pip", "-V"]).stdout == proc.stdout
+    proc = _run([env.python, "-m", "pip", "list", "--format", "freeze"])
+    assert proc.returncode == 0 and "setuptools==2.0" in proc.stdout, proc.stderr
+
+
+def test_import_pip_and_its_metadata(store: Store) -> None:
+    env = store.create_env("e")
+    code = (
+        "import importlib.metadata as md, json, os, pip, sys\n"
+        "d = md.distribution('pip')\n"
+        "site = os.path.dirname(os.path.dirname(pip.__file__))\n"
+        "files = [str(f) for f in d.files]\n"
+        "print(json.dumps({'v': pip.__version__, 'md': md.version('pip'), 'installer': d.read_text('INSTALLER'),"
+        " 'files': files, 'exist': all(os.path.isfile(os.path.join(site, f)) for f in files),"
+        " 'rc': pip.main(['list', '--format', 'freeze'])}))\n"
+    )
+    proc = run_py(env.python, code)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout.splitlines()[-1])
+    assert doc["v"] == doc["md"] == PIP_VERSION
+    assert doc["installer"].strip() == "forge"
+    assert doc["exist"] and doc["rc"] == 0
+    on_disk = sorted(
+        str(p.relative_to(env.site_packages))
+        for d in ("pip", f"pip-{PIP_VERSION}.dist-info")
+        for p in (env.site_packages / d).rglob("*")
+        if p.is_file()
+    )
+    assert sorted(doc["files"]) == on_disk, "RECORD lists exactly what exists"
+    assert f"pip=={PIP_VERSION}" in proc.stdout, "pip.main ran Forge's front end"
+
+
+def test_child_and_build_envs_get_their_own_front_end(store: Store) -> None:
+    store.create_env("base")
+    kid = store.create_env("kid", parent="base")
+    _front_end_intact(kid)
+    proc = run_py(kid.python, "import pip; print(pip.ENV_PREFIX)")
+    assert proc.stdout.strip() == str(kid.path), "LOCAL shadows the parent's pip"
+
+
+# -- the requirement pip ------------------------------------------------------------------------
+
+
+def test_upgrade_pip_setuptools_wheel_leaves_pip_alone(store: Store, pip_index: LocalIndex) -> None:
+    env = store.create_env("e")
+    assert (
+        _run(
+            [env.python, "-m", "pip", "install", "-i", pip_index.file_url, "setuptools==1.0", "wheel==1.0"]
+        ).returncode
+        == 0
+    )
+    launcher = (env.bin / "pip").read_bytes()
+    proc = _run(
+        [env.python, "-m", "pip", "install", "-U", "pip", "setuptools", "wheel", "-i", pip_index.file_url]
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"Requirement already satisfied: pip in {env.site_packages} ({PIP_VERSION})" in proc.stdout
+    assert "Successfully installed setuptools-2.0 wheel-2.0" in proc.stdout
+    assert _local(store, "e") == {"setuptools": "2.0", "wheel": "2.0"}
+    assert (env.bin / "pip").read_bytes() == launcher
+    _front_end_intact(env)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pip"],
+        ["-U", "pip"],
+        ["pip>=22"],
+        [f"pip=={PIP_VERSION}"],
+        ["--force-reinstall", "pip"],
+        ["--upgrade-strategy", "eager", "-U", "needs-pip"],
+        ["needs-pip"],
+    ],
+)
+def test_requirement_pip_is_satisfied_by_the_front_end(
+    args: list[str], store: Store, pip_index: LocalIndex
+) -> None:
+    env = store.create_env("e")
+    proc = _run([env.bin / "pip", "install", "-i", pip_index.file_url, *args])
+    assert proc.returncode == 0, proc.stderr
+    assert f"Requirement already satisfied: pip in {env.site_packages} ({PIP_VERSION})" in proc.stdout
+    assert "pip" not in _local(store, "e")
+    if "needs-pip" in args[-1]:
+        assert _local(store, "e") == {"needs-pip": "1.0", "wheel": "2.0"}
+        assert run_py(env.python, "import needs_pip").returncode == 0
+    _front_end_intact(env)
+
+
+@pytest.mark.parametrize("args", [["pip>=99"], ["needs-future-pip"], ["pip<20"]])
+def test_pip_versions_the_front_end_cannot_be_are_one_line(
+    args: list[str], store: Store, pip_index: LocalIndex
+) -> None:
+    env = store.create_env("e")
+    before = sorted(p.name for p in env.site_packages.iterdir())
+    proc = _run([env.bin / "pip", "install", "-i", pip_index.file_url, *args])
+    assert proc.returncode == 4, proc.stderr  # pip's resolution-impossible family
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Forge's front end" in lines[0] and "--seed pip" in lines[0], proc.stderr
+    assert sorted(p.name for p in env.site_packages.iterdir()) == before
+    _front_end_intact(env)
+
+
+def test_a_pip_wheel_file_is_satisfied_not_linked(
+    store: Store, pip_index: LocalIndex, tmp_path: Path
+) -> None:
+    env = store.create_env("e")
+    wheel = pip_index.root / "files" / "pip-99.0-py3-none-any.whl"
+    proc = _run([env.python, "-m", "pip", "install", wheel, "--no-index"])
+    assert proc.returncode == 0, proc.stderr
+    assert "Requirement already satisfied: pip" in proc.stdout
+    assert "Forge's front end" in proc.stderr and "--seed pip" in proc.stderr
+    proc = forge_cli("install", str(wheel), "--env", "e", "--no-index")
+    assert proc.returncode == 0, proc.stderr
+    proc = forge_cli("install", str(wheel), "--env", "e")
+    assert proc.returncode == 0, proc.stderr
+    assert "pip" not in _local(store, "e")
+    _front_end_intact(env)
+
+
+def test_scripts_named_pip_never_replace_the_launchers(store: Store, wheel_dir: Path) -> None:
+    env = store.create_env("e")
+    short = env.interpreter.short_version
+    evil = make_wheel(
+        wheel_dir,
+        "evil",
+        "1.0",
+        files={"evil.py": "def main():\n    print('evil')\n"},
+        console_scripts={
+            "pip": "evil:main",
+            "pip3": "evil:main",
+            f"pip{short}": "evil:main",
+            "evil": "evil:main",
+        },
+        data={"scripts/pip": "#!/bin/sh\necho evil\n"},
+    )
+    launcher = (env.bin / "pip").read_bytes()
+    proc = forge_cli("install", str(evil), "--env", "e")
+    assert proc.returncode == 0, proc.stderr
+    assert (env.bin / "pip").read_bytes() == launcher
+    assert (env.bin / "evil").is_file()
+    _front_end_intact(env)
+    proc = forge_cli("uninstall", "evil", "--env", "e")
+    assert proc.returncode == 0 and (env.bin / "pip").read_bytes() == launcher
+
+
+def test_uninstall_pip_is_refused_in_one_line(store: Store) -> None:
+    env = store.create_env("e")
+    proc = _run([env.python, "-m", "pip", "uninstall", "-y", "pip"])
+    assert proc.returncode != 0
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Forge's front end" in proc.stderr
+    _front_end_intact(env)
+
+
+def test_an_adopted_venv_keeps_its_real_pip(store: Store, pip_index: LocalIndex, tmp_path: Path) -> None:
+    """A plain venv's pip is a real pip: no front end there, so the requirement pip is pip's own."""
+    venv = tmp_path / "plain"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    proc = _run(
+        [
+            FORGE_BIN / "forge",
+            "pip",
+            "install",
+            "--python",
+            venv / "bin/python",
+            "-i",
+            pip_index.file_url,
+            "pip",
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (venv / "bin/pip").is_file(), "a real pip wheel's scripts are linked into a plain venv"
+    assert "99.0" in run_py(venv / "bin/python", "import pip; print(pip.__version__)").stdout
+
+
+# -- no loops -----------------------------------------------------------------------------------
+
+
+def test_pip_package_never_loops(store: Store, tmp_path: Path) -> None:
+    env = store.create_env("e")
+    site = str(env.site_packages)
+    # started by a Forge launcher: never handed back to Forge
+    proc = _run([env.python, "-m", "pip", "list"], **{LAUNCHED_VAR: "1"})
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    # the Forge that made the env is gone
+    envs_mod = __import__("forge_store.envs", fromlist=["write_pip_launchers"])
+    envs_mod.write_pip_launchers(env.path, env.interpreter, tmp_path / "gone" / "python3")
+    proc = _run([env.python, "-m", "pip", "list"])
+    assert proc.returncode == 1 and "is gone" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    # met by an interpreter with a real pip (PYTHONPATH names the env): that pip runs
+    base = "/usr/bin/python3.11"
+    if subprocess.run([base, "-c", "import pip._internal"], capture_output=True).returncode != 0:
+        pytest.skip("no interpreter with a real pip")
+    proc = _run([base, "-m", "pip", "--version"], PYTHONPATH=site)
+    assert proc.returncode == 0 and proc.stdout.startswith("pip ") and "Forge" not in proc.stdout, proc.stdout
+
+
+def test_forges_own_processes_never_import_the_pip_package(store: Store, tmp_path: Path) -> None:
+    env = store.create_env("e")
+    probe = "import sys; from forge_store import isolation; isolation.enter(); import forge_pip.cli.pip; print('pip' in sys.modules)"
+    proc = _run([sys.executable, "-c", probe], PYTHONPATH=str(env.site_packages))
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
+# -- cache-dir ----------------------------------------------------------------------------------
+
+
+def _http_install(
+    env: EnvInfo, url: str, req: str, *extra: str, **environ: str
+) -> subprocess.CompletedProcess[str]:
+    return _run([env.bin / "pip", "install", "-i", url, req, *extra], **environ)
+
+
+def _cached(root: Path, pattern: str = "*.whl") -> bool:
+    return any((root / "files").rglob(pattern))
+
+
+@pytest.mark.parametrize("how", ["config", "env", "option"])
+def test_cache_dir_moves_the_http_and_download_cache(
+    how: str, store: Store, pip_index: LocalIndex, tmp_path: Path, forge_home: Path
+) -> None:
+    env = store.create_env("e")
+    cache = tmp_path / "my cache"
+    extra: list[str] = []
+    environ: dict[str, str] = {}
+    if how == "config":
+        conf = tmp_path / "pip.conf"
+        conf.write_text(f"[global]\ncache-dir = {cache}\n")
+        environ["PIP_CONFIG_FILE"] = str(conf)
+    elif how == "env":
+        environ["PIP_CACHE_DIR"] = str(cache)
+    else:
+        extra = ["--cache-dir", str(cache)]
+    with serve(pip_index.root) as server:
+        proc = _http_install(env, server.index_url, "gamma", *extra, **environ)
+    assert proc.returncode == 0, proc.stderr
+    assert _cached(cache, "gamma-1.0-py3-none-any.whl"), "downloads cached in cache-dir"
+    assert any((cache / "http").rglob("*")), "index pages cached in cache-dir"
+    assert not _cached(forge_home / "cache"), "not in Forge's own cache"
+    proc = _run([FORGE_BIN / "forge", "pip", "cache", "dir", *extra], **environ)
+    assert proc.stdout.strip() == str(cache), proc.stderr
+
+
+def test_no_cache_dir_and_defaults(
+    store: Store, pip_index: LocalIndex, tmp_path: Path, forge_home: Path
+) -> None:
+    env = store.create_env("e")
+    own = forge_home / "cache"
+    with serve(pip_index.root) as server:
+        url = server.index_url
+        proc = _http_install(env, url, "setuptools==1.0", "--no-cache-dir", PIP_CACHE_DIR=str(tmp_path / "c"))
+        assert proc.returncode == 0, proc.stderr
+        assert not (tmp_path / "c").exists() and not _cached(own)
+        proc = _http_install(env, url, "setuptools==2.0", PIP_NO_CACHE_DIR="1")
+        assert proc.returncode == 0 and not _cached(own), proc.stderr
+        proc = _http_install(env, url, "wheel==1.0")  # unset: Forge's own cache dir
+        assert proc.returncode == 0 and _cached(own, "wheel-1.0-*.whl"), proc.stderr
+        # pip's order: a later cache-dir (here [install] over [global]) turns the cache back on
+        conf = tmp_path / "pip.conf"
+        conf.write_text(f"[global]\nno-cache-dir = true\n[install]\ncache-dir = {tmp_path / 'back'}\n")
+        proc = _http_install(env, url, "wheel==2.0", PIP_CONFIG_FILE=str(conf))
+        assert proc.returncode == 0, proc.stderr
+        assert _cached(tmp_path / "back", "wheel-2.0-*.whl")
+    proc = _run([FORGE_BIN / "forge", "pip", "cache", "dir", "--no-cache-dir"])
+    assert proc.returncode == 1 and "cache is disabled" in proc.stderr
+
+
+# -- forge install REQUIREMENT ------------------------------------------------------------------
+
+
+def test_forge_install_takes_requirements(store: Store, pip_index: LocalIndex, tmp_path: Path) -> None:
+    store.create_env("base")
+    store.create_env("app", parent="base")
+    url = pip_index.file_url
+    proc = forge_cli("install", "setuptools==1.0", "--env", "base", "-i", url)
+    assert proc.returncode == 0, proc.stderr
+    assert "Successfully installed setuptools-1.0" in proc.stdout
+    proc = forge_cli("install", "setuptools==1.0", "--env", "app", "-i", url)
+    assert "Requirement already satisfied: setuptools in the parent layer 'base'" in proc.stdout
+    assert "setuptools" not in _local(store, "app")
+    proc = forge_cli("install", "setuptools==1.0", "--env", "app", "--local", "-i", url)
+    assert proc.returncode == 0 and _local(store, "app")["setuptools"] == "1.0", proc.stderr
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text(f"--index-url {url}\nneeds-pip\ngamma==1.0\n")
+    proc = forge_cli("install", "-r", str(reqs), "-e", "app", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert {"needs-pip", "gamma", "wheel"} <= set(_local(store, "app"))
+    proc = forge_cli("install", "-U", "wheel==1.0", "--env", "app", "-i", url, "--json")
+    doc = json.loads(proc.stdout)
+    assert doc["kind"] == "install" and [a["name"] for a in doc["actions"]] == ["wheel"], doc
+    proc = forge_cli("install", "gamma", "--env", "app", "-i", url, "--json")
+    assert json.loads(proc.stdout)["actions"][0]["action"] == "satisfied"
+    proc = forge_cli("install", "nosuch", "--env", "app", "-i", url)
+    assert proc.returncode == 23 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("forge: error:")
+
+
+# -- forge create --seed pip --------------------------------------------------------------------
+
+
+def test_seed_pip_links_the_real_pip_and_keeps_forges_launchers(
+    store: Store, pip_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", pip_index.file_url)
+    proc = forge_cli("create", "real", "--seed", "pip")
+    assert proc.returncode == 0, proc.stderr
+    env = store.env("real")
+    assert pip_frontend.front_end_version(env.site_packages) is None
+    assert _local(store, "real") == {"pip": "99.0"}
+    proc = run_py(env.python, "import pip._internal, pip; print(pip.__version__)")
+    assert proc.stdout.strip() == "99.0", proc.stderr
+    assert pip_frontend.has_forge_launchers(env.path), "bin/pip is still Forge's, not pip's script"
+    proc = _run([env.bin / "pip", "install", "needs-pip"])
+    assert proc.returncode == 0 and "Requirement already satisfied: pip" in proc.stdout, proc.stderr
+    # the seed fails (no pip on the index): no env is left behind
+    empty = pip_index.root / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PIP_INDEX_URL", empty.as_uri())
+    proc = forge_cli("create", "broken", "--seed", "pip")
+    assert proc.returncode == 23 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "No matching distribution found for pip" in proc.stderr
+    assert "broken" not in [e.name for e in store.envs()]
+    assert not (store.home.envs / "broken").exists()
