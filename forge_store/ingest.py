@@ -292,10 +292,8 @@ class StoreDestination(SchemeDictionaryDestination):
                 rpath = f"../../../include/site/python3/{self.info.name}/{rpath}"
             size = "" if rec.size is None else str(rec.size)
             rows.append((rpath, str(rec.hash_) if rec.hash_ else "", size))
-        # Per-env markers an env may add next to this RECORD (pip lists them too); listing a file
-        # that is absent is harmless, and lets every env share this RECORD.
-        base = record_file_path.rsplit("/", 1)[0]
-        rows.extend((f"{base}/{name}", "", "") for name in ("REQUESTED", "direct_url.json"))
+        # No rows for the per-env markers (REQUESTED, direct_url.json): RECORD lists exactly what
+        # exists (``importlib.metadata.files()``); an env that has them gets its own RECORD.
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(rows)
         (self.staging / "site" / record_file_path).write_text(buf.getvalue())
@@ -395,6 +393,27 @@ def compile_bytecode(site: Path, interpreters: Sequence[Interpreter]) -> list[st
             )
         done.append(interp.cache_tag)
     return done
+
+
+def record_bytecode(site: Path, dist_info: str) -> None:
+    """List the entry's pycs in its RECORD (``path,,`` as pip writes them), so that RECORD names
+    exactly the files an env sees; rerun when pycs for another interpreter are added.
+
+    The new RECORD replaces the old one (a new inode: hardlinked copies keep what they had)."""
+    record = site / dist_info / "RECORD"
+    text = record.read_text(encoding="utf-8")
+    kept = [
+        row
+        for row in csv.reader(text.splitlines())
+        if row and not (row[0].endswith(".pyc") and "__pycache__/" in row[0])
+    ]
+    pycs = sorted(str(p.relative_to(site)) for p in site.rglob("__pycache__/*.pyc") if p.is_file())
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([*kept, *([p, "", ""] for p in pycs)])
+    tmp = record.with_name("RECORD.forge-tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    os.chmod(tmp, os.stat(record).st_mode & 0o777)
+    os.replace(tmp, record)
 
 
 def scan_entry(site: Path, dist_info: str) -> tuple[list[str], list[OriginClimb], int, int]:

@@ -329,24 +329,33 @@ class LayoutBuilder:
 
     def _dist_info(self, spec: DistSpec, forced: set[str]) -> Dir:
         """A real dist-info dir for per-env markers: the entry's files linked, plus REQUESTED
-        (a link to the store's shared empty marker) and direct_url.json. The entry's RECORD
-        already lists both markers, so it is shared too (except with headers, whose path
-        names the env's Python version)."""
+        (a link to the store's shared empty marker), direct_url.json, and this env's own RECORD
+        (the entry's, which lists exactly the entry's files and pycs, plus the markers this env
+        has; with headers, their path names the env's Python version)."""
         entry = spec.entry
         src = entry.site / entry.dist_info
         node = Dir()
         for child in _children(src):
             self._insert(node, child.name, child.path, f"{entry.dist_info}/{child.name}", entry, forced)
+        markers = []
         if spec.requested:
             node.children["REQUESTED"] = Link(str(self.store_root / EMPTY_MARKER), False, entry.name)
+            markers.append("REQUESTED")
         if spec.direct_url is not None:
             node.children["direct_url.json"] = Gen(spec.direct_url.encode(), 0o644, entry.name)
+            markers.append("direct_url.json")
+        record = (src / "RECORD").read_text(encoding="utf-8")
         if entry.has_headers:
-            record = (src / "RECORD").read_text()
             record = record.replace(
                 "include/site/python3/", f"include/site/python{self.env.interpreter.short_version}/"
             )
-            node.children["RECORD"] = Gen(record.encode(), 0o644, entry.name)
+        listed = {line.split(",", 1)[0] for line in record.splitlines()}
+        if not record.endswith("\n") and record:
+            record += "\n"
+        record += "".join(
+            f"{entry.dist_info}/{m},,\n" for m in markers if f"{entry.dist_info}/{m}" not in listed
+        )
+        node.children["RECORD"] = Gen(record.encode(), 0o644, entry.name)
         return node
 
     # -- prefix tree ------------------------------------------------------------------------------

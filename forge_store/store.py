@@ -300,6 +300,7 @@ class Store:
             site = staging / "site"
             ns, climbs, size, nfiles = ingest.scan_entry(site, info.dist_info)
             pyc_tags = ingest.compile_bytecode(site, targets)
+            ingest.record_bytecode(site, info.dist_info)
             meta: dict[str, object] = {
                 "id": cid,
                 "name": info.name,
@@ -436,6 +437,7 @@ class Store:
             unseal(path)  # a crash from here on leaves it unsealed: _entry_present seals it again
             try:
                 ingest.compile_bytecode(path / "site", missing)
+                ingest.record_bytecode(path / "site", fresh.dist_info)
             finally:
                 seal(path)
             tags = tuple(fresh.pyc_tags) + tuple(t.cache_tag for t in missing)

@@ -28,7 +28,7 @@ class SeenDist:
     name: str  # canonical
     display: str
     version: str
-    layer: str  # "local", "unmanaged", "parent:<env>", "global"
+    layer: str  # "local", "unmanaged", "parent:<env>", "global"; "forge": the env's pip front end
     dist_info: Path
     location: Path
 
@@ -47,8 +47,11 @@ def seen_dists(store: Store, env: EnvInfo, *, local_only: bool = False) -> list[
     from forge_store.models import Layer
 
     out: dict[str, SeenDist] = {}
+    from forge_store.pip_frontend import front_end_version
+
+    front_end = front_end_version(env.site_packages) is not None
     for d in local_dists(store, env).values():
-        layer = "local" if d.managed else "unmanaged"
+        layer = "local" if d.managed else "forge" if front_end and d.name == "pip" else "unmanaged"
         out[d.name] = SeenDist(d.name, d.display_name, d.version, layer, d.dist_info, env.site_packages)
     if not local_only:
         for linked in store.visible(env.name):

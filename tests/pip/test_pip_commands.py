@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from forge_store import pip_frontend
 from forge_store.models import Layer
 from forge_store.store import Store
 from tests.conftest import REPO, run_py
@@ -33,6 +34,7 @@ def test_list_freeze_show_check_uninstall(store: Store, demo_index: LocalIndex, 
     assert [line.split() for line in r.out.splitlines()[2:]] == [
         ["alpha", "1.0", "local"],
         ["beta", "1.0", "parent:base"],
+        ["pip", pip_frontend.PIP_VERSION, "forge"],  # the env's pip is Forge's front end
     ]
     assert pip("freeze", "--env", "kid").out == "alpha==1.0\nbeta==1.0\n"
     assert pip("freeze", "--env", "kid", "--local").out == "alpha==1.0\n"
@@ -193,7 +195,7 @@ def test_real_entry_points(store: Store, demo_index: LocalIndex, tmp_path: Path)
     proc = subprocess.run(
         [str(env.bin / "pip"), "list", "--format", "freeze"], capture_output=True, text=True, env=_clean_env()
     )
-    assert proc.stdout == "alpha==1.0\nbeta==2.0\ngamma==1.0\n", proc.stderr
+    assert proc.stdout == f"alpha==1.0\nbeta==2.0\ngamma==1.0\npip=={pip_frontend.PIP_VERSION}\n", proc.stderr
     proc = subprocess.run([sys.executable, "-m", "forge_pip", "--version"], capture_output=True, text=True)
     assert proc.stdout.startswith("forge_pip ")
 

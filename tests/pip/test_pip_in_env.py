@@ -119,7 +119,8 @@ def test_import_pip_and_its_metadata(store: Store) -> None:
         "d = md.distribution('pip')\n"
         "site = os.path.dirname(os.path.dirname(pip.__file__))\n"
         "files = [str(f) for f in d.files]\n"
-        "print(json.dumps({'v': pip.__version__, 'md': md.version('pip'), 'installer': d.read_text('INSTALLER'),"
+        "print(json.dumps({'v': pip.__version__, 'md': md.version('pip'),"
+        " 'installer': d.read_text('INSTALLER'),"
         " 'files': files, 'exist': all(os.path.isfile(os.path.join(site, f)) for f in files),"
         " 'rc': pip.main(['list', '--format', 'freeze'])}))\n"
     )
@@ -145,6 +146,67 @@ def test_child_and_build_envs_get_their_own_front_end(store: Store) -> None:
     _front_end_intact(kid)
     proc = run_py(kid.python, "import pip; print(pip.ENV_PREFIX)")
     assert proc.stdout.strip() == str(kid.path), "LOCAL shadows the parent's pip"
+
+
+_FILES_PROBE = """
+import importlib.metadata as md, json, os, sys
+site = sys.argv[1]
+out = {}
+for name in sys.argv[2:]:
+    d = md.distribution(name)
+    listed = {os.path.normpath(os.path.join(site, str(f))) for f in d.files}
+    tops = {str(f).split("/")[0] for f in d.files if not str(f).startswith("..")}
+    on_disk = set()
+    for top in tops:
+        path = os.path.join(site, top)
+        if os.path.isfile(path):
+            on_disk.add(os.path.normpath(path))
+        for root, dirs, files in os.walk(path, followlinks=True):
+            on_disk.update(os.path.normpath(os.path.join(root, f)) for f in files)
+    # a top-level module's pycs live in site-packages/__pycache__
+    top_pycs = {
+        os.path.normpath(os.path.join(site, "__pycache__", f))
+        for f in os.listdir(os.path.join(site, "__pycache__"))
+        if f.split(".")[0] in {t[:-3] for t in tops if t.endswith(".py")}
+    } if os.path.isdir(os.path.join(site, "__pycache__")) else set()
+    on_disk |= top_pycs
+    out[name] = {
+        "missing": sorted(p for p in listed if not os.path.isfile(p)),
+        "unlisted": sorted(p for p in on_disk if p not in listed),
+        "pycs": sum(1 for p in listed if p.endswith(".pyc")),
+        "direct_url": d.read_text("direct_url.json") is not None,
+        "requested": d.read_text("REQUESTED") is not None,
+    }
+print(json.dumps(out))
+"""
+
+
+def test_files_lists_exactly_what_exists(store: Store, pip_index: LocalIndex, wheel_dir: Path) -> None:
+    """``importlib.metadata.files()`` of Forge-installed dists: every listed file exists (no
+    ``REQUESTED``/``direct_url.json`` the env does not have), every file there is listed (pycs too)."""
+    env = store.create_env("e")
+    mono = make_wheel(
+        wheel_dir,
+        "mono",
+        "1.0",
+        files={"mono.py": "X = 1\n"},
+        console_scripts={"mono": "mono:main"},
+        data={"data/share/mono/x.txt": "x\n"},
+    )
+    pkg = make_wheel(wheel_dir, "pkgd", "1.0", files={"pkgd/__init__.py": "", "pkgd/sub/m.py": "Y = 2\n"})
+    url = pip_index.file_url
+    assert _run([env.bin / "pip", "install", "-i", url, "needs-pip"]).returncode == 0  # wheel: a dependency
+    assert _run([env.bin / "pip", "install", mono, pkg]).returncode == 0  # direct: direct_url.json
+    proc = _run([env.python, "-c", _FILES_PROBE, env.site_packages, "needs-pip", "wheel", "mono", "pkgd"])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    for name, facts in doc.items():
+        assert facts["missing"] == [], (name, facts)
+        assert facts["unlisted"] == [], (name, facts)
+        assert facts["pycs"] >= 1, (name, "pycs are listed")
+    assert doc["needs-pip"]["requested"] and not doc["needs-pip"]["direct_url"]
+    assert not doc["wheel"]["requested"] and not doc["wheel"]["direct_url"]
+    assert doc["mono"]["direct_url"] and doc["pkgd"]["direct_url"]
 
 
 # -- the requirement pip ------------------------------------------------------------------------
@@ -306,7 +368,11 @@ def test_pip_package_never_loops(store: Store, tmp_path: Path) -> None:
 
 def test_forges_own_processes_never_import_the_pip_package(store: Store, tmp_path: Path) -> None:
     env = store.create_env("e")
-    probe = "import sys; from forge_store import isolation; isolation.enter(); import forge_pip.cli.pip; print('pip' in sys.modules)"
+    probe = (
+        "import sys; from forge_store import isolation; isolation.enter()\n"
+        "from forge_pip.cli import pip_install, pip_inspect, forge\n"
+        "print('pip' in sys.modules)"
+    )
     proc = _run([sys.executable, "-c", probe], PYTHONPATH=str(env.site_packages))
     assert proc.stdout.strip() == "False", proc.stderr
 

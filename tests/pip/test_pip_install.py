@@ -143,7 +143,11 @@ def test_parent_layer_preferred_and_local_override(store: Store, demo_index: Loc
     r = pip("list", "--env", "kid", "--format", "json")
     import json
 
-    assert {d["name"]: d["layer"] for d in json.loads(r.out)} == {"alpha": "local", "beta": "local"}
+    assert {d["name"]: d["layer"] for d in json.loads(r.out)} == {
+        "alpha": "local",
+        "beta": "local",
+        "pip": "forge",
+    }
 
 
 def test_dry_run_prints_plan_and_changes_nothing(

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from forge_store.activation import activate_script, detect_shell, fish_quote
+from forge_store.pip_frontend import PIP_VERSION
 from tests.shell.conftest import FORGE_BIN, ShellRun, run_shell, steps_script, user_environ
 from tests.support.index_server import LocalIndex, serve
 
@@ -127,9 +128,9 @@ def test_activate_then_use_the_shell(
         assert "PYTHONPATH" not in run.marks, "activation must not export PYTHONPATH"
     assert run.step("pip-version").startswith("forge_pip ")
     assert "Successfully installed alpha-1.0 beta-2.0" in run.step("pip-install")
-    assert run.step("pip-list").splitlines() == ["alpha==1.0", "beta==2.0"]
+    assert run.step("pip-list").splitlines() == ["alpha==1.0", "beta==2.0", f"pip=={PIP_VERSION}"]
     assert "ml" in run.step("forge-envs") and "base" in run.step("forge-envs")
-    assert run.step("forge-pip-list").splitlines() == ["alpha==1.0", "beta==2.0"]
+    assert run.step("forge-pip-list").splitlines() == ["alpha==1.0", "beta==2.0", f"pip=={PIP_VERSION}"]
     assert run.step("python-m-forge-pip").startswith("forge_pip ")
     assert run.step("env-python").strip() == str(env_path)
     assert run.step("other-python").strip() == "(3, 11)"
