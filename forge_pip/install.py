@@ -301,10 +301,7 @@ def find_target(
         python_exe = raw if raw.is_file() else raw / "bin" / "python3"
         scheme = interpreters.install_scheme(python_exe)
         return store.adopt(Path(str(scheme["prefix"])), system_python=python_exe)
-    known = store.env_at(prefix)
-    if known is not None:
-        return known
-    return store.adopt(prefix)
+    return store.adopt(prefix)  # a known env as it is; a re-made adopted venv afresh
 
 
 # -- the pipeline ------------------------------------------------------------------------------

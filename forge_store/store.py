@@ -682,7 +682,12 @@ class Store:
         prefix = prefix.absolute()
         known = self.env_at(prefix)
         if known is not None:
-            return known
+            if known.kind is not EnvKind.ADOPTED or not self._adoption_stale(known):
+                return known
+            # The venv was deleted and made again at this path (``tox -r``, ``venv --clear``):
+            # what the catalog says Forge linked there is gone. Forget it; adopt the new venv.
+            with self.catalog.transaction():
+                self.catalog.delete_env(known.name)
         if system_python is not None:
             interp = interpreters.probe(system_python, self.home.cache / "interpreters")
             scheme = interpreters.install_scheme(system_python)
@@ -715,6 +720,27 @@ class Store:
         with self.catalog.transaction():
             self.catalog.insert_env(_env_row(info))
         return info
+
+    def _adoption_stale(self, env: EnvInfo) -> bool:
+        """Whether an adopted venv is no longer the one Forge linked into: its interpreter version
+        changed, or a dist Forge linked there has no dist-info any more."""
+        try:
+            cfg = (env.path / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return True
+        for line in cfg.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() in ("version", "version_info") and value.strip():
+                if not value.strip().startswith(env.interpreter.full_version):
+                    return True
+                break
+        rows = [r for r in self.catalog.links(env.name) if r.layer == Layer.LOCAL.value]
+        entries = self.catalog.entries([r.entry_id for r in rows])
+        return any(
+            not os.path.lexists(env.site_packages / entries[r.entry_id].dist_info)
+            for r in rows
+            if r.entry_id in entries
+        )
 
     def remove_env(self, name: str, *, recursive: bool = False) -> list[str]:
         """Delete an env and its links (never store content); refuses while children exist."""

@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 
 from forge_store import pip_frontend
 from forge_store.seal import remove_tree
+from forge_store.store import Store
 from tests.support.wheels import make_wheel
 
 pytestmark = [pytest.mark.real, pytest.mark.slow, pytest.mark.xdist_group("clients")]
@@ -287,6 +288,7 @@ def test_tox_install_command_through_forge(world: World, tools: Path) -> None:
             deps = demo-top
             install_command = {FORGE} pip install --python {{env_python}} {{opts}} {{packages}}
             allowlist_externals = {FORGE}
+            pass_env = FORGE_HOME
             commands = python check.py
             """
         )
@@ -296,6 +298,11 @@ def test_tox_install_command_through_forge(world: World, tools: Path) -> None:
     )
     out = world.ok([tools / "bin/tox", "-e", "t"], cwd=project)
     assert "TOX True" in out, out  # linked from Forge's store, not copied by pip
+    with Store(world.home) as store:
+        assert store.env_at(project / ".tox" / "t") is not None, "adopted in this FORGE_HOME"
+    # tox -r makes the venv again at the same path: Forge links into the new one
+    out = world.ok([tools / "bin/tox", "-r", "-e", "t"], cwd=project)
+    assert "TOX True" in out, out
 
 
 # -- pipdeptree, pkg_resources, importlib.metadata ---------------------------------------------------

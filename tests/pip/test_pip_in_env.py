@@ -497,3 +497,24 @@ def test_seed_pip_links_the_real_pip_and_keeps_forges_launchers(
     assert "No matching distribution found for pip" in proc.stderr
     assert "broken" not in [e.name for e in store.envs()]
     assert not (store.home.envs / "broken").exists()
+
+
+def test_a_venv_made_again_at_an_adopted_path_is_adopted_afresh(
+    store: Store, pip_index: LocalIndex, tmp_path: Path
+) -> None:
+    """``tox -r`` and ``python -m venv --clear`` make a new venv where Forge adopted one: the
+    catalog's links of the old one must not make Forge skip linking into the new one."""
+    venv = tmp_path / "recreated"
+    for _round in range(2):
+        if venv.exists():
+            import shutil
+
+            shutil.rmtree(venv)
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        proc = _run(
+            [FORGE_BIN / "forge", "pip", "install", "--python", venv, "-i", pip_index.file_url, "gamma"]
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "Successfully installed gamma-1.0" in proc.stdout
+        assert run_py(venv / "bin/python", "import gamma").returncode == 0
+    assert [e.name for e in store.envs() if e.path == venv] != []
