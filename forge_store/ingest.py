@@ -395,25 +395,45 @@ def compile_bytecode(site: Path, interpreters: Sequence[Interpreter]) -> list[st
     return done
 
 
+RECORD_VARIANTS = "records"
+"""Entry subdirectory with the entry's RECORD plus per-env marker rows, one file per combination
+(``REQUESTED``, ``direct_url.json``, ``REQUESTED+direct_url.json``): an env's own dist-info
+hardlinks the one it needs instead of writing a new file."""
+MARKER_SETS = (("REQUESTED",), ("direct_url.json",), ("REQUESTED", "direct_url.json"))
+
+
 def record_bytecode(site: Path, dist_info: str) -> None:
     """List the entry's pycs in its RECORD (``path,,`` as pip writes them), so that RECORD names
-    exactly the files an env sees; rerun when pycs for another interpreter are added.
+    exactly the files an env sees, and write the per-env variants (:data:`RECORD_VARIANTS`);
+    rerun when pycs for another interpreter are added.
 
-    The new RECORD replaces the old one (a new inode: hardlinked copies keep what they had)."""
+    New files replace the old ones (new inodes: hardlinked copies keep what they had)."""
     record = site / dist_info / "RECORD"
     text = record.read_text(encoding="utf-8")
+    markers = {f"{dist_info}/{m}" for m in ("REQUESTED", "direct_url.json")}
     kept = [
         row
         for row in csv.reader(text.splitlines())
-        if row and not (row[0].endswith(".pyc") and "__pycache__/" in row[0])
+        if row and row[0] not in markers and not (row[0].endswith(".pyc") and "__pycache__/" in row[0])
     ]
     pycs = sorted(str(p.relative_to(site)) for p in site.rglob("__pycache__/*.pyc") if p.is_file())
+    rows = [*kept, *([p, "", ""] for p in pycs)]
+    mode = os.stat(record).st_mode & 0o777
+    _replace_csv(record, rows, mode)
+    variants = site.parent / RECORD_VARIANTS
+    variants.mkdir(exist_ok=True)
+    for names in MARKER_SETS:
+        extra = [[f"{dist_info}/{m}", "", ""] for m in names]
+        _replace_csv(variants / "+".join(names), [*rows, *extra], mode)
+
+
+def _replace_csv(path: Path, rows: Sequence[Sequence[str]], mode: int) -> None:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([*kept, *([p, "", ""] for p in pycs)])
-    tmp = record.with_name("RECORD.forge-tmp")
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    tmp = path.with_name(path.name + ".forge-tmp")
     tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.chmod(tmp, os.stat(record).st_mode & 0o777)
-    os.replace(tmp, record)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
 
 
 def scan_entry(site: Path, dist_info: str) -> tuple[list[str], list[OriginClimb], int, int]:

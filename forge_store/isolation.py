@@ -1,7 +1,8 @@
 """Keep Forge's own processes on Forge's own code, whatever ``PYTHONPATH`` says.
 
 Every Forge env's site-packages holds ``forge_pip.py`` (the launcher module behind ``ENV/bin/python
--m forge_pip``) and ``_forge_layers.py`` (its start-up hook), next to the env's packages. A
+-m forge_pip``), a ``pip`` package (``ENV/bin/python -m pip``, :mod:`forge_store.pip_frontend`) and
+``_forge_layers.py`` (its start-up hook), next to the env's packages. A
 ``PYTHONPATH`` that names such a directory (an activation once exported one; tools copy an env's
 ``sys.path`` into ``PYTHONPATH``) put that launcher ahead of the real ``forge_pip`` package in
 Forge's own interpreter, which then re-ran itself forever, and the env's packages (an old

@@ -33,6 +33,7 @@ from .elf import origin_path
 from .errors import LinkConflict
 from .models import Interpreter, LinkMode, OriginClimb, StoredWheel
 
+RECORD_VARIANTS = "records"  # see ingest.RECORD_VARIANTS (the linker does not import ingest)
 HOP = ".forge"
 EMPTY_MARKER = ".empty"  # a sealed empty file in the store root: every env's REQUESTED links to it
 
@@ -344,6 +345,10 @@ class LayoutBuilder:
         if spec.direct_url is not None:
             node.children["direct_url.json"] = Gen(spec.direct_url.encode(), 0o644, entry.name)
             markers.append("direct_url.json")
+        variant = entry.path / RECORD_VARIANTS / "+".join(markers)
+        if markers and not entry.has_headers and variant.is_file():
+            node.children["RECORD"] = Link(str(variant), False, entry.name)  # shared, no new inode
+            return node
         record = (src / "RECORD").read_text(encoding="utf-8")
         if entry.has_headers:
             record = record.replace(

@@ -70,8 +70,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "install",
         parents=[common],
         help="install requirements (as forge pip install does) or link wheel files into an env",
-        description="Requirements, -r FILE and pip's install options go through the pip front end's"
-        " resolver (forge pip install); a list of local wheel files alone is linked as given.",
+        description="Requirements, -r FILE and pip's install options (-i, -c, -U, --no-deps, ...) go"
+        " through the pip front end's resolver, as forge pip install; a list of local wheel files alone"
+        " is linked as given. Here -e is --env (pip's editable is --editable).",
     )
     p.add_argument("wheels", nargs="+", metavar="REQUIREMENT|WHEEL")
     _env_args(p)
