@@ -207,6 +207,10 @@ def test_files_lists_exactly_what_exists(store: Store, pip_index: LocalIndex, wh
     assert doc["needs-pip"]["requested"] and not doc["needs-pip"]["direct_url"]
     assert not doc["wheel"]["requested"] and not doc["wheel"]["direct_url"]
     assert doc["mono"]["direct_url"] and doc["pkgd"]["direct_url"]
+    # a requested dist's own RECORD is a shared variant in its store entry: no new inode per env
+    entry = next(e for e in store.entries("needs-pip"))
+    record = env.site_packages / entry.dist_info / "RECORD"
+    assert os.stat(record).st_ino == os.stat(entry.path / "records" / "REQUESTED").st_ino
 
 
 # -- the requirement pip ------------------------------------------------------------------------
