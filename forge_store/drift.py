@@ -421,6 +421,7 @@ class Scan:
             self.findings.append(LauncherStale(env.name, shim_rel, "its Forge is gone", shim["FORGE_PYTHON"]))
         elif shim["ENV_PREFIX"] != prefix:
             self.findings.append(LauncherStale(env.name, shim_rel, "targets another env", shim["ENV_PREFIX"]))
+        self._front_end(env, f"{site_rel}/pip")
         try:
             activate = (env.bin / "activate").read_text()
         except OSError:
@@ -436,6 +437,26 @@ class Scan:
         if layers != want:
             self.findings.append(
                 LauncherStale(env.name, f"{site_rel}/{LAYERS_MODULE}.py", "stacks other layers", str(layers))
+            )
+
+    def _front_end(self, env: EnvInfo, rel: str) -> None:
+        """The env's ``pip`` package (``python -m pip``): Forge's front end for this env, unless the
+        env links the real pip wheel (``--seed pip``). Envs made before it existed lack it."""
+        from .pip_frontend import PACKAGE, front_end_version
+
+        site = env.site_packages
+        if front_end_version(site) is None:
+            if not os.path.lexists(site / PACKAGE):
+                self.findings.append(LauncherStale(env.name, rel, "missing (python -m pip fails)", None))
+            return  # a real pip (a link Forge checks with the others)
+        values = _shim_values(site / PACKAGE / "__init__.py")
+        if not os.access(values.get("FORGE_PYTHON", ""), os.X_OK):
+            self.findings.append(
+                LauncherStale(env.name, rel, "its Forge is gone", values.get("FORGE_PYTHON"))
+            )
+        elif values.get("ENV_PREFIX") != str(env.path):
+            self.findings.append(
+                LauncherStale(env.name, rel, "targets another env", values.get("ENV_PREFIX"))
             )
 
     def _links(self, env: EnvInfo) -> None:

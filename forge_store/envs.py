@@ -122,11 +122,13 @@ def write_venv(
     forge_python: Path,
     layers: Sequence[Path],
     location: Path | None = None,
+    seed_front_end: bool = True,
 ) -> Path:
     """Create the venv at ``path`` (which must not exist or be empty); returns its site-packages.
 
     ``location``: where the venv will live once moved (it is staged, then renamed into place); the
-    paths that scripts embed name it.
+    paths that scripts embed name it. ``seed_front_end`` False: no ``pip`` front-end package (the
+    env links the real pip wheel).
     """
     final = location or path
     path.mkdir(parents=True, exist_ok=True)
@@ -151,7 +153,7 @@ def write_venv(
     )
     (bin_dir / "activate").write_text(activate_script(name=name, path=final, shell="bash"))
     (bin_dir / "activate.fish").write_text(activate_script(name=name, path=final, shell="fish"))
-    write_pip_launchers(path, interp, forge_python, location=final)
+    write_pip_launchers(path, interp, forge_python, location=final, seed_front_end=seed_front_end)
     write_layers_hook(site, interp, layers)
     return site
 

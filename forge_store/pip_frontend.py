@@ -177,8 +177,11 @@ def _record_hash(data: bytes) -> str:
 def write_front_end(site: Path, forge_python: Path, prefix: Path) -> None:
     """(Re)write the ``pip`` package and its dist-info into ``site`` (the env's site-packages).
 
-    ``prefix`` is where the env lives (staged envs are renamed into place later)."""
+    ``prefix`` is where the env lives (staged envs are renamed into place later). Nothing is
+    written where a real pip is installed (``--seed pip``: a link Forge manages)."""
     remove_front_end(site)
+    if os.path.lexists(site / PACKAGE):
+        return
     files = {
         f"{PACKAGE}/__init__.py": _INIT_SOURCE.format(
             forge_version=__version__,

@@ -363,6 +363,9 @@ class _Applier:
             raise IntegrityError(f"its interpreter {env.interpreter.executable} is gone")
         env.path.parent.mkdir(parents=True, exist_ok=True)
         staging = env.path.parent / f".{env.path.name}.forge-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        cat = self.store.catalog
+        entries = cat.entries([row.entry_id for row in cat.links(env.name)])
+        real_pip = any(e.name == "pip" for e in entries.values())  # forge create --seed pip
         try:
             envs.write_venv(
                 staging,
@@ -371,6 +374,7 @@ class _Applier:
                 forge_python=interpreters.running_forge_python(),
                 layers=self.store.runtime_layers(env),
                 location=env.path,
+                seed_front_end=not real_pip,
             )
             os.rename(staging, env.path)
         except BaseException:

@@ -11,7 +11,8 @@ site-packages, with the hashes ``installer`` computed while writing):
 RECORD lists ``INSTALLER`` (with a hash: Forge writes it at ingest), itself, and ``REQUESTED`` /
 ``direct_url.json`` and console scripts without a hash (they live in envs, never in the entry).
 Forge adds two things RECORD does not know: bytecode (``__pycache__/NAME.TAG.pyc`` beside a
-``NAME.py``, for the entry's compiled tags) and ``forge-entry.json`` at the entry root. Anything
+``NAME.py``, for the entry's compiled tags; ingest lists them in RECORD without a hash too),
+``forge-entry.json`` at the entry root and ``records/`` (RECORD with per-env marker rows). Anything
 else is "added". For the running interpreter's tag a pyc's header is checked too (its magic, the
 unchecked-hash flag and the source hash of the ``.py`` beside it); other tags are checked by name.
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 from .hashing import file_sha256
 
 ENTRY_META = "forge-entry.json"  # ingest.ENTRY_META (kept here to keep ingest's imports off this path)
+RECORD_VARIANTS = "records"  # ingest.RECORD_VARIANTS: RECORD plus per-env marker rows (derived)
 _PARTS = ("site", "scripts", "data", "headers")
 
 
@@ -165,7 +167,7 @@ def verify_entry(
     except OSError:
         top = []
     for name in top:
-        if name not in _PARTS and name != ENTRY_META:
+        if name not in _PARTS and name not in (ENTRY_META, RECORD_VARIANTS):
             problems.append(FileProblem(name, "added"))
     for rel, expected in record.items():
         if expected is not None and rel not in seen:

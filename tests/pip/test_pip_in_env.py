@@ -211,6 +211,8 @@ def test_files_lists_exactly_what_exists(store: Store, pip_index: LocalIndex, wh
     entry = next(e for e in store.entries("needs-pip"))
     record = env.site_packages / entry.dist_info / "RECORD"
     assert os.stat(record).st_ino == os.stat(entry.path / "records" / "REQUESTED").st_ino
+    doc = json.loads(forge_cli("doctor", "--verify", "--json").stdout)
+    assert doc["findings"] == [] and doc["summary"]["entries_verified"] >= 4, doc
 
 
 # -- the requirement pip ------------------------------------------------------------------------
@@ -492,6 +494,8 @@ def test_seed_pip_links_the_real_pip_and_keeps_forges_launchers(
     assert pip_frontend.has_forge_launchers(env.path), "bin/pip is still Forge's, not pip's script"
     proc = _run([env.bin / "pip", "install", "needs-pip"])
     assert proc.returncode == 0 and "Requirement already satisfied: pip" in proc.stdout, proc.stderr
+    doc = json.loads(forge_cli("doctor", "--verify", "--json").stdout)
+    assert doc["findings"] == [], "a real pip is no finding; its entry verifies"
     # the seed fails (no pip on the index): no env is left behind
     empty = pip_index.root / "empty"
     empty.mkdir()
@@ -522,3 +526,27 @@ def test_a_venv_made_again_at_an_adopted_path_is_adopted_afresh(
         assert "Successfully installed gamma-1.0" in proc.stdout
         assert run_py(venv / "bin/python", "import gamma").returncode == 0
     assert [e.name for e in store.envs() if e.path == venv] != []
+
+
+def test_doctor_finds_a_missing_or_stale_pip_package_and_fix_rewrites_it(store: Store) -> None:
+    """Envs made before the pip package existed (or whose package names another env) are found by
+    ``forge doctor``; ``--fix`` writes it; a ``--seed pip`` env's real pip is not a finding."""
+    import shutil
+
+    env = store.create_env("e")
+    shutil.rmtree(env.site_packages / "pip")
+    shutil.rmtree(env.site_packages / f"pip-{PIP_VERSION}.dist-info")
+    proc = forge_cli("doctor", "--json")
+    doc = json.loads(proc.stdout)
+    stale = [f["data"] for f in doc["findings"] if f["kind"] == "launcher-stale"]
+    assert [(f["env"], f["file"]) for f in stale] == [("e", f"{env.interpreter.site_packages_rel}/pip")], doc
+    proc = forge_cli("doctor", "--fix")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _front_end_intact(env)
+    assert _run([env.python, "-m", "pip", "--version"]).returncode == 0
+    init = env.site_packages / "pip" / "__init__.py"
+    init.write_text(init.read_text().replace(repr(str(env.path)), repr("/elsewhere")))
+    doc = json.loads(forge_cli("doctor", "--json").stdout)
+    assert any(f["data"].get("problem") == "targets another env" for f in doc["findings"]), doc
+    assert forge_cli("doctor", "--fix").returncode == 0
+    assert json.loads(forge_cli("doctor", "--json").stdout)["findings"] == []
