@@ -138,10 +138,10 @@ def verify_entry(
     seen: set[str] = set()
     for rel, st in _walk(entry_dir):
         seen.add(rel)
-        if rel in record:
-            expected = record[rel]
-            if expected is None:
-                continue  # RECORD itself
+        expected = record.get(rel)
+        if rel in record and expected is None and not _is_pyc(rel):
+            continue  # RECORD itself
+        if expected is not None:
             if not stat.S_ISREG(st.st_mode):
                 problems.append(FileProblem(rel, "changed", expected, None))
                 continue
@@ -173,6 +173,12 @@ def verify_entry(
         if expected is not None and rel not in seen:
             problems.append(FileProblem(rel, "missing", expected, None))
     return sorted(problems, key=lambda p: p.path), hashed
+
+
+def _is_pyc(rel: str) -> bool:
+    """A bytecode file: RECORD lists Forge's pycs without a hash; they are checked by header."""
+    head, _, name = rel.rpartition("/")
+    return head.endswith("__pycache__") and name.endswith(".pyc")
 
 
 def _sha_or_none(path: Path, st: os.stat_result) -> str | None:
