@@ -95,6 +95,14 @@ class World:
             PIP_NO_INDEX="1",
             PIP_FIND_LINKS=f"{self.demo} {tool_wheels}",
             PIP_DISABLE_PIP_VERSION_CHECK="1",
+            # the tools' own caches and state stay in this test's directory, not in ~
+            XDG_CACHE_HOME=str(root / "xdg-cache"),
+            XDG_DATA_HOME=str(root / "xdg-data"),
+            IPYTHONDIR=str(root / "ipython"),
+            JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
+            JUPYTER_DATA_DIR=str(root / "jupyter-data"),
+            JUPYTER_RUNTIME_DIR=str(root / "jupyter-runtime"),
+            VIRTUALENV_OVERRIDE_APP_DATA=str(root / "virtualenv-app-data"),
         )
         self.environ.pop("VIRTUAL_ENV", None)
         self._n = 0
