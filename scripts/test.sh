@@ -25,6 +25,15 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# A real pip 26 beside the machine's pip 23, for the side-by-side tests of pip 26's options.
+if [ -z "${FORGE_TEST_PIP26:-}" ]; then
+    if { [ -x .venv-pip26/bin/pip ] || "$PY" -m venv .venv-pip26; } &&
+        .venv-pip26/bin/python -m pip install -q --disable-pip-version-check 'pip>=26' >/dev/null 2>&1; then
+        export FORGE_TEST_PIP26=$PWD/.venv-pip26/bin/pip
+    else
+        echo "warning: could not install pip>=26; its side-by-side tests will be skipped" >&2
+    fi
+fi
 .venv/bin/ruff check forge_store forge_pip tests bench
 .venv/bin/ruff format --check forge_store forge_pip tests bench
 .venv/bin/mypy
