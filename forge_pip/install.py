@@ -182,6 +182,8 @@ class InstallOptions:
 class InstallReporter(Protocol):
     """Everything an install tells the outside world (resolve and prepare hooks, plus the plan)."""
 
+    def on_resolved(self, resolution: Resolution) -> None: ...
+
     def on_plan(self, plan: Plan) -> None: ...
 
     def on_pin(self, name: NormalizedName, version: object, origin: object) -> None: ...
@@ -201,6 +203,9 @@ class InstallReporter(Protocol):
 
 class NullInstallReporter:
     """Ignores everything."""
+
+    def on_resolved(self, resolution: Resolution) -> None:
+        pass
 
     def on_plan(self, plan: Plan) -> None:
         pass
@@ -323,6 +328,7 @@ class _Pipeline:
         options: InstallOptions | None = None,
         host_python: Path | None = None,
         check_requires: Callable[[str, Sequence[str]], None] | None = None,
+        target: TargetPython | None = None,
     ) -> None:
         from forge_pip.build import Builder
         from forge_pip.buildenv import ForgeBuildEnvFactory
@@ -330,7 +336,7 @@ class _Pipeline:
 
         self.store = store
         self.interpreter = interpreter
-        self.target = target_python(interpreter)
+        self.target = target or target_python(interpreter)
         self._stack = contextlib.ExitStack()
         store.home.ensure()
         scratch = Path(tempfile.mkdtemp(prefix="pip-", dir=store.home.tmp))
@@ -826,14 +832,27 @@ def _check_hash_mode(reqs: _Requests, options: InstallOptions, resolution: Resol
     from forge_pip.resolve import Origin
 
     missing = [
-        f"{pin.name}=={pin.version}"
+        pin
         for pin in resolution.pins.values()
         if pin.origin is not Origin.LAYER and pin.name not in reqs.hashes and not pin.direct
     ]
     if missing:
+        # pip's text, with the line to add for each (the digest the index gives for the chosen file)
+        lines = [
+            f"    {pin.name}=={pin.version}"
+            + (
+                f" --hash=sha256:{pin.file.hashes['sha256']}"
+                if pin.file and "sha256" in pin.file.hashes
+                else ""
+            )
+            for pin in missing
+        ]
         raise HashesRequired(
-            f"Hashes are required in --require-hashes mode, but they are missing for: {', '.join(missing)}",
-            hint="add --hash=sha256:... for each of them",
+            "Hashes are required in --require-hashes mode, but they are missing from some requirements."
+            " Here is a list of those requirements along with the hashes their downloaded archives"
+            " actually had. Add lines like these to your requirements files to prevent tampering. (If"
+            " you did not enable --require-hashes manually, note that it turns on automatically when"
+            " any package has a hash.)\n" + "\n".join(lines),
         )
 
 
@@ -896,10 +915,11 @@ def install(
             resolution = _resolve(pipe, reqs, options, layers, store_view, rep, fixed)
         if options.only_deps:
             resolution = _without_requested(resolution)
-        _check_hash_mode(reqs, _hash_mode(options), resolution)
         local = local_dists(store, env)
         plan = make_plan(env.name, resolution, local, editables=reqs.editables)
+        rep.on_resolved(resolution)
         rep.on_plan(plan)
+        _check_hash_mode(reqs, _hash_mode(options), resolution)
         metadata = _report_metadata(pipe, resolution, store)
         # "already satisfied" only if its links are there: files deleted by hand are put back
         broken = [] if options.dry_run else _broken_satisfied(store, env, plan, local)
@@ -1027,10 +1047,14 @@ def fetch(
     build_wheels: bool,
     reporter: InstallReporter | None = None,
     env: EnvInfo | None = None,
+    target: TargetPython | None = None,
 ) -> tuple[Plan, list[Path]]:
     """pip ``download`` (``build_wheels=False``) or ``wheel``: resolve from the indexes alone and put
     the files (or the wheels, building sdists) into ``dest``. Installed dists and the store are ignored.
-    ``env`` (``--python`` / ``--env``) is where ``--no-build-isolation`` builds run and are checked."""
+    ``env`` (``--python`` / ``--env``) is where ``--no-build-isolation`` builds run and are checked.
+
+    ``target`` replaces the interpreter's tags (pip's ``--platform``/``--python-version``/...);
+    ``wheel`` leaves only wheels in ``dest`` (sdists are fetched into a scratch directory)."""
     rep: InstallReporter = reporter or NullInstallReporter()
     dest.mkdir(parents=True, exist_ok=True)
     with _Pipeline(
@@ -1040,7 +1064,8 @@ def fetch(
         build_isolation=options.build_isolation,
         build_depth=options.build_depth,
         reporter=rep,
-        download_dir=dest,
+        download_dir=None if build_wheels else dest,
+        target=target,
         options=options,
         host_python=env.python if env is not None else None,
         check_requires=_build_requires_check(store, env) if env is not None else None,
@@ -1054,6 +1079,7 @@ def fetch(
             resolution = _without_requested(resolution)
         _check_hash_mode(reqs, _hash_mode(options), resolution)
         plan = make_plan(f"download:{dest}", resolution, {}, editables=())
+        rep.on_resolved(resolution)
         rep.on_plan(plan)
         if options.dry_run:
             return plan, []
@@ -1066,11 +1092,11 @@ def fetch(
                 built = pipe.builder.build_wheel(path, config_settings=settings)
                 rep.on_built(item, built.path, built.cached)
                 path = built.path
-            target = dest / path.name
-            if path.is_file() and path.resolve() != target.resolve():
-                shutil.copyfile(path, target)
-            rep.on_fetched(item, target)
-            saved.append(target)
+            saved_as = dest / path.name
+            if path.is_file() and path.resolve() != saved_as.resolve():
+                shutil.copyfile(path, saved_as)
+            rep.on_fetched(item, saved_as)
+            saved.append(saved_as)
         return plan, saved
 
 

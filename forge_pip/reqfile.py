@@ -515,9 +515,8 @@ class _Reader:
         try:
             data = (Path(self.cwd or ".") / path).read_bytes()
         except OSError as exc:
-            raise RequirementsFileError(
-                f"{where}could not open requirements file {location}: {exc.strerror or exc}"
-            ) from None
+            reason = f"[Errno {exc.errno}] {exc.strerror}: {location!r}" if exc.errno else str(exc)
+            raise RequirementsFileError(f"{where}Could not open requirements file: {reason}") from None
         try:
             return _decode(data)
         except (UnicodeDecodeError, LookupError) as exc:

@@ -33,7 +33,7 @@ from packaging.version import InvalidVersion, Version
 from forge_pip.index.urls import file_url_to_path, is_file_url
 from forge_pip.models import DistFile, TargetPython
 from forge_pip.resolve.sources import CoreMetadata, InstalledDist, StoredDist
-from forge_store.errors import ForgeError, IntegrityError, InvalidWheel
+from forge_store.errors import ForgeError, InvalidWheel
 from forge_store.models import Layer
 
 if TYPE_CHECKING:
@@ -337,10 +337,11 @@ def verify_file(file: DistFile, path: Path, wanted: dict[str, frozenset[str]] | 
     if wanted:
         ok = any(hashers[a].hexdigest() in digests for a, digests in wanted.items() if a in hashers)
         if not ok:
-            shown = ", ".join(f"{a}:{hashers[a].hexdigest()}" for a in sorted(wanted) if a in hashers)
-            raise IntegrityError(
-                f"{file.filename} does not match any --hash given for it (got {shown})",
-                hint="THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE",
+            from forge_pip.index.errors import RequirementHashMismatch
+
+            got = {a: hashers[a].hexdigest() for a in wanted if a in hashers}
+            raise RequirementHashMismatch(
+                file.filename, file.url, {a: sorted(d) for a, d in wanted.items()}, got
             )
     return hashers["sha256"].hexdigest()
 

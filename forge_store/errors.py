@@ -58,6 +58,12 @@ class UsageError(ForgeError, ValueError):
     exit_code = ExitCode.USAGE
 
 
+class AnswerUnavailable(UsageError):
+    """A question needed an answer and none could be read (end of input, or ``--no-input``)."""
+
+    reference = "answer-unavailable"
+
+
 class NoTargetEnv(UsageError):
     """``forge pip`` was given no environment to act on and found none (or only Forge's own)."""
 

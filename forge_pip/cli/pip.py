@@ -12,7 +12,36 @@ import sys
 from collections.abc import Sequence
 
 PROG = "forge_pip"
-COMMANDS = ("install", "uninstall", "list", "freeze", "show", "check", "download", "wheel", "cache", "lock")
+COMMANDS = (
+    "install",
+    "uninstall",
+    "list",
+    "freeze",
+    "show",
+    "check",
+    "download",
+    "wheel",
+    "cache",
+    "hash",
+    "index",
+    "config",
+    "inspect",
+    "debug",
+    "lock",
+)
+# The module that holds each command's ``cmd_<name>`` (imported only when the command runs).
+_MODULES = {
+    "install": "pip_install",
+    "uninstall": "pip_install",
+    "download": "pip_install",
+    "wheel": "pip_install",
+    "hash": "pip_hash",
+    "index": "pip_index",
+    "config": "pip_config_cmd",
+    "debug": "pip_debug",
+    "inspect": "pip_inspect_json",
+    "lock": "pip_lock",
+}
 # General options that take a value: the command is the first bare word that is not one of their values.
 _VALUE_OPTIONS = frozenset(
     (
@@ -35,12 +64,15 @@ _VALUE_OPTIONS = frozenset(
 
 
 def version_text() -> str:
+    """pip's shape, with Forge named after it: ``pip 26.0 from PATH (python 3.11) [forge 0.2.0]``."""
     from pathlib import Path
 
     from forge_pip import __version__
+    from forge_pip.pipcompat import PIP_VERSION
 
     where = Path(__file__).resolve().parents[1]
-    return f"{PROG} {__version__} from {where} (python {sys.version_info[0]}.{sys.version_info[1]})"
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return f"pip {PIP_VERSION} from {where} (python {python}) [forge {__version__}]"
 
 
 def split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -73,6 +105,11 @@ Commands:
   check        Verify installed packages have compatible dependencies (across all layers).
   cache        Inspect and manage Forge's HTTP, download and built-wheel caches.
   wheel        Build wheels from your requirements.
+  hash         Compute hashes of package archives.
+  index        Inspect information available from package indexes.
+  config       Show pip's configuration (files, values).
+  inspect      Inspect the python environment (pip's JSON, with Forge's layers).
+  debug        Show information useful for debugging.
   lock         Resolve requirements and write a pylock.toml (PEP 751).
 
 General Options:
@@ -101,26 +138,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_USAGE)
         return 0
     if command not in COMMANDS:
-        print(f'{PROG}: ERROR: unknown command "{command}"', file=sys.stderr)
+        print(f'ERROR: unknown command "{command}"', file=sys.stderr)
         return 1
     from forge_pip.cli import pip_options
 
     parsed = pip_options.parse(command, rest)
     if isinstance(parsed, int):
         return parsed
-    from forge_pip.cli.common import run_guarded, setup_logging
+    import importlib
+
+    from forge_pip.cli.common import setup_logging
+    from forge_pip.cli.pip_errors import run_pip_guarded
 
     setup_logging(max(parsed.verbose - parsed.quiet, -1))
-    if command == "lock":
-        from forge_pip.cli import pip_lock
-
-        return run_guarded(PROG, lambda: pip_lock.cmd_lock(parsed), verbose=parsed.verbose)
-    if command in ("install", "uninstall", "download", "wheel"):
-        from forge_pip.cli import pip_install
-
-        body = getattr(pip_install, f"cmd_{command}")
-    else:
-        from forge_pip.cli import pip_inspect
-
-        body = getattr(pip_inspect, f"cmd_{command}")
-    return run_guarded(PROG, lambda: int(body(parsed)), verbose=parsed.verbose)
+    module = importlib.import_module(f"forge_pip.cli.{_MODULES.get(command, 'pip_inspect')}")
+    body = getattr(module, f"cmd_{command}")
+    return run_pip_guarded(lambda: int(body(parsed)), verbose=parsed.verbose)

@@ -17,6 +17,7 @@ from forge_pip.cli.common import human_size
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
+    from forge_pip.cli.pip_index import Latest
     from forge_store.models import EnvInfo
     from forge_store.store import Store
 
@@ -33,12 +34,39 @@ class SeenDist:
     location: Path
 
     def metadata(self) -> email.message.Message:
+        return self._parse(headers_only=True)
+
+    def full_metadata(self) -> email.message.Message:
+        """The headers and the body (the long description)."""
+        return self._parse(headers_only=False)
+
+    def _parse(self, *, headers_only: bool) -> email.message.Message:
         for fname in ("METADATA", "PKG-INFO"):
             path = self.dist_info / fname
             if path.is_file():
                 text = path.read_text(encoding="utf-8", errors="replace")
-                return email.parser.Parser().parsestr(text, headersonly=True)
+                return email.parser.Parser().parsestr(text, headersonly=headers_only)
         return email.message.Message()
+
+    def direct_url(self) -> dict[str, object] | None:
+        try:
+            data = json.loads((self.dist_info / "direct_url.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def editable_location(self) -> str | None:
+        """The project directory of an editable install (PEP 610 ``dir_info.editable``), else None."""
+        from forge_pip.index.urls import file_url_to_path, is_file_url
+
+        data = self.direct_url()
+        if data is None:
+            return None
+        info = data.get("dir_info")
+        url = data.get("url")
+        if not (isinstance(info, dict) and info.get("editable") and isinstance(url, str)):
+            return None
+        return str(file_url_to_path(url)) if is_file_url(url) else url
 
 
 def seen_dists(store: Store, env: EnvInfo, *, local_only: bool = False) -> list[SeenDist]:
@@ -85,12 +113,27 @@ def _target(ns: argparse.Namespace, store: Store) -> EnvInfo:
 _FREEZE_SKIP = {"pip", "setuptools", "wheel", "distribute"}
 
 
-def cmd_list(ns: argparse.Namespace) -> int:
-    from packaging.utils import canonicalize_name
+def pip_table(rows: list[list[str]], headers: list[str]) -> str:
+    """pip's ``tabulate``: columns padded to their widest cell, one space apart, a dashed rule."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = [headers, ["-" * w for w in widths], *rows]
+    return "\n".join(
+        " ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in lines
+    )
 
-    from forge_pip.cli.common import table
+
+def cmd_list(ns: argparse.Namespace) -> int:
+    """pip's ``list``: ``Package``/``Version`` (``Latest``/``Type`` with ``-o``, ``Editable project
+    location`` when any is editable); ``--layers`` adds the layer that provides each dist."""
+    from packaging.utils import NormalizedName, canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
     from forge_store.store import Store
 
+    if ns.outdated and ns.uptodate:
+        from forge_store.errors import UsageError
+
+        raise UsageError("Options --outdated and --uptodate cannot be combined.")
     with Store() as store:
         env = _target(ns, store)
         dists = seen_dists(store, env, local_only=ns.local)
@@ -99,36 +142,151 @@ def cmd_list(ns: argparse.Namespace) -> int:
         if ns.not_required:
             required = _required_names(dists, env)
             dists = [d for d in dists if d.name not in required]
+        editable = {d.name: d.editable_location() for d in dists}
+        if ns.editable_only:
+            dists = [d for d in dists if editable[d.name] is not None]
+        elif not ns.include_editable:
+            dists = [d for d in dists if editable[d.name] is None]
+        latest: dict[str, Latest] = {}
+        if ns.outdated or ns.uptodate:
+            from forge_pip.cli.pip_index import index_options, latest_versions
+
+            found = latest_versions(index_options(ns, env.path), env.interpreter, dists, pre=bool(ns.pre))
+            kept = []
+            for d in dists:
+                info = found.get(NormalizedName(d.name))
+                if info is None:
+                    continue
+                try:
+                    newer = info.version > Version(d.version)
+                except InvalidVersion:
+                    continue
+                if newer == bool(ns.outdated):
+                    kept.append(d)
+                    latest[d.name] = info
+            dists = kept
+    any_editable = any(editable[d.name] is not None for d in dists)
     if ns.format == "json":
-        print(json.dumps([{"name": d.display, "version": d.version, "layer": d.layer} for d in dists]))
+        items: list[dict[str, object]] = []
+        for d in dists:
+            item: dict[str, object] = {"name": d.display, "version": d.version}
+            if ns.outdated and d.name in latest:
+                item["latest_version"] = str(latest[d.name].version)
+                item["latest_filetype"] = latest[d.name].kind
+            if editable[d.name] is not None:
+                item["editable_project_location"] = editable[d.name]
+            if ns.layers:
+                item["layer"] = d.layer
+            items.append(item)
+        print(json.dumps(items))
     elif ns.format == "freeze":
+        if ns.outdated:
+            from forge_store.errors import UsageError
+
+            raise UsageError("List format 'freeze' cannot be used with the --outdated option.")
         for d in dists:
             print(f"{d.display}=={d.version}")
     elif dists:
-        print(table([[d.display, d.version, d.layer] for d in dists], ["Package", "Version", "Layer"]))
+        headers = ["Package", "Version"]
+        if ns.outdated:
+            headers += ["Latest", "Type"]
+        if any_editable:
+            headers.append("Editable project location")
+        if ns.layers:
+            headers.append("Layer")
+        rows = []
+        for d in dists:
+            row = [d.display, d.version]
+            if ns.outdated:
+                row += [str(latest[d.name].version), latest[d.name].kind]
+            if any_editable:
+                row.append(editable[d.name] or "")
+            if ns.layers:
+                row.append(d.layer)
+            rows.append(row)
+        print(pip_table(rows, headers))
     return 0
 
 
 def cmd_freeze(ns: argparse.Namespace) -> int:
+    """pip's ``freeze``; with ``-r FILE`` the file's lines first, in its order (pip's rules)."""
+    from packaging.utils import canonicalize_name
+
     from forge_store.store import Store
 
     with Store() as store:
         env = _target(ns, store)
         dists = seen_dists(store, env, local_only=ns.local)
+    excluded = {canonicalize_name(e) for e in ns.exclude}
+    shown = [d for d in dists if d.name not in excluded and (ns.all or d.name not in _FREEZE_SKIP)]
+    lines = {d.name: _freeze_line(d) for d in shown}
+    out: list[str] = []
+    done: set[str] = set()
+    for path in ns.requirement_files:
+        out.extend(_freeze_with_file(Path(path), lines, done))
+    if ns.requirement_files and len(done) < len(lines):
+        out.append("## The following requirements were added by pip freeze:")
+    out.extend(line for name, line in lines.items() if name not in done)
+    if out:
+        print("\n".join(out))
+    return 0
+
+
+def _freeze_with_file(path: Path, lines: dict[str, str], done: set[str]) -> list[str]:
+    """pip's ``freeze -r``: comments and options as they are, each requirement replaced by the
+    installed dist's line (a warning on stderr for one that is not installed)."""
+    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
-    excluded = {canonicalize_name(e) for e in ns.exclude}
-    for d in dists:
-        if d.name in excluded or (not ns.all and d.name in _FREEZE_SKIP):
+    from forge_store.errors import NotFoundError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotFoundError(f"Could not open requirements file: {exc}") from None
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if (
+            not line
+            or line.startswith("#")
+            or (line.startswith("-") and not line.startswith(("-e", "--editable")))
+        ):
+            out.append(raw)
             continue
-        print(_freeze_line(d))
-    return 0
+        spec = line.split(" #", 1)[0].strip()
+        if spec.startswith(("-e", "--editable")):
+            spec = spec.split(None, 1)[-1]
+            name = spec.rsplit("#egg=", 1)[-1] if "#egg=" in spec else spec
+        else:
+            try:
+                name = Requirement(spec).name
+            except InvalidRequirement:
+                print(
+                    f"WARNING: Skipping line in requirement file [{path}] because it's not clear"
+                    f" what it would install: {line}",
+                    file=sys.stderr,
+                )
+                continue
+        key = canonicalize_name(name)
+        if key in done:
+            continue
+        if key not in lines:
+            print(
+                f"WARNING: Requirement file [{path}] contains {line}, but package {name!r} is not installed",
+                file=sys.stderr,
+            )
+            continue
+        out.append(lines[key])
+        done.add(key)
+    return out
 
 
 def _freeze_line(d: SeenDist) -> str:
     """pip's: ``name @ URL`` (``git+URL@commit`` for VCS) from direct_url.json, else ``name==version``.
 
-    Editable installs keep ``name==version`` (pip prints ``-e PATH`` there)."""
+    Editable installs of a project in a git clone are ``-e git+URL@commit#egg=name``; other editable
+    installs are pip's ``# Editable install with no version control (name==version)`` + ``-e PATH``."""
     from forge_store.pep610 import direct_reference
 
     try:
@@ -138,6 +296,11 @@ def _freeze_line(d: SeenDist) -> str:
     reference = direct_reference(d.display, text) if text is not None else None
     if reference is None and text is not None:
         reference = _editable_vcs_line(d, text)
+    if reference is None and d.editable_location() is not None:
+        reference = (
+            f"# Editable install with no version control ({d.display}=={d.version})\n"
+            f"-e {d.editable_location()}"
+        )
     return reference or f"{d.display}=={d.version}"
 
 
@@ -157,7 +320,7 @@ def _editable_vcs_line(d: SeenDist, record: str) -> str | None:
     return editable_requirement(file_url_to_path(url), d.display)
 
 
-def _applicable(meta: email.message.Message, markers: dict[str, str]) -> list[Requirement]:
+def applicable(meta: email.message.Message, markers: dict[str, str]) -> list[Requirement]:
     """A dist's Requires-Dist that apply on the target (no extra requested); unparsable lines skipped."""
     from packaging.requirements import InvalidRequirement, Requirement
 
@@ -176,7 +339,7 @@ def _required_names(dists: list[SeenDist], env: EnvInfo) -> set[str]:
     from packaging.utils import canonicalize_name
 
     markers = env.interpreter.marker_env()
-    return {canonicalize_name(req.name) for d in dists for req in _applicable(d.metadata(), markers)}
+    return {canonicalize_name(req.name) for d in dists for req in applicable(d.metadata(), markers)}
 
 
 def cmd_show(ns: argparse.Namespace) -> int:
@@ -191,8 +354,12 @@ def cmd_show(ns: argparse.Namespace) -> int:
     markers = env.interpreter.marker_env()
     required_by: dict[str, list[str]] = {}
     for d in dists:
-        for req in _applicable(d.metadata(), markers):
+        for req in applicable(d.metadata(), markers):
             required_by.setdefault(canonicalize_name(req.name), []).append(d.display)
+    if not ns.names:
+        from forge_store.errors import UsageError
+
+        raise UsageError("Please provide a package name or names.")
     missing = [n for n in ns.names if canonicalize_name(n) not in by_name]
     if missing:
         print(f"WARNING: Package(s) not found: {', '.join(missing)}", file=sys.stderr)
@@ -206,7 +373,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
             print("---")
         first = False
         meta = d.metadata()
-        reqs = [req.name for req in _applicable(meta, markers)]
+        reqs = [req.name for req in applicable(meta, markers)]
         print(f"Name: {d.display}")
         print(f"Version: {d.version}")
         for field, key in (
@@ -218,9 +385,13 @@ def cmd_show(ns: argparse.Namespace) -> int:
         ):
             print(f"{field}: {meta.get(key) or ''}")
         print(f"Location: {d.location}")
+        editable = d.editable_location()
+        if editable is not None:
+            print(f"Editable project location: {editable}")
         print(f"Requires: {', '.join(sorted(set(reqs), key=str.lower))}")
         print(f"Required-by: {', '.join(sorted(set(required_by.get(d.name, [])), key=str.lower))}")
-        print(f"Layer: {d.layer}")
+        if ns.verbose:
+            _show_verbose(d, meta)
         if ns.files:
             print("Files:")
             record = d.dist_info / "RECORD"
@@ -231,10 +402,34 @@ def cmd_show(ns: argparse.Namespace) -> int:
                 continue
             import csv
 
-            for row in csv.reader(lines):
-                if row and row[0]:
-                    print(f"  {row[0]}")
+            for path in sorted(row[0] for row in csv.reader(lines) if row and row[0]):
+                print(f"  {path}")
     return 1 if missing and first else 0
+
+
+def _show_verbose(d: SeenDist, meta: email.message.Message) -> None:
+    """pip's ``show -v`` fields, then the layer that provides the dist (Forge's)."""
+    try:
+        installer = (d.dist_info / "INSTALLER").read_text(encoding="utf-8").strip()
+    except OSError:
+        installer = ""
+    print(f"Metadata-Version: {meta.get('Metadata-Version') or ''}")
+    print(f"Installer: {installer}")
+    print("Classifiers:")
+    for value in meta.get_all("Classifier") or ():
+        print(f"  {value}")
+    print("Entry-points:")
+    try:
+        entry_points = (d.dist_info / "entry_points.txt").read_text(encoding="utf-8")
+    except OSError:
+        entry_points = ""
+    for line in entry_points.splitlines():
+        if line.strip():
+            print(f"  {line.strip()}")
+    print("Project-URLs:")
+    for value in meta.get_all("Project-URL") or ():
+        print(f"  {value}")
+    print(f"Layer: {d.layer}")
 
 
 def cmd_check(ns: argparse.Namespace) -> int:
@@ -250,7 +445,7 @@ def cmd_check(ns: argparse.Namespace) -> int:
     markers = env.interpreter.marker_env()
     problems: list[str] = []
     for d in dists:
-        for req in _applicable(d.metadata(), markers):
+        for req in applicable(d.metadata(), markers):
             dep = by_name.get(canonicalize_name(req.name))
             if dep is None:
                 problems.append(f"{d.display} {d.version} requires {req.name}, which is not installed.")

@@ -15,19 +15,40 @@ from forge_pip.install import NullInstallReporter
 from forge_pip.plan import Action, Plan, PlanItem
 
 if TYPE_CHECKING:
+    from forge_pip.cli.pip_output import Origin
+    from forge_pip.install import InstallOptions
     from forge_pip.models import DistFile
+    from forge_pip.reqfile import ReqLine
+    from forge_pip.resolve import Resolution
+    from forge_pip.sources import LocalDist
     from forge_store.models import EnvInfo, Interpreter, StoredWheel
+    from forge_store.store import Store
 
 
 class CliReporter(NullInstallReporter):
-    """Prints pip's progress lines on stdout (``-q`` silences them) and warnings on stderr."""
+    """Prints pip's progress lines on stdout (``-q`` silences them) and warnings on stderr.
+
+    With the user's requirement lines (``roots``), ``Collecting`` / ``Requirement already
+    satisfied`` lines name the requirement and where it came from as pip does.
+    """
 
     def __init__(
-        self, quiet: int, site: Path | None = None, *, dry_run: bool = False, stream: TextIO | None = None
+        self,
+        quiet: int,
+        site: Path | None = None,
+        *,
+        dry_run: bool = False,
+        stream: TextIO | None = None,
+        roots: Sequence[ReqLine] = (),
+        force_reinstall: bool = False,
     ) -> None:
         self.quiet = quiet
+        self.force_reinstall = force_reinstall
         self.site = site
         self.dry_run = dry_run
+        self.roots = tuple(roots)
+        self.origins: dict[str, Origin] = {}
+        self.built: list[str] = []
         err = stream or sys.stderr
         self.progress = DownloadProgress(err) if quiet <= 0 and err.isatty() else None
 
@@ -47,36 +68,71 @@ class CliReporter(NullInstallReporter):
         if self.quiet <= 0:
             print(line, flush=True)
 
+    def name(self, canonical: str) -> str:
+        """The name pip prints for a dist: as the requirement that brought it in spells it."""
+        origin = self.origins.get(canonical)
+        return origin.written if origin is not None and origin.written else canonical
+
+    def installed_satisfies(self, origin: Origin, version: str) -> bool:
+        """Whether the installed ``version`` meets the requirement (pip then logs it as satisfied)."""
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        if self.force_reinstall:
+            return False
+        try:
+            return Requirement(origin.text).specifier.contains(version, prereleases=True)
+        except (InvalidRequirement, ValueError):
+            return False
+
+    def on_resolved(self, resolution: Resolution) -> None:
+        from forge_pip.cli.pip_output import origins
+
+        self.origins = origins(resolution, self.roots)
+
     def on_plan(self, plan: Plan) -> None:
-        if self.dry_run:  # the command prints the plan itself
-            return
-        for item in plan.items:
-            self._item(item)
+        by_name = {i.name: i for i in plan.items}
+        order = [n for n in self.origins if n in by_name]
+        order += [n for n in by_name if n not in self.origins]
+        for name in order:
+            self._item(by_name[name])
 
     def _item(self, item: PlanItem) -> None:
+        from forge_pip.cli.pip_output import Origin
+
+        origin = self.origins.get(item.name) or Origin(item.name, None, "")
+        if item.replaces is not None and self.installed_satisfies(origin, item.replaces):
+            # pip's resolver prepares the installed dist as a candidate first, and says so
+            where = f" in {self.site}" if self.site is not None else ""
+            self.out(
+                f"Requirement already satisfied: {origin.text}{where}{origin.suffix()} ({item.replaces})"
+            )
         if item.action is Action.SATISFIED:
             where = f" in {self.site}" if self.site is not None else ""
-            self.out(f"Requirement already satisfied: {item.name}{where} ({item.version})")
+            self.out(f"Requirement already satisfied: {origin.text}{where}{origin.suffix()} ({item.version})")
         elif item.action is Action.FROM_LAYER:
             layer = item.layer or ""
             words = (
                 f"parent layer {layer.split(':', 1)[1]!r}" if layer.startswith("parent:") else "global layer"
             )
-            self.out(f"Requirement already satisfied: {item.name} in the {words} ({item.version})")
+            where = f"in the {words}{origin.suffix()}"
+            self.out(f"Requirement already satisfied: {origin.text} {where} ({item.version})")
         elif item.action is Action.LINK:
-            self.out(f"Collecting {item.name}=={item.version}")
+            self.out(f"Collecting {origin.text}{origin.suffix()}")
             self.out(f"  Using {item.name}-{item.version} from the Forge store (no download)")
         elif item.action in (Action.DOWNLOAD, Action.BUILD):
             assert item.file is not None
-            self.out(f"Collecting {item.name}=={item.version}")
-            if item.file.url.startswith("file:"):
+            if item.file.url.startswith("file:"):  # pip: a local file is "Processing PATH", no Collecting
                 from forge_pip.index.urls import file_url_to_path
 
-                self.out(f"  Processing {file_url_to_path(item.file.url)}")
+                self.out(f"Processing {file_url_to_path(item.file.url)}")
             elif "+" in item.file.url.split(":", 1)[0]:  # git+URL: built (or cached) by commit
+                self.out(f"Collecting {origin.text}{origin.suffix()}")
                 self.out(f"  Using {item.file.filename}, built from {item.file.url}")
             else:
-                self.out(f"  Downloading {item.file.filename}")
+                from forge_pip.index.urls import redact_url
+
+                self.out(f"Collecting {origin.text}{origin.suffix()}")
+                self.out(f"  Downloading {redact_url(item.file.url)}")
 
     def on_warning(self, message: str) -> None:
         if self.quiet <= 1:
@@ -87,8 +143,11 @@ class CliReporter(NullInstallReporter):
 
     def on_built(self, item: object, wheel: Path, cached: bool) -> None:
         assert isinstance(item, PlanItem)
-        how = "Using cached wheel" if cached else "Built wheel"
-        self.out(f"{how} for {item.name}: {wheel.name}")
+        if cached:
+            self.out(f"  Using cached wheel for {item.name}: {wheel.name}")
+        else:
+            self.built.append(self.name(item.name))
+            self.out(f"  Created wheel for {item.name}: filename={wheel.name}")
 
     def on_ingested(self, item: object, entry: StoredWheel) -> None:
         pass
@@ -115,8 +174,7 @@ def _options(
         from forge_store.errors import UsageError
 
         raise UsageError(
-            "You must give at least one requirement to " + ns.command,
-            hint=f'see "forge_pip {ns.command} --help"',
+            f'You must give at least one requirement to {ns.command} (see "pip help {ns.command}")'
         )
     upgrade_strategy = getattr(ns, "upgrade_strategy", None) or config.get_str("upgrade-strategy")
     return InstallOptions(
@@ -145,10 +203,35 @@ def _write_report(path: str, data: dict[str, object]) -> None:
         Path(path).write_text(text, encoding="utf-8")
 
 
+def _ignored_by_markers(options: InstallOptions, markers: dict[str, str]) -> list[str]:
+    """pip's ``Ignoring x: markers '...' don't match your environment`` for the user's requirements."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from forge_pip.reqfile import ReqKind
+
+    lines = []
+    for line in options.requirements:
+        if line.requirement is None or line.kind is not ReqKind.NAMED:
+            continue
+        try:
+            req = Requirement(line.requirement)
+        except InvalidRequirement:
+            continue
+        if req.marker is not None and not req.marker.evaluate({**markers, "extra": ""}):
+            lines.append(f"Ignoring {req.name}: markers '{req.marker}' don't match your environment")
+    return lines
+
+
 def cmd_install(ns: argparse.Namespace) -> int:
+    from forge_pip.cli.pip_output import install_order, looking_in, would_install
     from forge_pip.install import InstallOptions, install, installation_report
+    from forge_store.errors import UsageError
     from forge_store.store import Store
 
+    if ns.user:
+        raise UsageError(
+            "Can not perform a '--user' install. User site-packages are not visible in this virtualenv."
+        )
     with Store() as store:
         env = open_target(ns, store)
         upgrade = bool(ns.upgrade)
@@ -162,14 +245,27 @@ def cmd_install(ns: argparse.Namespace) -> int:
         )
         assert isinstance(options, InstallOptions)
         quiet = ns.quiet + (1 if ns.report == "-" else 0)
-        reporter = CliReporter(quiet, env.site_packages, dry_run=options.dry_run)
+        reporter = CliReporter(
+            quiet,
+            env.site_packages,
+            dry_run=options.dry_run,
+            roots=options.requirements,
+            force_reinstall=options.force_reinstall,
+        )
+        for line in looking_in(options.index):
+            reporter.out(line)
+        for line in _ignored_by_markers(options, env.interpreter.marker_env()):
+            reporter.out(line)
         result = install(store, env, options, reporter=reporter)
         if ns.report:
             _write_report(ns.report, installation_report(result))
         plan = result.plan
         if options.dry_run:
-            for line in plan.render():
-                reporter.out(line)
+            if ns.verbose:
+                for line in plan.render():
+                    reporter.out(line)
+            if plan.installs:
+                reporter.out(would_install(plan, {n: reporter.name(n) for n in reporter.origins}))
             return 0
         if result.report is None:
             return 0
@@ -178,39 +274,109 @@ def cmd_install(ns: argparse.Namespace) -> int:
         for a in result.report.actions:
             if a.action == "repaired":
                 reporter.out(f"Repaired {a.name}-{a.version}: its files were missing in the env (relinked)")
-        installs = plan.installs
-        if not installs:
+        if not plan.installs:
             return 0
-        reporter.out("Installing collected packages: " + ", ".join(i.name for i in installs))
-        reused = sum(1 for a in result.report.actions if a.reused_entry and a.action != "from-parent")
-        layered = [i for i in plan.items if i.action is Action.FROM_LAYER]
-        reporter.out("Successfully installed " + " ".join(f"{i.name}-{i.version}" for i in installs))
-        notes = [f"{len(installs)} linked ({reused} reused from the store, {len(installs) - reused} new)"]
-        if layered:
-            notes.append(f"{len(layered)} satisfied by parent layers")
         if result.report.fallback:
-            notes.append(f"link mode fell back: {result.report.fallback}")
-        reporter.out("Forge: " + "; ".join(notes))
+            reporter.on_warning(f"link mode fell back: {result.report.fallback}")
+        if reporter.built:
+            reporter.out("Successfully built " + " ".join(reporter.built))
+        by_name = {i.name: i for i in plan.installs}
+        order = install_order(result.resolution.graph, by_name)
+        order += [n for n in by_name if n not in order]
+        reporter.out("Installing collected packages: " + ", ".join(reporter.name(n) for n in order))
+        display = _display_names(store, env)
+        for name in order:
+            item = by_name[name]
+            if item.replaces is None:
+                continue
+            shown = display.get(name, reporter.name(name))
+            reporter.out(f"  Attempting uninstall: {reporter.name(name)}")
+            reporter.out(f"    Found existing installation: {shown} {item.replaces}")
+            reporter.out(f"    Uninstalling {shown}-{item.replaces}:")
+            reporter.out(f"      Successfully uninstalled {shown}-{item.replaces}")
+        done = sorted(f"{reporter.name(n)}-{by_name[n].version}" for n in order)
+        reporter.out("Successfully installed " + " ".join(done))
+        if ns.verbose:
+            reused = sum(1 for a in result.report.actions if a.reused_entry and a.action != "from-parent")
+            layered = [i for i in plan.items if i.action is Action.FROM_LAYER]
+            notes = [f"{len(order)} linked ({reused} reused from the store, {len(order) - reused} new)"]
+            if layered:
+                notes.append(f"{len(layered)} satisfied by parent layers")
+            notes.append(f"link mode {result.report.link_mode.value}")
+            reporter.out("Forge: " + "; ".join(notes))
+        if not (ns.no_warn_conflicts or options.no_deps):
+            for line in _conflicts(store, env, list(by_name)):
+                print(line, file=sys.stderr)
         return 0
 
 
-def _confirm(items: Sequence[PlanItem]) -> bool:
-    if not sys.stdin.isatty():
-        return True
-    answer = input("Proceed (Y/n)? ").strip().lower()
-    return answer in ("", "y", "yes")
+def _display_names(store: Store, env: EnvInfo) -> dict[str, str]:
+    from forge_pip.sources import local_dists
+
+    return {name: d.display_name for name, d in local_dists(store, env).items()}
+
+
+def _conflicts(store: Store, env: EnvInfo, changed: Sequence[str]) -> list[str]:
+    """pip's post-install dependency warning for what the install just changed."""
+    from forge_pip.cli.pip_inspect import applicable, seen_dists
+    from forge_pip.cli.pip_output import conflict_lines
+
+    markers = env.interpreter.marker_env()
+    dists = {
+        d.name: (d.display, d.version, applicable(d.metadata(), markers)) for d in seen_dists(store, env)
+    }
+    return conflict_lines(dists, changed)
+
+
+def _ask(prompt: str, options: Sequence[str], *, no_input: bool) -> str:
+    """pip's ``ask``: ``input()`` until the answer is one of ``options``; end of input is an error."""
+    from forge_store.errors import AnswerUnavailable
+
+    while True:
+        if no_input:
+            raise AnswerUnavailable(f"No input was expected ($PIP_NO_INPUT set); question: {prompt}")
+        try:
+            answer = input(prompt).strip().lower()
+        except EOFError:
+            print(flush=True)
+            raise AnswerUnavailable(
+                "EOF when reading a line: no answer to " + repr(prompt.strip()), hint="pass -y to answer yes"
+            ) from None
+        if answer in options:
+            return answer
+        print(f"Your response ({answer!r}) was not one of the expected responses: {', '.join(options)}")
+
+
+def _would_remove(dist: LocalDist | None) -> list[str]:
+    """pip's "Would remove:" list: each top-level directory of the dist as ``DIR/*``, files as they are."""
+    import csv
+
+    if dist is None:
+        return []
+    site = dist.dist_info.parent
+    try:
+        rows = list(csv.reader((dist.dist_info / "RECORD").read_text(encoding="utf-8").splitlines()))
+    except OSError:
+        rows = []
+    tops = {row[0].split("/", 1)[0] for row in rows if row and row[0] and not row[0].startswith("..")}
+    tops.add(dist.dist_info.name)
+    return sorted(f"{site / top}/*" if (site / top).is_dir() else str(site / top) for top in tops)
 
 
 def cmd_uninstall(ns: argparse.Namespace) -> int:
+    """pip's sequence per package: ``Found existing installation``, ``Uninstalling x:``, the
+    ``Proceed (Y/n)?`` question (unless ``-y``), ``Successfully uninstalled x``; each package is
+    removed on its own (all or nothing), as pip removes them one after the other."""
+    import os
+
     from forge_pip.install import uninstall
     from forge_pip.reqfile import ReqKind, parse_requirements
+    from forge_pip.sources import local_dists
     from forge_store.errors import UsageError
     from forge_store.store import Store
 
     names = list(ns.names)
     for path in ns.requirement_files:
-        import os
-
         lines, _fo = parse_requirements(path, environ=os.environ)
         for line in lines:
             if line.requirement and line.kind is ReqKind.NAMED:
@@ -218,30 +384,35 @@ def cmd_uninstall(ns: argparse.Namespace) -> int:
 
                 names.append(Requirement(line.requirement).name)
     if not names:
-        raise UsageError(
-            "You must give at least one requirement to uninstall", hint='see "forge_pip uninstall --help"'
-        )
+        raise UsageError('You must give at least one requirement to uninstall (see "pip help uninstall")')
+    no_input = bool(ns.no_input or os.environ.get("PIP_NO_INPUT"))
     with Store() as store:
         env = open_target(ns, store)
         preview = uninstall(store, env, names, dry_run=True)
         for name in preview.skipped:
             print(f"WARNING: Skipping {name} as it is not installed.", file=sys.stderr)
-        items = list(preview.plan.items)
-        if not items:
-            return 0
         out = CliReporter(ns.quiet).out
-        for item in items:
-            out(f"Found existing installation: {item.name} {item.version}")
-            out(f"Uninstalling {item.name}-{item.version}:")
-        if not ns.yes and not _confirm(items):
-            return 1
-        result = uninstall(store, env, names)
-        for item in result.plan.items:
-            out(f"  Successfully uninstalled {item.name}-{item.version}")
+        local = local_dists(store, env)
+        display = {name: d.display_name for name, d in local.items()}
+        for item in preview.plan.items:
+            shown = display.get(item.name, item.name)
+            out(f"Found existing installation: {shown} {item.version}")
+            out(f"Uninstalling {shown}-{item.version}:")
+            if not ns.yes:
+                if ns.quiet <= 0:
+                    print("  Would remove:")
+                    for path in _would_remove(local.get(item.name)):
+                        print(f"    {path}")
+                if _ask("Proceed (Y/n)? ", ("y", "n", ""), no_input=no_input) == "n":
+                    continue
+            uninstall(store, env, [item.name])
+            out(f"  Successfully uninstalled {shown}-{item.version}")
         return 0
 
 
 def _fetch(ns: argparse.Namespace, dest: Path, build_wheels: bool) -> int:
+    from forge_pip.cli.pip_output import looking_in
+    from forge_pip.cli.pip_platform import check_restriction, custom_target
     from forge_pip.install import InstallOptions, fetch
     from forge_store import interpreters
     from forge_store.store import Store
@@ -257,23 +428,42 @@ def _fetch(ns: argparse.Namespace, dest: Path, build_wheels: bool) -> int:
             interp = interpreters.current()
         options = _options(ns, prefix, interp)
         assert isinstance(options, InstallOptions)
-        reporter = CliReporter(ns.quiet, dry_run=bool(ns.dry_run))
+        target = None
+        if not build_wheels:
+            check_restriction(ns, options.only_binary, options.no_binary)
+            target = custom_target(ns, interp)
+        reporter = CliReporter(ns.quiet, dry_run=bool(ns.dry_run), roots=options.requirements)
+        for line in looking_in(options.index):
+            reporter.out(line)
         plan, saved = fetch(
-            store, interp, options, dest, build_wheels=build_wheels, reporter=reporter, env=env
+            store, interp, options, dest, build_wheels=build_wheels, reporter=reporter, target=target, env=env
         )
         if options.dry_run:
-            for line in plan.render()[1:]:
-                reporter.out(line)
+            from forge_pip.cli.pip_output import would_install
+
+            if plan.installs:
+                reporter.out(would_install(plan, {n: reporter.name(n) for n in reporter.origins}))
             return 0
-        for path in saved:
-            reporter.out(f"Saved {path}")
+        built = {i.name for i in plan.installs if i.file is not None and not i.file.is_wheel}
+        for item, path in zip(plan.installs, saved, strict=False):
+            if not (build_wheels and item.name in built):
+                reporter.out(f"Saved {_display_path(path)}")
         if build_wheels:
-            built = [i for i in plan.installs if i.file is not None and not i.file.is_wheel]
-            if built:
-                reporter.out("Successfully built " + " ".join(i.name for i in built))
+            if reporter.built:
+                reporter.out("Successfully built " + " ".join(reporter.built))
         else:
-            reporter.out("Successfully downloaded " + " ".join(i.name for i in plan.installs))
+            order = [n for n in reporter.origins if any(i.name == n for i in plan.installs)]
+            reporter.out("Successfully downloaded " + " ".join(reporter.name(n) for n in order))
         return 0
+
+
+def _display_path(path: Path) -> str:
+    """pip's ``display_path``: ``./x`` for a path under the working directory, else the path."""
+    import os
+
+    text = os.path.abspath(path)
+    cwd = os.getcwd()
+    return "." + text[len(cwd) :] if text.startswith(cwd + os.sep) else text
 
 
 def cmd_download(ns: argparse.Namespace) -> int:

@@ -162,11 +162,13 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--no-warn-script-location", action="store_true")
         p.add_argument("--no-warn-conflicts", action="store_true")
         p.add_argument("--local", action="store_true", help="Forge: link locally even what a parent provides")
+        p.add_argument("--user", action="store_true", help="refused in a venv, as pip refuses it")
     elif command == "download":
         _selection(p)
         p.add_argument(
             "-d", "--dest", "--destination-dir", "--destination-directory", dest="dest", default="."
         )
+        _target_platform(p)
     elif command == "lock":
         _selection(p)
         p.add_argument("-o", "--output", dest="output_file", default="pylock.toml", metavar="path")
@@ -182,19 +184,60 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("-l", "--local", action="store_true", help="only the env's own layer")
         p.add_argument("--exclude", action="append", default=[])
         p.add_argument("--not-required", action="store_true")
+        p.add_argument("-o", "--outdated", action="store_true")
+        p.add_argument("-u", "--uptodate", action="store_true")
+        p.add_argument("-e", "--editable", action="store_true", dest="editable_only")
+        p.add_argument("--include-editable", action="store_true", default=True)
+        p.add_argument("--exclude-editable", action="store_false", dest="include_editable")
+        p.add_argument("--pre", action="store_true")
+        p.add_argument("--layers", action="store_true", help="Forge: add the layer that provides each")
+        _index(p)
+    elif command == "hash":
+        p.add_argument("files", nargs="+", metavar="FILE")
+        p.add_argument("-a", "--algorithm", choices=["sha256", "sha384", "sha512"], default="sha256")
+    elif command == "index":
+        p.add_argument("action", nargs="?", choices=["versions"])
+        p.add_argument("name", nargs="?")
+        p.add_argument("--pre", action="store_true")
+        p.add_argument("--json", action="store_true")
+        _index(p)
+        _target_platform(p)
+    elif command == "config":
+        p.add_argument("action", nargs="?", choices=["list", "edit", "get", "set", "unset", "debug"])
+        p.add_argument("name", nargs="?")
+        p.add_argument("value", nargs="?")
+        p.add_argument("--editor")
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--global", action="store_const", const="global", dest="variant")
+        g.add_argument("--user", action="store_const", const="user", dest="variant")
+        g.add_argument("--site", action="store_const", const="site", dest="variant")
+    elif command == "inspect":
+        p.add_argument("--local", action="store_true")
+        p.add_argument("--user", action="store_true")
+        p.add_argument("--path", action="append", default=[])
+    elif command == "debug":
+        _target_platform(p)
     elif command == "freeze":
         p.add_argument("--all", action="store_true")
         p.add_argument("-l", "--local", action="store_true", help="only the env's own layer")
         p.add_argument("--exclude", action="append", default=[])
         p.add_argument("-r", "--requirement", action="append", default=[], dest="requirement_files")
     elif command == "show":
-        p.add_argument("names", nargs="+", metavar="PACKAGE")
+        p.add_argument("names", nargs="*", metavar="PACKAGE")
         p.add_argument("-f", "--files", action="store_true")
     elif command == "cache":
         p.add_argument("action", nargs="?", choices=["dir", "info", "list", "purge"], default="info")
         p.add_argument("pattern", nargs="?")
         p.add_argument("--format", choices=["human", "abspath"], default="human")
     return p
+
+
+def _target_platform(p: argparse.ArgumentParser) -> None:
+    """pip's ``--platform`` / ``--python-version`` / ``--implementation`` / ``--abi``."""
+    p.add_argument("--platform", action="append", default=[], dest="platforms")
+    p.add_argument("--python-version", dest="target_python_version")
+    p.add_argument("--implementation", dest="implementation")
+    p.add_argument("--abi", action="append", default=[], dest="abis")
 
 
 def parse(command: str, args: Sequence[str]) -> argparse.Namespace | int:

@@ -85,6 +85,30 @@ class HashMismatch(IntegrityError):
         )
 
 
+class RequirementHashMismatch(IntegrityError):
+    """A file does not have any digest that ``--hash`` allowed for it (pip's "THESE PACKAGES DO NOT
+    MATCH THE HASHES FROM THE REQUIREMENTS FILE")."""
+
+    reference = "requirement-hash-mismatch"
+    exit_code = ExitCode.INTEGRITY
+
+    def __init__(self, filename: str, url: str, expected: dict[str, list[str]], got: dict[str, str]) -> None:
+        self.filename = filename
+        self.url = redact_text(url)
+        self.expected = {a: sorted(d) for a, d in sorted(expected.items())}
+        """The allowed digests, by algorithm."""
+        self.got = dict(sorted(got.items()))
+        """The file's real digest for each algorithm that ``--hash`` named."""
+        shown = ", ".join(f"{a}:{d}" for a, d in self.got.items())
+        super().__init__(
+            f"{filename} does not match any --hash given for it (got {shown})",
+            hint="THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE",
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "file": self.filename, "expected": self.expected, "got": self.got}
+
+
 class OfflineError(IndexClientError, NotFoundError):
     """Offline mode was asked for and the file is neither local nor in the cache."""
 

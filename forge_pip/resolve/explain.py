@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from forge_pip.resolve.candidates import (
     Candidate,
     ExplicitReq,
+    NamedReq,
     PythonCandidate,
     PythonReq,
     Req,
@@ -65,7 +66,10 @@ def explain(
         )
 
     unmatched = [c for c in causes if not provider.matches_alone(c.requirement)]
-    if unmatched and len(unmatched) == len(causes):
+    # a requirement that matches versions, only none within the constraints, is pip's conflict
+    # ("The user requested x==2 / The user requested (constraint) x==1"), not "no matching"
+    constrained_out = all(_matches_unconstrained(c.requirement, provider) for c in unmatched)
+    if unmatched and len(unmatched) == len(causes) and not constrained_out:
         return _no_match(unmatched, provider, constraints)
 
     triggers: set[str] = set()
@@ -94,6 +98,13 @@ def explain(
     if tried:
         message += "\nVersions tried: " + "; ".join(tried)
     return ResolutionError(message, hint=CONFLICT_HINT, causes=lines)
+
+
+def _matches_unconstrained(req: Req, provider: ForgeProvider) -> bool:
+    """Whether a requirement that matches nothing with the constraints would match without them."""
+    if not isinstance(req, NamedReq) or req.name not in provider.constraints:
+        return False
+    return next(provider.iter_base_candidates(req.name, req.specifier), None) is not None
 
 
 def _format(req: Req) -> str:

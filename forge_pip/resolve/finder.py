@@ -181,6 +181,7 @@ class Finder:
         policy = binary_policy(name, opts.only_binary, opts.no_binary)
         wanted = opts.hashes.get(name)
         by_version: dict[Version, list[DistFile]] = {}
+        hash_rejected: list[tuple[Version, DistFile]] = []
         for file in self._index.files(name):
             if file.is_wheel and not self._may_fit(file.filename):
                 # most files on a big project page are for other platforms: reject them on the
@@ -212,7 +213,7 @@ class Finder:
                 and hashes_comparable(file.hashes, wanted)
                 and not hashes_match(file.hashes, wanted)
             ):
-                self._skip(name, f"{version}: {file.filename} does not match the required --hash")
+                hash_rejected.append((version, file))
                 continue
             if opts.uploaded_prior_to is not None and not file.url.startswith("file:"):
                 uploaded = file.upload_datetime
@@ -233,6 +234,14 @@ class Finder:
             if file.yanked is not None:
                 self._skip(name, f"{version}: yanked" + (f" ({file.yanked})" if file.yanked else ""))
             by_version.setdefault(version, []).append(file)
+        if by_version or not hash_rejected:
+            for version, file in hash_rejected:
+                self._skip(name, f"{version}: {file.filename} does not match the required --hash")
+        else:
+            # pip's filter_unallowed_hashes: when no file has an allowed hash, none is dropped; the
+            # download's check then reports the mismatch with the digest the file really has
+            for version, file in hash_rejected:
+                by_version.setdefault(version, []).append(file)
 
         def file_key(f: DistFile) -> tuple[bool, bool, int, str]:
             return (f.yanked is not None, not f.is_wheel, self._tag_rank(f), f.filename)

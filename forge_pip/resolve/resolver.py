@@ -307,9 +307,15 @@ def _build(
     graph: dict[NormalizedName, tuple[NormalizedName, ...]] = {}
     for name, cand in sorted(bases.items()):
         if cand.file is not None and cand.file.yanked is not None:
+            # pip's words: the candidate, its URL and the page it came from, then the reason
             reason = cand.file.yanked or "<none given>"
+            from forge_pip.index.urls import redact_url
+
+            url = redact_url(cand.file.url)
+            page = redact_url(f"{cand.file.source.rstrip('/')}/{name}/") if cand.file.source else url
             reporter.on_warning(
-                f"The candidate selected for {name} is a yanked version: {cand.file.filename}. "
+                "The candidate selected for download or install is a yanked version:"
+                f" '{name}' candidate (version {cand.version} at {url} (from {page}))\n"
                 f"Reason for being yanked: {reason}"
             )
         pins[name] = Pin(

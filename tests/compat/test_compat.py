@@ -36,6 +36,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,15 @@ HERE = Path(__file__).resolve().parent
 CASES: list[dict[str, Any]] = tomllib.loads((HERE / "cases.toml").read_text(encoding="utf-8"))["case"]
 ASPECTS = ("code", "installed", "output", "files")
 SIDES = ("pip", "forge")
+KEYS = {"id", "args", "setup", "files", "stdin", "output", "keep", "dir", "differs", "expect"}
 TIMEOUT = 120
 pytestmark = pytest.mark.xdist_group("compat")
 
 KEY_LINES = re.compile(
     r"^\s*(Looking in (indexes|links):"
     r"|Requirement already satisfied:"
+    r"|Collecting "
+    r"|Ignoring "
     r"|Installing collected packages:"
     r"|Successfully (installed|uninstalled|downloaded|built)"
     r"|Found existing installation:"
@@ -72,7 +76,7 @@ KEY_LINES = re.compile(
     r"|Proceed \(Y/n\)\?"
     r"|Saved "
     r"|\S.* requires .*, but you have .*"
-    r"|--hash=sha256:"
+    r"|\S+ --hash=sha256:"
     r"|Expected sha256"
     r"|Got "
     r")"
@@ -86,6 +90,18 @@ class World:
     root: Path
     index_url: str
     links: Path
+    pip_dir: Path
+    """A directory holding only this venv's ``pip`` package: a case venv's ``.pth`` names it, so
+    real pip runs inside the case venv (no ``--python`` re-execution) and is not installed there."""
+
+
+def _pip_dir(root: Path) -> Path:
+    import pip
+
+    folder = root / "pip-only"
+    folder.mkdir()
+    (folder / "pip").symlink_to(Path(pip.__file__).resolve().parent)
+    return folder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,7 +214,9 @@ def run_side(side: str, case: Mapping[str, Any], world: World, work: Path) -> Si
     if side == "pip":
         env_dir = work / "env"
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
-        base = [sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python")]
+        site = env_dir / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+        (site / "_compat_pip.pth").write_text(f"{world.pip_dir}\n", encoding="utf-8")
+        base = [str(env_dir / "bin" / "python"), "-m", "pip"]
     else:
         made = _forge("create", "e", env=env)
         assert made.returncode == 0, made.stderr
@@ -250,7 +268,11 @@ def run_side(side: str, case: Mapping[str, Any], world: World, work: Path) -> Si
 
 
 def run_case(case: Mapping[str, Any], world: World, work: Path) -> dict[str, Side]:
+    started = time.monotonic()
     out = {side: run_side(side, case, world, work / side) for side in SIDES}
+    if os.environ.get("FORGE_COMPAT_TIMES"):  # where the suite's time goes
+        with open(os.environ["FORGE_COMPAT_TIMES"], "a", encoding="utf-8") as log:
+            log.write(f"{time.monotonic() - started:7.2f} {case['id']}\n")
     for side in SIDES:
         remove_tree(work / side)
     return out
@@ -261,7 +283,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("compat-world")
     index = build_world(root)
     with serve(index.root) as server:
-        yield World(root=root, index_url=server.index_url, links=index.root / "files")
+        yield World(root=root, index_url=server.index_url, links=index.root / "files", pip_dir=_pip_dir(root))
 
 
 class _Runner:
@@ -302,7 +324,18 @@ def test_table_is_well_formed() -> None:
     assert len(ids) == len(set(ids)), "duplicate case ids"
     assert len(CASES) >= 60
     for case in CASES:
-        assert set(case) <= {"id", "args", "setup", "files", "stdin", "output", "keep", "dir", "differs", "expect"}
+        assert set(case) <= {
+            "id",
+            "args",
+            "setup",
+            "files",
+            "stdin",
+            "output",
+            "keep",
+            "dir",
+            "differs",
+            "expect",
+        }
         assert set(case.get("differs", {})) <= set(ASPECTS), case["id"]
         assert all(str(reason).strip() for reason in case.get("differs", {}).values()), case["id"]
 
@@ -312,7 +345,9 @@ def test_case(case: dict[str, Any], runner: _Runner) -> None:
     got = runner.result(case["id"])
     pip, forge = got["pip"], got["forge"]
     if "expect" in case:
-        assert pip.code == case["expect"], f"real pip exited {pip.code}, the case expects {case['expect']}:\n{pip.raw}"
+        assert pip.code == case["expect"], (
+            f"real pip exited {pip.code}, the case expects {case['expect']}:\n{pip.raw}"
+        )
     listed: Mapping[str, str] = case.get("differs", {})
     problems: list[str] = []
     for aspect in ASPECTS:

@@ -103,10 +103,10 @@ def test_include_cycle_is_an_error(tmp_path: Path) -> None:
 
 
 def test_missing_files_name_the_includer(tmp_path: Path) -> None:
-    with pytest.raises(RequirementsFileError, match=r"could not open requirements file .*nope\.txt"):
+    with pytest.raises(RequirementsFileError, match=r"Could not open requirements file: .*nope\.txt"):
         parse_requirements(str(tmp_path / "nope.txt"), environ={})
     top = _write(tmp_path / "top.txt", "x==1\n-r gone.txt\n")
-    with pytest.raises(UsageError, match=rf"{top}:2: could not open requirements file .*gone\.txt"):
+    with pytest.raises(UsageError, match=rf"{top}:2: Could not open requirements file: .*gone\.txt"):
         parse_requirements(str(top), environ={})
 
 
