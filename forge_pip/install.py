@@ -1181,18 +1181,18 @@ def installation_report(result: InstallResult) -> dict[str, object]:
                 download = {"url": pin.file.url, "dir_info": {"editable": True} if item.editable else {}}
         else:
             download = {"url": f"forge-store:{pin.store_entry}", "archive_info": {}}
-        items.append(
-            {
-                "download_info": download,
-                "is_direct": item.direct,
-                "is_yanked": bool(pin.file is not None and pin.file.yanked is not None),
-                "requested": item.requested,
-                "requested_extras": list(item.extras),
-                "metadata": dict(
-                    result.metadata.get(item.name) or {"name": item.name, "version": item.version}
-                ),
-            }
-        )
+        metadata = dict(result.metadata.get(item.name) or {"name": item.name, "version": item.version})
+        entry: dict[str, object] = {
+            "download_info": download,
+            "is_direct": item.direct,
+            "is_yanked": bool(pin.file is not None and pin.file.yanked is not None),
+            "requested": item.requested,
+            # pip's schema: fields a dist does not have are left out, not empty
+            "metadata": {k: v for k, v in metadata.items() if v not in ([], (), None, "")},
+        }
+        if item.extras:
+            entry["requested_extras"] = list(item.extras)
+        items.append(entry)
     return {
         "version": "1",
         "pip_version": f"forge_pip {__version__}",

@@ -356,10 +356,9 @@ def cmd_show(ns: argparse.Namespace) -> int:
     for d in dists:
         for req in applicable(d.metadata(), markers):
             required_by.setdefault(canonicalize_name(req.name), []).append(d.display)
-    if not ns.names:
-        from forge_store.errors import UsageError
-
-        raise UsageError("Please provide a package name or names.")
+    if not ns.names:  # pip logs this as a warning, then fails
+        print("WARNING: ERROR: Please provide a package name or names.", file=sys.stderr)
+        return 1
     missing = [n for n in ns.names if canonicalize_name(n) not in by_name]
     if missing:
         print(f"WARNING: Package(s) not found: {', '.join(missing)}", file=sys.stderr)
@@ -466,6 +465,33 @@ def cmd_check(ns: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _cache_remove(cache: Path, pattern: str | None) -> int:
+    """pip's ``cache remove PATTERN``: the cached wheels whose file name matches ``PATTERN*``
+    (``-`` and ``_`` alike, as pip's glob), then pip's ``Files removed: N`` line."""
+    import fnmatch
+
+    from forge_store.errors import NotFoundError, UsageError
+
+    if not pattern:
+        raise UsageError("Please provide a pattern")
+    if "/" in pattern or "\\" in pattern:
+        raise UsageError("Invalid pattern: a cache pattern names wheel files, not paths")
+    wanted = pattern.replace("-", "_").lower()
+    glob = wanted if "*" in wanted or "-" in wanted else f"{wanted}-*"
+    found = [
+        w
+        for part in ("built", "files")
+        for w in (cache / part).rglob("*.whl")
+        if w.is_file() and fnmatch.fnmatch(w.name.lower(), glob)
+    ]
+    if not found:
+        raise NotFoundError("No matching packages")
+    for w in found:
+        w.unlink()
+    print(f"Files removed: {len(found)}")
+    return 0
+
+
 _CACHE_PARTS = (
     ("http", "Package index page cache"),
     ("files", "Downloaded files"),
@@ -486,13 +512,20 @@ def _tree_size(path: Path) -> tuple[int, int]:
 
 def cmd_cache(ns: argparse.Namespace) -> int:
     from forge_pip.cli.pip_options import configured_cache_dir, load_config
+    from forge_store.errors import UsageError
     from forge_store.home import ForgeHome, default_home
 
     config = load_config(ns, None)
     if ns.no_cache_dir or config.get_bool("no-cache-dir"):
-        print("ERROR: pip cache commands can not function since cache is disabled.", file=sys.stderr)
-        return 1
+        raise UsageError("pip cache commands can not function since cache is disabled.")
     cache = configured_cache_dir(ns, config) or ForgeHome(default_home()).cache
+    actions = ("dir", "info", "list", "remove", "purge")
+    if ns.action is None:
+        raise UsageError(f"Need an action ({', '.join(actions)}) to perform.")
+    if ns.action not in actions:
+        raise UsageError(f"Unknown action: {ns.action!r}")
+    if ns.action == "remove":
+        return _cache_remove(cache, ns.pattern)
     if ns.action == "dir":
         print(cache)
         return 0

@@ -1,7 +1,7 @@
 """``pip inspect``: pip's JSON report of the environment (version "1"), with Forge's layers added.
 
 Each ``installed`` item has pip's keys (``metadata`` as PEP 566 JSON, ``metadata_location``,
-``direct_url``, ``requested``, ``installer``, ``editable``, ``editable_project_location``) plus
+``direct_url``, ``requested``, ``installer``, ``editable_project_location``) plus
 ``forge``: ``{"layer": "local" | "unmanaged" | "parent:<env>" | "global"}``. Every layer the env
 sees is listed; ``--local`` keeps the env's own.
 """
@@ -68,7 +68,6 @@ def _item(d: SeenDist) -> dict[str, object]:
     if installer:
         item["installer"] = installer
     item["requested"] = (d.dist_info / "REQUESTED").exists()
-    item["editable"] = d.editable_location() is not None
     item["forge"] = {"layer": d.layer}
     return item
 

@@ -287,7 +287,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
         display = _display_names(store, env)
         for name in order:
             item = by_name[name]
-            if item.replaces is None:
+            if item.replaces is None or ns.ignore_installed:  # -I: pip overwrites, never uninstalls
                 continue
             shown = display.get(name, reporter.name(name))
             reporter.out(f"  Attempting uninstall: {reporter.name(name)}")
@@ -296,14 +296,15 @@ def cmd_install(ns: argparse.Namespace) -> int:
             reporter.out(f"      Successfully uninstalled {shown}-{item.replaces}")
         done = sorted(f"{reporter.name(n)}-{by_name[n].version}" for n in order)
         reporter.out("Successfully installed " + " ".join(done))
+        # Forge's one extra line: what the store saved (pip's lines above are unchanged)
+        reused = sum(1 for a in result.report.actions if a.reused_entry and a.action != "from-parent")
+        layered = [i for i in plan.items if i.action is Action.FROM_LAYER]
+        notes = [f"{len(order)} linked ({reused} reused from the store, {len(order) - reused} new)"]
+        if layered:
+            notes.append(f"{len(layered)} satisfied by parent layers")
         if ns.verbose:
-            reused = sum(1 for a in result.report.actions if a.reused_entry and a.action != "from-parent")
-            layered = [i for i in plan.items if i.action is Action.FROM_LAYER]
-            notes = [f"{len(order)} linked ({reused} reused from the store, {len(order) - reused} new)"]
-            if layered:
-                notes.append(f"{len(layered)} satisfied by parent layers")
             notes.append(f"link mode {result.report.link_mode.value}")
-            reporter.out("Forge: " + "; ".join(notes))
+        reporter.out("Forge: " + "; ".join(notes))
         if not (ns.no_warn_conflicts or options.no_deps):
             for line in _conflicts(store, env, list(by_name)):
                 print(line, file=sys.stderr)

@@ -196,16 +196,13 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("files", nargs="+", metavar="FILE")
         p.add_argument("-a", "--algorithm", choices=["sha256", "sha384", "sha512"], default="sha256")
     elif command == "index":
-        p.add_argument("action", nargs="?", choices=["versions"])
-        p.add_argument("name", nargs="?")
+        p.add_argument("words", nargs="*", metavar="ARG")
         p.add_argument("--pre", action="store_true")
         p.add_argument("--json", action="store_true")
         _index(p)
         _target_platform(p)
     elif command == "config":
-        p.add_argument("action", nargs="?", choices=["list", "edit", "get", "set", "unset", "debug"])
-        p.add_argument("name", nargs="?")
-        p.add_argument("value", nargs="?")
+        p.add_argument("words", nargs="*", metavar="ARG")
         p.add_argument("--editor")
         g = p.add_mutually_exclusive_group()
         g.add_argument("--global", action="store_const", const="global", dest="variant")
@@ -226,8 +223,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("names", nargs="*", metavar="PACKAGE")
         p.add_argument("-f", "--files", action="store_true")
     elif command == "cache":
-        p.add_argument("action", nargs="?", choices=["dir", "info", "list", "purge"], default="info")
-        p.add_argument("pattern", nargs="?")
+        p.add_argument("words", nargs="*", metavar="ARG")
         p.add_argument("--format", choices=["human", "abspath"], default="human")
     return p
 
@@ -247,6 +243,9 @@ def parse(command: str, args: Sequence[str]) -> argparse.Namespace | int:
         ns, unknown = parser.parse_known_args(list(args))
     except SystemExit as exc:
         return int(exc.code or 0)
+    if hasattr(ns, "words"):  # positionals after an option (``index versions --pre x``)
+        ns.words = [*ns.words, *(a for a in unknown if not a.startswith("-"))]
+        unknown = [a for a in unknown if a.startswith("-")]
     bad = [a for a in unknown if a.startswith("-")]
     if bad:
         print(f"{PROG}: {bad[0].split('=', 1)[0]} is not supported", file=sys.stderr)
@@ -255,6 +254,13 @@ def parse(command: str, args: Sequence[str]) -> argparse.Namespace | int:
         print(f"{PROG}: error: unrecognized arguments: {' '.join(unknown)}", file=sys.stderr)
         return 2
     ns.command = command
+    words = list(getattr(ns, "words", None) or [])
+    if command in ("index", "config", "cache"):
+        # positionals between options (``index versions --pre x``): argparse would drop them
+        ns.action = words[0] if words else None
+        ns.name = words[1] if len(words) > 1 else None
+        ns.value = words[2] if len(words) > 2 else None
+        ns.pattern = ns.name
     return ns
 
 

@@ -54,9 +54,23 @@ else:  # pragma: no cover
 
 HERE = Path(__file__).resolve().parent
 CASES: list[dict[str, Any]] = tomllib.loads((HERE / "cases.toml").read_text(encoding="utf-8"))["case"]
-ASPECTS = ("code", "installed", "output", "files")
+ASPECTS = ("code", "installed", "output", "files", "report")
 SIDES = ("pip", "forge")
-KEYS = {"id", "args", "setup", "files", "stdin", "output", "keep", "dir", "differs", "expect"}
+KEYS = {
+    "id",
+    "args",
+    "setup",
+    "files",
+    "stdin",
+    "output",
+    "keep",
+    "dir",
+    "differs",
+    "expect",
+    "report",
+    "inspect",
+    "environ",
+}
 TIMEOUT = 120
 pytestmark = pytest.mark.xdist_group("compat")
 
@@ -112,6 +126,7 @@ class Side:
     installed: tuple[str, ...]
     output: tuple[str, ...]
     files: tuple[str, ...]
+    report: tuple[str, ...]
     raw: str
 
     def aspect(self, name: str) -> object:
@@ -169,6 +184,7 @@ def _normalize(text: str, world: World, cwd: Path, env_dir: Path) -> str:
         (str(world.links), "{links}"),
         (str(world.root), "{world}"),
         (str(cwd), "{tmp}"),
+        (str(cwd.parent), "{work}"),
     ):
         text = text.replace(path, token)
     text = text.replace(world.index_url, "{index}").replace(world.index_url.rsplit("/", 1)[0], "{server}")
@@ -206,11 +222,44 @@ def _forge(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+def report_shape(doc: dict[str, Any]) -> tuple[str, ...]:
+    """What must agree in two ``--report`` documents: pip's keys at every level and what is installed."""
+    out = [f"keys: {sorted(doc)}", f"version: {doc.get('version')}"]
+    out.append(f"environment keys: {sorted(doc.get('environment', {}))}")
+    for item in sorted(doc.get("install", []), key=lambda i: str(i.get("metadata", {}).get("name"))):
+        meta = item.get("metadata", {})
+        info = item.get("download_info", {})
+        out.append(
+            f"{meta.get('name')}=={meta.get('version')}: keys {sorted(item)}"
+            f" requested={item.get('requested')} direct={item.get('is_direct')}"
+            f" extras={item.get('requested_extras')} yanked={item.get('is_yanked')}"
+            f" download_info {sorted(info)} archive_info {sorted(info.get('archive_info', {}))}"
+            f" metadata keys {sorted(meta)}"
+        )
+    return tuple(out)
+
+
+def inspect_shape(doc: dict[str, Any]) -> tuple[str, ...]:
+    """What must agree in two ``pip inspect`` documents (Forge's extra ``forge`` key left out)."""
+    out = [f"keys: {sorted(doc)}", f"version: {doc.get('version')}"]
+    out.append(f"environment keys: {sorted(doc.get('environment', {}))}")
+    for item in doc.get("installed", []):
+        meta = item.get("metadata", {})
+        if str(meta.get("name", "")).lower() in _SKIP_DISTS:
+            continue
+        keys = sorted(k for k in item if k != "forge")
+        out.append(
+            f"{meta.get('name')}=={meta.get('version')}: keys {keys} requested={item.get('requested')}"
+        )
+    return tuple(out)
+
+
 def run_side(side: str, case: Mapping[str, Any], world: World, work: Path) -> Side:
     """Run ``case`` with one tool in ``work`` (its own cwd, env and homes)."""
     cwd = work / "cwd"
     cwd.mkdir(parents=True)
     env = _environ(world, work)
+    env.update({k: _expand(str(v), world, cwd) for k, v in dict(case.get("environ", {})).items()})
     if side == "pip":
         env_dir = work / "env"
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
@@ -254,6 +303,13 @@ def run_side(side: str, case: Mapping[str, Any], world: World, work: Path) -> Si
         keep = re.compile(case["keep"]) if "keep" in case else KEY_LINES
         text = _normalize(proc.stdout + "\n" + proc.stderr, world, cwd, env_dir)
         lines = [line.rstrip() for line in text.splitlines() if keep.match(line)]
+    report: tuple[str, ...] = ()
+    if "report" in case:
+        where = case["report"]
+        text = proc.stdout if where == "-" else (cwd / where).read_text(encoding="utf-8")
+        report = report_shape(json.loads(text))
+    elif case.get("inspect"):
+        report = inspect_shape(json.loads(proc.stdout))
     files: tuple[str, ...] = ()
     if "dir" in case:
         folder = cwd / case["dir"]
@@ -263,6 +319,7 @@ def run_side(side: str, case: Mapping[str, Any], world: World, work: Path) -> Si
         installed=_installed(env_dir / "bin" / "python", env),
         output=tuple(lines),
         files=files,
+        report=report,
         raw=raw,
     )
 

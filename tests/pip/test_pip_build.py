@@ -45,7 +45,7 @@ def test_sdist_builds_in_forge_build_env(store: Store, pip: Pip, tmp_path: Path,
     env = store.create_env("e")
     r = pip("install", "--env", "e", "-i", index.file_url, "tiny-pkg")
     assert r.code == 0, r.err
-    assert "Built wheel for tiny-pkg" in r.out
+    assert "Created wheel for tiny-pkg" in r.out and "Successfully built tiny-pkg" in r.out
     assert local_names(store, "e") == {"tiny-pkg": "1.0"}
     assert run_py(env.python, "import tiny_pkg; print(tiny_pkg.VERSION)").stdout.strip() == "1.0"
     # the build env was a hidden Forge env: gone now, its requirement kept in the store
@@ -63,7 +63,7 @@ def test_build_failure_midway_rolls_back(
     monkeypatch.setenv("TINY_BACKEND_FAIL", "1")
     entries = {e.id for e in store.entries()}
     r = pip("install", "--env", "e", "-i", index.file_url, "--no-cache-dir", "other")
-    assert r.code == 8, r.out + r.err
+    assert r.code == 1, r.out + r.err  # pip's status; Forge's build-failed code only under forge
     assert "tiny" in r.err and "Traceback" not in r.err
     assert local_names(store, "e") == {"helper": "1.0"}
     assert {e.id for e in store.entries()} == entries  # other-1.0 was ingested, then discarded

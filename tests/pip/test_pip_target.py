@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from forge_pip.cli.target import default_target, find_dot_venv, own_installation
-from forge_store.errors import ExitCode, NoTargetEnv, NotFoundError
+from forge_store.errors import NoTargetEnv, NotFoundError
 from forge_store.store import Store
 from tests.support.index_server import LocalIndex
 
@@ -46,12 +46,12 @@ def _has(venv: Path, name: str) -> bool:
 
 
 def _refused(proc: subprocess.CompletedProcess[str], words: str) -> None:
-    assert proc.returncode == int(ExitCode.USAGE), (proc.returncode, proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert words in lines[0], lines[0]
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)  # pip's status
+    lines = proc.stderr.strip().splitlines()  # pip's ERROR: line, then the hint
+    assert len(lines) == 2 and lines[1].startswith("hint: ") and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("ERROR: ") and words in lines[0], lines[0]
     for way in ("--env NAME", "--python PATH", "forge activate NAME", ".venv"):
-        assert way in lines[0], lines[0]
+        assert way in lines[1], lines[1]
 
 
 @pytest.fixture
@@ -142,8 +142,9 @@ def test_forges_own_installation_is_refused(
 
 def test_missing_virtual_env_is_one_line(tmp_path: Path, store: Store) -> None:
     proc = _forge(tmp_path, "pip", "list", virtual_env=tmp_path / "gone")
-    assert proc.returncode == int(ExitCode.NOT_FOUND), proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1 and "VIRTUAL_ENV names" in proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()  # pip's ERROR: line and a hint
+    assert len(lines) == 2 and "VIRTUAL_ENV names" in lines[0] and lines[1].startswith("hint: ")
 
 
 def test_an_envs_own_interpreter_targets_that_env(

@@ -305,7 +305,7 @@ def test_an_index_project_never_replaces_a_url_requirement(
         store.create_env("f")
         r = pip("install", "--env", "f", "-i", index.file_url, f"tiny-pkg @ {url}")
         assert r.code != 0, (url, r.out)
-        assert len([line for line in r.err.splitlines() if "error:" in line]) == 1, r.err
+        assert len([line for line in r.err.splitlines() if line.startswith("ERROR: ")]) == 1, r.err
         assert "Traceback" not in r.err
         assert local(store, "f") == {}, url
         store.remove_env("f")
