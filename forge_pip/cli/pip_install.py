@@ -48,6 +48,7 @@ class CliReporter(NullInstallReporter):
         self.dry_run = dry_run
         self.roots = tuple(roots)
         self.origins: dict[str, Origin] = {}
+        self.resolution: Resolution | None = None
         self.built: list[str] = []
         err = stream or sys.stderr
         self.progress = DownloadProgress(err) if quiet <= 0 and err.isatty() else None
@@ -87,6 +88,7 @@ class CliReporter(NullInstallReporter):
     def on_resolved(self, resolution: Resolution) -> None:
         from forge_pip.cli.pip_output import origins
 
+        self.resolution = resolution
         self.origins = origins(resolution, self.roots)
 
     def on_plan(self, plan: Plan) -> None:
@@ -232,6 +234,8 @@ def cmd_install(ns: argparse.Namespace) -> int:
         raise UsageError(
             "Can not perform a '--user' install. User site-packages are not visible in this virtualenv."
         )
+    if ns.target or ns.prefix or ns.root:
+        return _tree_install(ns)
     with Store() as store:
         env = open_target(ns, store)
         upgrade = bool(ns.upgrade)
@@ -309,6 +313,82 @@ def cmd_install(ns: argparse.Namespace) -> int:
             for line in _conflicts(store, env, list(by_name)):
                 print(line, file=sys.stderr)
         return 0
+
+
+def _tree_install(ns: argparse.Namespace) -> int:
+    """``--target`` / ``--prefix`` / ``--root``: resolve as pip does there (installed dists
+    ignored), build what needs building, and copy the wheels into the tree (``forge_pip.tree``)."""
+    import shutil
+    import tempfile
+
+    from forge_pip.cli.pip_output import install_order, looking_in
+    from forge_pip.install import InstallOptions, fetch
+    from forge_pip.tree import install_scheme, install_target, prefix_scheme, root_scheme
+    from forge_store import interpreters
+    from forge_store.errors import UsageError
+    from forge_store.store import Store
+
+    if sum(bool(x) for x in (ns.target, ns.prefix, ns.root)) > 1 and ns.target:
+        raise UsageError("Can not combine '--target' with '--prefix' or '--root'")
+    with Store() as store:
+        interp = interpreters.current()
+        python, base = sys.executable, Path(sys.prefix)
+        if ns.python is not None or ns.env is not None:
+            env = open_target(ns, store)
+            interp, python, base = env.interpreter, str(env.python), env.path
+        options = _options(ns, None)
+        assert isinstance(options, InstallOptions)
+        reporter = CliReporter(ns.quiet, dry_run=options.dry_run, roots=options.requirements)
+        for line in looking_in(options.index):
+            reporter.out(line)
+        store.home.ensure()
+        scratch = Path(tempfile.mkdtemp(prefix="forge-tree-", dir=store.home.tmp))
+        try:
+            plan, wheels = fetch(store, interp, options, scratch, build_wheels=True, reporter=reporter)
+            if options.dry_run:
+                from forge_pip.cli.pip_output import would_install
+
+                if plan.installs:
+                    reporter.out(would_install(plan, {n: reporter.name(n) for n in reporter.origins}))
+                return 0
+            if reporter.built:
+                reporter.out("Successfully built " + " ".join(reporter.built))
+            names = [i.name for i in plan.installs]
+            graph = reporter.resolution.graph if reporter.resolution is not None else {}
+            order = install_order(graph, names)
+            order += [n for n in names if n not in order]
+            by_name = dict(zip(names, wheels, strict=True))
+            reporter.out("Installing collected packages: " + ", ".join(reporter.name(n) for n in order))
+            ordered = [by_name[n] for n in order]
+            if ns.target:
+                report = install_target(
+                    ordered,
+                    Path(ns.target).absolute(),
+                    python=interp.short_version,
+                    interpreter=python,
+                    upgrade=ns.upgrade,
+                )
+            elif ns.prefix:
+                scheme = prefix_scheme(Path(ns.prefix), interp.short_version)
+                report = install_scheme(ordered, scheme, interpreter=python)
+            else:
+                scheme = root_scheme(Path(ns.root), base, interp.short_version)
+                report = install_scheme(ordered, scheme, interpreter=python)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    done = sorted(
+        f"{reporter.name(n)}-{v}" for n, v in zip(order, (i[1] for i in report.installed), strict=True)
+    )
+    reporter.out("Successfully installed " + " ".join(done))
+    for kept in report.kept:
+        reporter.on_warning(
+            f"Target directory {kept} already exists. Specify --upgrade to force replacement."
+        )
+    where = ns.target or ns.prefix or ns.root
+    reporter.out(
+        f"Forge: {len(report.installed)} copied into {where} (link mode {report.mode}: not a Forge env)"
+    )
+    return 0
 
 
 def _display_names(store: Store, env: EnvInfo) -> dict[str, str]:

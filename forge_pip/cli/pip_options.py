@@ -163,6 +163,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--no-warn-conflicts", action="store_true")
         p.add_argument("--local", action="store_true", help="Forge: link locally even what a parent provides")
         p.add_argument("--user", action="store_true", help="refused in a venv, as pip refuses it")
+        p.add_argument("-t", "--target", help="install into this directory (files copied, not linked)")
+        p.add_argument("--prefix", help="install under this prefix (files copied, not linked)")
+        p.add_argument("--root", help="install relative to this root (files copied, not linked)")
     elif command == "download":
         _selection(p)
         p.add_argument(

@@ -167,7 +167,7 @@ def _expand(text: str, world: World, cwd: Path) -> str:
     def digest(m: re.Match[str]) -> str:
         return hashlib.sha256((world.links / m.group(1)).read_bytes()).hexdigest()
 
-    text = _SHA.sub(digest, text)
+    text = _SHA.sub(digest, text).replace("{py}", f"{sys.version_info[0]}.{sys.version_info[1]}")
     return (
         text.replace("{index}", world.index_url)
         .replace("{links}", str(world.links))
@@ -312,7 +312,7 @@ def run_side(side: str, case: Mapping[str, Any], world: World, work: Path) -> Si
         report = inspect_shape(json.loads(proc.stdout))
     files: tuple[str, ...] = ()
     if "dir" in case:
-        folder = cwd / case["dir"]
+        folder = cwd / _expand(case["dir"], world, cwd)
         files = tuple(sorted(p.name for p in folder.iterdir())) if folder.is_dir() else ("<missing>",)
     return Side(
         code=proc.returncode,

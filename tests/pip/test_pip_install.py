@@ -216,6 +216,6 @@ def test_unreachable_index(store: Store, hermetic_pip: None, pip: Pip) -> None:
 
 
 def test_unsupported_option(pip: Pip, hermetic_pip: None) -> None:
-    r = pip("install", "--target", "/tmp/x", "beta")
+    r = pip("install", "--src", "/tmp/x", "beta")
     assert r.code == 2
-    assert r.err.strip() == "forge_pip: --target is not supported"
+    assert r.err.strip() == "forge_pip: --src is not supported"
