@@ -58,6 +58,13 @@ class UsageError(ForgeError, ValueError):
     exit_code = ExitCode.USAGE
 
 
+class OptionValueError(UsageError):
+    """A command-line option's value that pip's option parser itself rejects (pip exits 2 there;
+    other usage errors are found by pip's commands, which exit 1)."""
+
+    reference = "option-value-error"
+
+
 class AnswerUnavailable(UsageError):
     """A question needed an answer and none could be read (end of input, or ``--no-input``)."""
 

@@ -101,10 +101,11 @@ def render(exc: ForgeError, *, verbose: int = 0) -> list[str]:
 def pip_exit_code(exc: ForgeError) -> int:
     """pip's status for a failed command: 1 (ERROR); usage errors of the parser are 2 elsewhere.
 
-    A question that got no answer is 2: pip's ``input()`` raises there, an unknown error to pip."""
-    from forge_store.errors import AnswerUnavailable
+    A question that got no answer is 2: pip's ``input()`` raises there, an unknown error to pip;
+    so is an option value pip's parser rejects (``OptionValueError``)."""
+    from forge_store.errors import AnswerUnavailable, OptionValueError
 
-    return 2 if isinstance(exc, AnswerUnavailable) else int(ExitCode.ERROR)
+    return 2 if isinstance(exc, AnswerUnavailable | OptionValueError) else int(ExitCode.ERROR)
 
 
 def run_pip_guarded(body: Callable[[], int], *, verbose: int = 0) -> int:

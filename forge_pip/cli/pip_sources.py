@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from forge_store.errors import UsageError
+from forge_store.errors import OptionValueError, UsageError
 
 if TYPE_CHECKING:
     from forge_pip.config import PipConfig
@@ -82,7 +82,7 @@ def parse_uploaded_prior_to(value: str, *, now: datetime.datetime | None = None)
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise UsageError(
+        raise OptionValueError(
             f"--uploaded-prior-to: invalid value: {value!r}: {exc}. Expected an ISO 8601 datetime string"
             " (e.g., '2023-01-01' or '2023-01-01T00:00:00Z') or a duration in days (e.g., 'P3D')"
         ) from None

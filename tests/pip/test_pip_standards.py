@@ -135,7 +135,7 @@ def test_group_errors_are_one_line(
 ) -> None:
     store.create_env("e")
     r = pip("install", "--env", "e", "-i", demo_index.file_url, "--group", value)
-    assert r.code == 2, r.out + r.err
+    assert r.code == 1, r.out + r.err  # pip's status for a failed command
     assert message in r.err and "Traceback" not in r.err
     assert local_names(store, "e") == {}
 
@@ -144,7 +144,7 @@ def test_group_without_table(store: Store, pip: Pip, demo_index: LocalIndex, pro
     (project / "pyproject.toml").write_text('[project]\nname = "x"\n')
     store.create_env("e")
     r = pip("install", "--env", "e", "-i", demo_index.file_url, "--group", "dev")
-    assert r.code == 2 and "[dependency-groups] table was missing from 'pyproject.toml'" in r.err
+    assert r.code == 1 and "[dependency-groups] table was missing from 'pyproject.toml'" in r.err
 
 
 def test_group_matches_real_pip(
@@ -185,11 +185,11 @@ def test_script_errors(store: Store, pip: Pip, demo_index: LocalIndex, tmp_path:
     plain = tmp_path / "plain.py"
     plain.write_text("print(1)\n")
     r = pip(*base, str(plain))
-    assert r.code == 2 and "File does not contain 'script' metadata" in r.err
+    assert r.code == 1 and "File does not contain 'script' metadata" in r.err
     twice = tmp_path / "twice.py"
     twice.write_text((tmp_path / "old.py").read_text() * 2)
     r = pip(*base, str(twice))
-    assert r.code == 2 and "Multiple 'script' blocks" in r.err
+    assert r.code == 1 and "Multiple 'script' blocks" in r.err
     assert local_names(store, "e") == {}
     # --ignore-requires-python, as pip
     r = pip(*base, str(old), "--ignore-requires-python")
@@ -223,7 +223,7 @@ def test_only_deps(store: Store, pip: Pip, demo_index: LocalIndex) -> None:
     assert r.code == 0, r.err
     assert local_names(store, "f") == {}
     r = pip("install", "--env", "f", "-i", demo_index.file_url, "--only-deps", "--no-deps", "app")
-    assert r.code == 2 and "Cannot use '--only-dependencies' in combination with '--no-deps'" in r.err
+    assert r.code == 1 and "Cannot use '--only-dependencies' in combination with '--no-deps'" in r.err
 
 
 def test_only_deps_matches_real_pip(store: Store, pip: Pip, demo_index: LocalIndex, pip26: str) -> None:
@@ -262,7 +262,7 @@ def test_only_final_refuses_a_named_prerelease(store: Store, pip: Pip, demo_inde
     r = pip("install", "--env", "e", "-i", demo_index.file_url, "--only-final", ":all:", "prerel==2.0b1")
     assert r.code != 0 and "Traceback" not in r.err
     r = pip("install", "--env", "e", "-i", demo_index.file_url, "--pre", "--only-final", "x", "prerel")
-    assert r.code == 2 and "--pre cannot be used with --all-releases or --only-final." in r.err
+    assert r.code == 1 and "--pre cannot be used with --all-releases or --only-final." in r.err
 
 
 def test_release_control_matches_real_pip(store: Store, pip: Pip, demo_index: LocalIndex, pip26: str) -> None:
@@ -385,7 +385,7 @@ def test_no_require_hashes(store: Store, pip: Pip, demo_index: LocalIndex, tmp_p
     r = pip(
         "install", "--env", "f", "-i", demo_index.file_url, "--require-hashes", "--no-require-hashes", "beta"
     )
-    assert r.code == 2 and "mutually exclusive" in r.err
+    assert r.code == 1 and "mutually exclusive" in r.err
 
 
 # -- PEP 751 lock files ---------------------------------------------------------------------------
