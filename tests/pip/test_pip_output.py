@@ -8,6 +8,7 @@ several hash algorithms, credentials in index URLs).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from forge_pip.reqfile import parse_requirement_line
 from forge_pip.resolve import Origin, Pin, Resolution
 from forge_pip.resolve.errors import NoMatchingDistribution, ResolutionError
 from forge_store.errors import UsageError
+from tests.pip.conftest import Result
 
 
 def nn(name: str) -> NormalizedName:
@@ -154,3 +156,27 @@ def test_hash_prints_pips_lines(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cmd_hash(ns) == 0
     digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert capsys.readouterr().out == f"{f}:\n--hash=sha256:{digest}\n"
+
+
+def test_cache_remove_takes_pips_pattern(
+    pip: Callable[..., Result], forge_home: Path, hermetic_pip: None
+) -> None:
+    from forge_store.home import ForgeHome
+
+    built = ForgeHome(forge_home).cache / "built" / "ab"
+    built.mkdir(parents=True)
+    for name in (
+        "tiny_pkg-1.0-py3-none-any.whl",
+        "tiny_pkg-2.0-py3-none-any.whl",
+        "other-1.0-py3-none-any.whl",
+    ):
+        (built / name).write_bytes(b"x")
+    r = pip("cache", "remove", "tiny-pkg")
+    assert (r.code, r.out) == (0, "Files removed: 2\n")
+    assert sorted(p.name for p in built.iterdir()) == ["other-1.0-py3-none-any.whl"]
+    r = pip("cache", "remove", "nothing")
+    assert r.code == 1 and r.err == "ERROR: No matching packages\n"
+    r = pip("cache", "remove", "../x")
+    assert r.code == 1
+    r = pip("cache")
+    assert r.code == 1 and r.err.startswith("ERROR: Need an action")
