@@ -1164,7 +1164,7 @@ def lock(
 
 def installation_report(result: InstallResult) -> dict[str, object]:
     """pip's ``--report`` JSON (version "1"): what would be / was installed, with its origin."""
-    from forge_pip import __version__
+    from forge_pip.pipcompat import PIP_VERSION
 
     items = []
     by_name = {p.name: p for p in result.resolution.pins.values()}
@@ -1195,7 +1195,7 @@ def installation_report(result: InstallResult) -> dict[str, object]:
         items.append(entry)
     return {
         "version": "1",
-        "pip_version": f"forge_pip {__version__}",
+        "pip_version": PIP_VERSION,  # the pip whose schema this is (forge_pip.pipcompat)
         "install": items,
         "environment": dict(result.target.markers),
     }

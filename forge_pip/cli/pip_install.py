@@ -49,6 +49,8 @@ class CliReporter(NullInstallReporter):
         self.roots = tuple(roots)
         self.origins: dict[str, Origin] = {}
         self.resolution: Resolution | None = None
+        self.display: dict[str, str] = {}
+        """Canonical name -> metadata Name, once the dists are in the env."""
         self.built: list[str] = []
         err = stream or sys.stderr
         self.progress = DownloadProgress(err) if quiet <= 0 and err.isatty() else None
@@ -72,7 +74,9 @@ class CliReporter(NullInstallReporter):
     def name(self, canonical: str) -> str:
         """The name pip prints for a dist: as the requirement that brought it in spells it."""
         origin = self.origins.get(canonical)
-        return origin.written if origin is not None and origin.written else canonical
+        if origin is not None and origin.written:
+            return origin.written
+        return self.display.get(canonical, canonical)  # a path or URL: the metadata's Name
 
     def installed_satisfies(self, origin: Origin, version: str) -> bool:
         """Whether the installed ``version`` meets the requirement (pip then logs it as satisfied)."""
@@ -287,8 +291,9 @@ def cmd_install(ns: argparse.Namespace) -> int:
         by_name = {i.name: i for i in plan.installs}
         order = install_order(result.resolution.graph, by_name)
         order += [n for n in by_name if n not in order]
-        reporter.out("Installing collected packages: " + ", ".join(reporter.name(n) for n in order))
         display = _display_names(store, env)
+        reporter.display = display
+        reporter.out("Installing collected packages: " + ", ".join(reporter.name(n) for n in order))
         for name in order:
             item = by_name[name]
             if item.replaces is None or ns.ignore_installed:  # -I: pip overwrites, never uninstalls
