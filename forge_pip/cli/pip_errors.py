@@ -110,19 +110,29 @@ def pip_exit_code(exc: ForgeError) -> int:
 
 def run_pip_guarded(body: Callable[[], int], *, verbose: int = 0) -> int:
     """Run a pip command body: a ``ForgeError`` becomes pip's lines on stderr and pip's exit code."""
-    from forge_pip.cli.common import run_guarded
+    from forge_pip.cli.common import environment_fault, run_guarded
+
+    def report(exc: ForgeError) -> int:
+        for line in render(exc, verbose=verbose):
+            print(line, file=sys.stderr)
+        if verbose:
+            print(
+                f"forge: error reference {exc.reference} (Forge's exit code {int(exc.exit_code)})",
+                file=sys.stderr,
+            )
+        return pip_exit_code(exc)
 
     def guarded() -> int:
         try:
             return body()
         except ForgeError as exc:
-            for line in render(exc, verbose=verbose):
-                print(line, file=sys.stderr)
-            if verbose:
-                print(
-                    f"forge: error reference {exc.reference} (Forge's exit code {int(exc.exit_code)})",
-                    file=sys.stderr,
-                )
-            return pip_exit_code(exc)
+            return report(exc)
+        except (KeyboardInterrupt, BrokenPipeError):
+            raise
+        except Exception as exc:
+            typed = environment_fault(exc)  # the machine said no (permissions, space, a lock)
+            if typed is None:
+                raise
+            return report(typed)
 
     return run_guarded("forge_pip", guarded, verbose=verbose)
