@@ -461,6 +461,15 @@ def _one_line(proc: subprocess.CompletedProcess[str], words: str) -> None:
     assert words in lines[0], lines[0]
 
 
+def _pip_refused(proc: subprocess.CompletedProcess[str], words: str) -> None:
+    """The pip front end refuses as pip fails: exit 1, an ``ERROR:`` line and Forge's ``hint:``."""
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) <= 2 and all(line.startswith("hint: ") for line in lines[1:]), proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert lines[0].startswith("ERROR: ") and words in lines[0], lines[0]
+
+
 def _pip_cli(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k != "PYTHONPATH"}
     env.update({"PIP_CONFIG_FILE": os.devnull, **(extra_env or {})})
@@ -498,7 +507,7 @@ def test_cli_refuses_in_one_line(world: World) -> None:
         world.before = world.state()
         _one_line(forge_cli("install", str(whl), "--env", "e"), words)
         world.assert_unchanged()
-        _one_line(_pip_cli("install", "--no-index", "--env", "e", str(whl)), words)
+        _pip_refused(_pip_cli("install", "--no-index", "--env", "e", str(whl)), words)
         world.assert_unchanged()
     assert not (world.root / "x").exists()
 
@@ -514,7 +523,8 @@ def test_cli_bomb_limit_in_one_line(world: World) -> None:
     proc = _pip_cli(
         "install", "--no-index", "--env", "e", str(whl), extra_env={"FORGE_MAX_UNPACKED_BYTES": "1M"}
     )
-    _one_line(proc, "the limit is 1.0 MiB")
+    _pip_refused(proc, "the limit is 1.0 MiB")
+    assert "FORGE_MAX_UNPACKED_BYTES=3M" in proc.stderr
     world.assert_unchanged()
 
 
