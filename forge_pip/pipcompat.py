@@ -1,10 +1,13 @@
-"""The pip that Forge's front end emulates: one constant for every place that names pip's version.
+"""The pip that Forge's front end emulates, for the front end's own code.
 
-``pip --version`` prints it (``pip 26.0 from PATH (python X.Y) [forge 0.2.0]``), ``--report`` and
-``inspect`` documents carry it, and the ``pip`` package inside an env reports it as its
-``__version__``, so tools that check ``pip >= N`` see the pip whose behaviour Forge follows.
+One constant for every place that names pip's version: ``pip --version`` (``pip 26.0 from PATH
+(python X.Y) [forge 0.2.0]``), the ``--report`` and ``inspect`` documents, and the ``pip`` package
+inside each env (its ``__version__`` and dist-info). It lives in :mod:`forge_store.pip_frontend`,
+which writes that package (``forge_store`` cannot import ``forge_pip``); this module re-exports it.
 """
 
 from __future__ import annotations
 
-PIP_VERSION = "26.0"
+from forge_store.pip_frontend import PIP_VERSION
+
+__all__ = ["PIP_VERSION"]

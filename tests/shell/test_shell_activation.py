@@ -130,13 +130,8 @@ def test_activate_then_use_the_shell(
     assert "Successfully installed alpha-1.0 beta-2.0" in run.step("pip-install")
     assert run.step("pip-list").splitlines() == ["alpha==1.0", "beta==2.0", f"pip=={PIP_VERSION}"]
     assert "ml" in run.step("forge-envs") and "base" in run.step("forge-envs")
-<<<<<<< HEAD
     assert run.step("forge-pip-list").splitlines() == ["alpha==1.0", "beta==2.0", f"pip=={PIP_VERSION}"]
-    assert run.step("python-m-forge-pip").startswith("forge_pip ")
-=======
-    assert run.step("forge-pip-list").splitlines() == ["alpha==1.0", "beta==2.0"]
     assert run.step("python-m-forge-pip").startswith("pip ")
->>>>>>> 4e4b443 (pip front end: pip's report schema, inspect, list -o/-u/-e, freeze -r/-e, show -v, cache remove, index/config positionals; tests follow pip's exit codes and lines; more compat cases)
     assert run.step("env-python").strip() == str(env_path)
     assert run.step("other-python").strip() == "(3, 11)"
     # without a PYTHONPATH, another interpreter sees nothing of the env
