@@ -553,6 +553,9 @@ class Catalog:
             ),
         )
 
+    def set_env_modes(self, name: str, layering: str, link_mode: str) -> None:
+        self._exec("UPDATE envs SET layering = ?, link_mode = ? WHERE name = ?", (layering, link_mode, name))
+
     def set_env_path(self, name: str, path: str) -> None:
         self._exec("UPDATE envs SET path = ? WHERE name = ?", (path, name))
 

@@ -71,6 +71,12 @@ class AnswerUnavailable(UsageError):
     reference = "answer-unavailable"
 
 
+class InvalidSetting(UsageError):
+    """An unknown env setting key, or a value that key does not take (``forge env set``)."""
+
+    reference = "invalid-setting"
+
+
 class NoTargetEnv(UsageError):
     """``forge pip`` was given no environment to act on and found none (or only Forge's own)."""
 

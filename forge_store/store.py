@@ -167,6 +167,10 @@ class Store:
     def env_lock(self, name: str) -> contextlib.AbstractContextManager[None]:
         return self._lock(f"env-{name.replace('/', '_')}")
 
+    def config_lock(self) -> contextlib.AbstractContextManager[None]:
+        """The lock under which ``config.json`` (per-env settings, :mod:`.settings`) is rewritten."""
+        return self._lock("config")
+
     # -- entries ----------------------------------------------------------------------------------
 
     def _stored(self, row: EntryRow, *, reused: bool = False) -> StoredWheel:
@@ -934,6 +938,31 @@ class Store:
         relinked = self._relink_children(env_name)
         return dataclasses.replace(report, relinked_children=tuple(relinked))
 
+    def layers(self, env: EnvInfo) -> list[tuple[EnvInfo, Layer]]:
+        """The env's stack as the catalog knows it, nearest first: itself (LOCAL), parents, GLOBAL."""
+        return [(env, Layer.LOCAL), *self._layers_below(env)]
+
+    def change_modes(
+        self, env_name: str, *, link_mode: LinkMode | None = None, layering: LayeringMode | None = None
+    ) -> InstallReport:
+        """Give an existing env another link mode and/or layering: its links are rebuilt in the new
+        mode (one undoable diff), the catalog row and the layer hook follow; flat children relink."""
+        from . import envs
+
+        env = self.env(env_name)
+        if env.kind is not EnvKind.ENV:
+            raise UsageError(f"{env_name!r} is a {env.kind.value} env; its modes cannot be changed")
+        self.require_env_dir(env)
+        new = dataclasses.replace(
+            env, link_mode=link_mode or env.link_mode, layering=layering or env.layering
+        )
+        with self.env_lock(env_name):
+            report = self._change_locked(new, (), (), False, {}, (), previous=env)
+            if new.layering is not env.layering:
+                envs.write_layers_hook(new.site_packages, new.interpreter, self.runtime_layers(new))
+        relinked = self._relink_children(env_name)
+        return dataclasses.replace(report, relinked_children=tuple(relinked))
+
     def _layers_below(self, env: EnvInfo) -> list[tuple[EnvInfo, Layer]]:
         """The envs stacked under ``env`` at start-up, nearest first: its parents, then GLOBAL."""
         layers: list[tuple[EnvInfo, Layer]] = [(p, Layer.PARENT) for p in self.chain(env)]
@@ -971,7 +1000,10 @@ class Store:
         evict: Sequence[Path] = (),
         *,
         repair: bool = False,
+        previous: EnvInfo | None = None,
     ) -> InstallReport:
+        """``previous``: the env as the disk and catalog have it when ``env`` carries new modes
+        (:meth:`change_modes`); the old layout is built in its mode and the row is updated."""
         from .linker import DistSpec, dist_links_present
 
         rows = self.catalog.links(env.name)
@@ -1028,7 +1060,15 @@ class Store:
         ]
         new_rows += [LinkRow(env.name, s.entry.id, Layer.PARENT.value, False, None) for s in flat_parent]
         report = self._apply(
-            env, old_specs, list(new_local.values()) + flat_parent, new_rows, manifest, actions, evict, repair
+            env,
+            old_specs,
+            list(new_local.values()) + flat_parent,
+            new_rows,
+            manifest,
+            actions,
+            evict,
+            repair,
+            previous,
         )
         placed = {a.entry_id for a in actions if a.action in ("linked", "replaced")}
         notes = tuple(
@@ -1059,13 +1099,15 @@ class Store:
         actions: list[InstallAction],
         evict: Sequence[Path] = (),
         repair: bool = False,
+        previous: EnvInfo | None = None,
     ) -> InstallReport:
         from . import linker
 
         self._require_entries([s.entry for s in (*old_specs, *new_specs)], env.name)
         paths = linker.EnvPaths(env.path, env.site_packages, env.interpreter)
         mode = env.link_mode
-        old_layout = linker.build_layout(paths, old_specs, mode, self.home.store)
+        old_mode = previous.link_mode if previous is not None else mode
+        old_layout = linker.build_layout(paths, old_specs, old_mode, self.home.store)
         new_layout = linker.build_layout(paths, new_specs, mode, self.home.store)
         journal, fallback = linker.apply(
             paths, old_layout, new_layout, mode=mode, store_root=self.home.store, evict=evict, repair=repair
@@ -1073,6 +1115,8 @@ class Store:
         try:
             with self.catalog.transaction():
                 self.catalog.set_links(env.name, new_rows)
+                if previous is not None:
+                    self.catalog.set_env_modes(env.name, env.layering.value, env.link_mode.value)
                 for name, requirement in manifest.items():
                     self.catalog.set_manifest(env.name, name, requirement)
                 self.catalog.drop_leases(self.holder)

@@ -7,17 +7,18 @@ modules are imported only when they run, so ``forge --help`` and ``forge activat
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forge_store import __version__
-from forge_store.errors import ExitCode, UsageError
+from forge_store.errors import ExitCode
 
-from . import activate, doctor_cmd, maintenance
+from . import activate, doctor_cmd, env_cmd, inspect_cmd, maintenance
 from .common import emit_json, human_size, run_guarded, setup_logging, table
+from .env_target import add_env_args as _env_args
+from .env_target import target_env as _target_env
 
 if TYPE_CHECKING:
     from forge_store.models import EnvInfo, InstallReport
@@ -91,41 +92,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every visible distribution, not just what was asked")
 
     maintenance.register(sub, common)
+    env_cmd.register(sub, common)
+    inspect_cmd.register(sub, common)
     doctor_cmd.add_parser(sub, common)
     sub.add_parser("pip", help="the pip-compatible front end (forge pip install ...)", add_help=False)
     return parser
-
-
-def _env_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", "-e", dest="env", help="target env (default: $FORGE_ENV)")
-    p.add_argument(
-        "--global", dest="global_", action="store_true", help="target the interpreter's GLOBAL layer"
-    )
-    p.add_argument("--python", help="with --global: the interpreter whose GLOBAL layer (default: Forge's)")
 
 
 def _store() -> Store:
     from forge_store.store import Store
 
     return Store()
-
-
-def _target_env(store: Store, args: argparse.Namespace) -> EnvInfo:
-    if getattr(args, "global_", False):
-        from forge_store import interpreters
-
-        interp = interpreters.find(args.python, store.home.cache / "interpreters")
-        env = store.global_env(interp, create=True)
-        assert env is not None
-        return env
-    name = args.env or os.environ.get("FORGE_ENV")
-    if not name:
-        venv = os.environ.get("VIRTUAL_ENV")
-        found = store.env_at(Path(venv)) if venv else None
-        if found is not None:
-            return found
-        raise UsageError("no env given", hint="pass --env NAME, or activate one (forge activate NAME)")
-    return store.env(name)
 
 
 def _env_json(env: EnvInfo, store: Store) -> dict[str, object]:
@@ -247,6 +224,10 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 def _cmd_remove(args: argparse.Namespace) -> int:
     with _store() as store:
         removed = store.remove_env(args.name, recursive=args.recursive)
+        from forge_store.settings import forget
+
+        for name in removed:
+            forget(store, name)
     if args.json:
         emit_json("removed", {"envs": removed})
     elif not args.quiet:
@@ -316,6 +297,8 @@ _COMMANDS = {
     "list": _cmd_list,
     "export": _cmd_export,
     **maintenance.COMMANDS,
+    **env_cmd.COMMANDS,
+    **inspect_cmd.COMMANDS,
     "doctor": doctor_cmd.cmd_doctor,
 }
 

@@ -94,7 +94,8 @@ def main(argv: Sequence[str]) -> int:
 
 def _install(ns: argparse.Namespace, rest: list[str]) -> int:
     from forge_pip.cli.common import emit_json
-    from forge_pip.cli.forge import _print_report, _report_json, _store, _target_env
+    from forge_pip.cli.env_target import target_env as _target_env
+    from forge_pip.cli.forge import _print_report, _report_json, _store
     from forge_store.errors import UsageError
 
     if not rest:

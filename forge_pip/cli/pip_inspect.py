@@ -322,17 +322,9 @@ def _editable_vcs_line(d: SeenDist, record: str) -> str | None:
 
 def applicable(meta: email.message.Message, markers: dict[str, str]) -> list[Requirement]:
     """A dist's Requires-Dist that apply on the target (no extra requested); unparsable lines skipped."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    from forge_store.stack import applicable_requirements
 
-    out: list[Requirement] = []
-    for text in meta.get_all("Requires-Dist") or ():
-        try:
-            req = Requirement(str(text))
-        except InvalidRequirement:
-            continue
-        if req.marker is None or req.marker.evaluate({**markers, "extra": ""}):
-            out.append(req)
-    return out
+    return applicable_requirements((str(t) for t in meta.get_all("Requires-Dist") or ()), markers)
 
 
 def _required_names(dists: list[SeenDist], env: EnvInfo) -> set[str]:
