@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ def _ok(*args: str) -> str:
     return proc.stdout
 
 
-def _doc(kind: str, *args: str) -> dict[str, object]:
+def _doc(kind: str, *args: str) -> dict[str, Any]:
     out = _ok(*args, "--json")
     doc = json.loads(out)  # exactly one document: json.loads refuses trailing data
     assert isinstance(doc, dict)
@@ -92,7 +93,7 @@ def test_inspect_json_lists_candidates_winner_and_edges(stacked: Path) -> None:
     assert doc["reason"] == "local layer shadows parent 'base'"
     assert doc["shadowed_sources"] == [{"env": "base", "layer": "parent", "version": "1.0"}]
     assert doc["requires"] == []
-    by = {(e["from"], e["from_env"]): e for e in doc["required_by"]}  # type: ignore[union-attr]
+    by = {(e["from"], e["from_env"]): e for e in doc["required_by"]}
     assert by[("tool", "base")]["satisfied"] is False and by[("tool", "base")]["resolved_version"] == "2.0"
     assert by[("cli", "app")]["satisfied"] is True
     findings = doc["findings"]
@@ -113,7 +114,7 @@ def test_inspect_mode_changes_only_the_wording(stacked: Path) -> None:
     assert _doc("inspect", "inspect", "lib", "--env", "app")["mode"] == "strict"
     # requires of a dist from the child, resolved across the stack
     doc = _doc("inspect", "inspect", "cli", "--env", "app")
-    reqs = {e["to"]: (e["resolved_env"], e["satisfied"]) for e in doc["requires"]}  # type: ignore[union-attr]
+    reqs = {e["to"]: (e["resolved_env"], e["satisfied"]) for e in doc["requires"]}
     assert reqs == {"lib": ("app", True), "tool": ("base", True), "gone": (None, False)}
     assert doc["reason"] == "only the local layer provides it"
 
@@ -139,7 +140,7 @@ def test_tree_marks_shadowed_and_lists_edges(stacked: Path) -> None:
     assert pkgs[("base", "tool")]["shadowed"] is False
     assert ("app", "pip") in pkgs and pkgs[("app", "pip")]["origin"] == "forge-front-end"
     assert pkgs[("base", "pip")]["shadowed_by"] == "app"
-    edges = {(e["from"], e["to"]): e["satisfied"] for e in doc["edges"]}  # type: ignore[union-attr]
+    edges = {(e["from"], e["to"]): e["satisfied"] for e in doc["edges"]}
     assert edges == {
         ("cli", "lib"): True,
         ("cli", "tool"): True,
@@ -172,5 +173,5 @@ def test_quick_start(forge_home: Path) -> None:
     out = _ok("inspect", "pip", "--env", "app", "--mode", "warn")
     assert "Forge's pip front end" in out
     doc = _doc("inspect", "inspect", "pip", "--env", "app", "--mode", "warn")
-    assert doc["winner"]["origin"] == "forge-front-end"  # type: ignore[index]
-    assert doc["winner"]["env"] == "app" and doc["findings"] == []  # type: ignore[index]
+    assert doc["winner"]["origin"] == "forge-front-end"
+    assert doc["winner"]["env"] == "app" and doc["findings"] == []
