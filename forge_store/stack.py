@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .models import EnvInfo, Layer
+from .models import EnvInfo, EnvKind, Layer
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -150,6 +150,7 @@ def build(store: Store, env: EnvInfo) -> StackView:
     from packaging.utils import canonicalize_name
 
     from .pip_frontend import PACKAGE, front_end_version
+    from .store import GLOBAL_PREFIX
 
     raw: list[tuple[EnvInfo, Layer, list[StackDist]]] = []
     for info, layer in store.layers(env):
@@ -184,6 +185,10 @@ def build(store: Store, env: EnvInfo) -> StackView:
         )
         for info, layer, dists in raw
     )
+    if env.kind in (EnvKind.ENV, EnvKind.ADOPTED) and all(la.layer is not Layer.GLOBAL for la in layers):
+        # no GLOBAL env yet: the layer is still in the stack (the start-up hook names its site)
+        glob = GLOBAL_PREFIX + env.interpreter.abi_key
+        layers += (StackLayer(glob, Layer.GLOBAL, str(store.global_site(env.interpreter)), ()),)
     view = StackView(env, layers, ())
     winners = view.winners()
     markers = env.interpreter.marker_env()

@@ -133,7 +133,9 @@ def test_tree_marks_shadowed_and_lists_edges(stacked: Path) -> None:
     doc = _doc("tree", "tree", "--env", "app")
     layers = doc["layers"]
     assert isinstance(layers, list)
-    assert [(la["env"], la["layer"]) for la in layers][:2] == [("app", "local"), ("base", "parent")]
+    assert [la["layer"] for la in layers] == ["local", "parent", "global"]
+    assert [la["env"] for la in layers][:2] == ["app", "base"]
+    assert layers[2]["env"].startswith("@global-") and layers[2]["packages"] == []
     pkgs = {(la["env"], p["name"]): p for la in layers for p in la["packages"]}
     assert pkgs[("base", "lib")]["shadowed"] is True and pkgs[("base", "lib")]["shadowed_by"] == "app"
     assert pkgs[("app", "lib")]["shadowed"] is False
@@ -149,6 +151,7 @@ def test_tree_marks_shadowed_and_lists_edges(stacked: Path) -> None:
     }
     text = _ok("tree", "--env", "app")
     assert "  lib 1.0  [shadowed by app]" in text
+    assert "\nGLOBAL @global-" in text
     assert "-> lib<2: 2.0 (app)  NOT satisfied" in text
 
 
