@@ -150,3 +150,20 @@ def test_layering_flat_links_the_parents_dists_and_back(forge_home: Path, wheel_
     assert not (site / "alpha").exists()
     assert "base" in (site / "_forge_layers.py").read_text()
     assert run_py(python, "import alpha; print(alpha.V)").stdout.strip() == "a"
+
+
+def test_enforcement_reads_the_policies_through_the_library(forge_home: Path) -> None:
+    from forge_store import settings
+    from forge_store.store import Store
+
+    _ok("create", "app", "-q")
+    with Store(forge_home) as store:
+        env = store.env("app")
+        assert settings.conflict_mode(store, env) is settings.ConflictMode.WARN
+        assert settings.abi_policy(store, env) is settings.AbiPolicy.WARN_ABI
+        settings.set_value(store, "app", "conflict_mode", "loose")
+        settings.set_value(store, "app", "abi_policy", "allow_abi")
+        assert settings.conflict_mode(store, env) is settings.ConflictMode.LOOSE
+        assert settings.abi_policy(store, env) is settings.AbiPolicy.ALLOW_ABI
+    assert _settings("app")["abi_policy"]["value"] == "allow_abi"
+    assert not list(forge_home.glob(".config.json.*")), "no temp file left behind"
