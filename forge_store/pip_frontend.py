@@ -135,7 +135,7 @@ def run(args):
     if _version_only(args):
         version = "%d.%d" % sys.version_info[:2]
         print(
-            "pip %s from %s (python %s); Forge's front end (forge_pip %s)"
+            "pip %s from %s (python %s) [forge %s]"
             % (_front.__version__, _HERE, version, _front.FORGE_VERSION)
         )
         return 0

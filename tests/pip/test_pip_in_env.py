@@ -107,7 +107,7 @@ def test_every_spelling_of_pip_runs_forge_on_its_env(store: Store, pip_index: Lo
     assert proc.returncode == 0
     words = proc.stdout.split()
     assert words[:3] == ["pip", PIP_VERSION, "from"], proc.stdout  # pip-api and pip-tools parse this
-    assert words[3] == str(env.site_packages / "pip") and "Forge" in proc.stdout
+    assert words[3] == str(env.site_packages / "pip") and "[forge " in proc.stdout
     assert _run([env.python, "-m", "pip", "-V"]).stdout == proc.stdout
     proc = _run([env.python, "-m", "pip", "list", "--format", "freeze"])
     assert proc.returncode == 0 and "setuptools==2.0" in proc.stdout, proc.stderr
