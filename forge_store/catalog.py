@@ -34,7 +34,7 @@ from .errors import (
     StorageError,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -108,6 +108,21 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             sha256 TEXT NOT NULL
         )""",
     ),
+    # v3: intents of mutations in flight (forge_store.recovery): recorded before the filesystem is
+    # touched, removed when the change is complete; one left by a dead process is rolled forward
+    # or back by the next holder of its lock
+    3: (
+        """CREATE TABLE intents(
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            lock TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'started',
+            data TEXT NOT NULL,
+            created REAL NOT NULL
+        )""",
+        "CREATE INDEX intents_lock ON intents(lock)",
+    ),
 }
 
 
@@ -150,6 +165,32 @@ class LinkRow:
     layer: str
     requested: bool
     direct_url: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IntentRow:
+    """A mutation in flight: ``kind`` (change, create, remove, ingest, pyc), the lock its holder
+    holds while it runs, ``state`` (started, committed) and what recovery needs (``data``)."""
+
+    id: str
+    kind: str
+    lock: str
+    holder: str
+    state: str
+    data: dict[str, Any]
+    created: float
+
+
+def _intent(row: sqlite3.Row) -> IntentRow:
+    return IntentRow(
+        row["id"],
+        row["kind"],
+        row["lock"],
+        row["holder"],
+        row["state"],
+        json.loads(row["data"]),
+        row["created"],
+    )
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -679,6 +720,46 @@ class Catalog:
         )
         return [e for e in map(self._entry, rows) if e is not None]
 
+    def lease_holders_all(self) -> list[str]:
+        """Every distinct lease holder (cheap: the recovery sweep looks for dead ones)."""
+        return [r[0] for r in self._exec("SELECT DISTINCT holder FROM leases")]
+
+    def drop_leases_of(self, holders: Sequence[str]) -> None:
+        for holder in holders:
+            self.drop_leases(holder)
+
     def lease_holders(self, entry_id: str) -> list[str]:
         rows = self._exec("SELECT holder FROM leases WHERE entry_id = ?", (entry_id,))
         return [r[0] for r in rows]
+
+    # -- intents: mutations in flight (forge_store.recovery) ------------------------------------
+
+    def add_intent(self, intent: IntentRow) -> None:
+        self._exec(
+            "INSERT INTO intents(id, kind, lock, holder, state, data, created) VALUES (?,?,?,?,?,?,?)",
+            (
+                intent.id,
+                intent.kind,
+                intent.lock,
+                intent.holder,
+                intent.state,
+                json.dumps(intent.data, sort_keys=True),
+                intent.created,
+            ),
+        )
+
+    def intents(self, lock: str | None = None) -> list[IntentRow]:
+        if lock is None:
+            rows = self._exec("SELECT * FROM intents ORDER BY created")
+        else:
+            rows = self._exec("SELECT * FROM intents WHERE lock = ? ORDER BY created", (lock,))
+        return [_intent(r) for r in rows]
+
+    def has_intents(self) -> bool:
+        return self._exec("SELECT 1 FROM intents LIMIT 1").fetchone() is not None
+
+    def set_intent_state(self, intent_id: str, state: str) -> None:
+        self._exec("UPDATE intents SET state = ? WHERE id = ?", (state, intent_id))
+
+    def delete_intent(self, intent_id: str) -> None:
+        self._exec("DELETE FROM intents WHERE id = ?", (intent_id,))

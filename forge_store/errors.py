@@ -236,6 +236,12 @@ class DiskFull(StorageError):
     reference = "disk-full"
 
 
+class BytecodeFailed(StorageError):
+    """The bytecode compiler died, or did not write the pyc files it was asked for."""
+
+    reference = "bytecode-failed"
+
+
 # errno -> (class, what happened, hint); the faults of the machine that no code change would fix
 _STORAGE_ERRNOS: dict[int, tuple[type[StorageError], str, str]] = {
     errno.EACCES: (

@@ -159,15 +159,19 @@ def _trash_time(path: Path) -> float:
             return 0.0
 
 
-def _to_trash(store: Store, rel: str, stamp: float) -> Path:
-    """Rename ``store/<rel>`` into the trash; it must be unsealed first (a directory is moved to
-    another parent only if it is writable: its ``..`` changes)."""
+def _to_trash(store: Store, rel: str, stamp: float, token: str) -> Path:
+    """Rename ``store/<rel>`` into the trash as ``<time>.<rel>.<token of this gc>``; it must be
+    unsealed first (a directory is moved to another parent only if it is writable: its ``..``
+    changes). The token ties it to this gc's intent: a gc killed before its commit is undone by
+    moving the entries whose rows survived back (``recovery``)."""
+    from . import faults
     from .seal import unseal
 
     src = store.home.store / rel
     store.home.trash.mkdir(parents=True, exist_ok=True)
-    dest = store.home.trash / f"{int(stamp)}.{rel}.{uuid.uuid4().hex[:8]}"
+    dest = store.home.trash / f"{int(stamp)}.{rel}.{token}"
     unseal(src)
+    faults.point("gc-move")
     os.rename(src, dest)
     return dest
 
@@ -181,16 +185,38 @@ def _reseal(path: Path) -> None:
 def _collect_entries(
     store: Store, dry_run: bool, now: float
 ) -> tuple[list[Collected], list[Collected], list[str], int]:
+    from . import faults, recovery
+
+    token = uuid.uuid4().hex[:8]
+    with store.store_lock(sweep=False):
+        swept = [] if dry_run else recovery.sweep_store(store)
+        intent = None if dry_run else recovery.begin(store, "gc", "store", {"token": token})
+        try:
+            found, orphans, kept, dead = _collect_locked(store, dry_run, now, token, intent)
+            out = found, orphans, kept, dead + sum(1 for s in swept if s.startswith("lease "))
+        except BaseException:
+            if intent is not None:
+                recovery.abandon(store, intent)
+            raise
+        faults.point("gc-committed")
+    return out
+
+
+def _collect_locked(
+    store: Store, dry_run: bool, now: float, token: str, intent: str | None
+) -> tuple[list[Collected], list[Collected], list[str], int]:
+    from .recovery import lease_alive
+
     cat = store.catalog
     entries: list[Collected] = []
     orphans: list[Collected] = []
     kept: list[str] = []
     moved: list[tuple[Path, Path]] = []  # (trash path, original) to undo when the transaction fails
-    with store.store_lock(), cat.transaction():
+    with cat.transaction():
         leases: dict[str, list[str]] = {}
         dead: list[tuple[str, str]] = []
         for entry_id, holder in cat.leases():
-            if holder_alive(holder):
+            if lease_alive(store, holder):
                 leases.setdefault(entry_id, []).append(holder)
             else:
                 dead.append((entry_id, holder))
@@ -204,7 +230,7 @@ def _collect_entries(
                 if not dry_run:
                     original = store.home.store / row.dir
                     if os.path.lexists(original):
-                        moved.append((_to_trash(store, row.dir, now), original))
+                        moved.append((_to_trash(store, row.dir, now, token), original))
                     cat.delete_entry(row.id)
             known = {row.dir for row in cat.all_entries()} | {e.dir for e in entries}
             for child in sorted(store.home.store.iterdir()) if store.home.store.is_dir() else []:
@@ -215,10 +241,12 @@ def _collect_entries(
                 usage = walk(child)
                 orphans.append(Collected(None, None, None, child.name, usage.bytes, usage.inodes))
                 if not dry_run:
-                    moved.append((_to_trash(store, child.name, now), child))
+                    moved.append((_to_trash(store, child.name, now, token), child))
             if not dry_run:
                 for entry_id, holder in dead:
                     cat.drop_lease(entry_id, holder)
+            if intent is not None:
+                cat.delete_intent(intent)
         except BaseException:
             for trashed, original in reversed(moved):  # best effort: the rows are rolled back
                 with contextlib.suppress(OSError):

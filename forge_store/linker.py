@@ -16,6 +16,7 @@ links are short enough to be "fast" symlinks (stored in the inode: no data block
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import filecmp
@@ -28,13 +29,15 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from . import wheelcheck
+from . import faults, wheelcheck
 from .elf import origin_path
 from .errors import LinkConflict
 from .models import Interpreter, LinkMode, OriginClimb, StoredWheel
 
 RECORD_VARIANTS = "records"  # see ingest.RECORD_VARIANTS (the linker does not import ingest)
 HOP = ".forge"
+LOG_NAME = "log"  # a durable journal's step log, in its scratch dir
+TXN_PREFIX = ".forge-txn-"
 EMPTY_MARKER = ".empty"  # a sealed empty file in the store root: every env's REQUESTED links to it
 
 
@@ -430,12 +433,29 @@ def build_layout(env: EnvPaths, specs: Iterable[DistSpec], mode: LinkMode, store
 class Journal:
     """Filesystem changes that can be undone: removals are moves into a scratch dir of the env."""
 
-    def __init__(self, prefix: Path) -> None:
-        self.scratch = prefix / f".forge-txn-{uuid.uuid4().hex[:12]}"
+    def __init__(self, prefix: Path, scratch: Path | None = None) -> None:
+        self.scratch = scratch or prefix / f".forge-txn-{uuid.uuid4().hex[:12]}"
         self._undo: list[Callable[[], None]] = []
         self._n = 0
         self.created = 0
         self.removed = 0
+        self._log_fd: int | None = None
+        if scratch is not None:  # durable: every step is logged before it is taken (see replay)
+            scratch.mkdir()
+            self._log_fd = os.open(scratch / LOG_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def _log(self, op: str, path: Path, n: int = 0) -> None:
+        """Append one step to the scratch dir's log before taking it: a process killed at any
+        point leaves a log from which :func:`replay_rollback` undoes exactly what was done (a
+        kill needs no fsync: the page cache outlives the process)."""
+        faults.point("link-op")
+        if self._log_fd is not None:
+            os.write(self._log_fd, (json.dumps([op, n, str(path)]) + "\n").encode())
+
+    def _close_log(self) -> None:
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
 
     def _stash(self) -> Path:
         if not self.scratch.exists():
@@ -447,11 +467,13 @@ class Journal:
         if not os.path.lexists(path):
             return
         dest = self._stash()
+        self._log("r", path, self._n)
         os.rename(path, dest)
         self._undo.append(lambda: os.rename(dest, path))
         self.removed += 1
 
     def rmdir_if_empty(self, path: Path) -> None:
+        self._log("x", path)
         try:
             os.rmdir(path)
         except OSError as exc:
@@ -465,6 +487,7 @@ class Journal:
             return
         if os.path.lexists(path):
             raise LinkConflict(f"{path} exists and is not a directory Forge manages")
+        self._log("m", path)
         os.mkdir(path)
         self._undo.append(lambda: os.rmdir(path))
 
@@ -477,18 +500,21 @@ class Journal:
 
     def symlink(self, target: str, path: Path) -> None:
         self._check_free(path)
+        self._log("c", path)
         os.symlink(target, path)
         self._undo.append(lambda: os.unlink(path))
         self.created += 1
 
     def hardlink(self, src: str, path: Path) -> None:
         self._check_free(path)
+        self._log("c", path)
         os.link(src, path)
         self._undo.append(lambda: os.unlink(path))
         self.created += 1
 
     def copy(self, src: str, path: Path) -> None:
         self._check_free(path)
+        self._log("c", path)
         shutil.copy2(src, path)
         os.chmod(path, os.stat(path).st_mode | 0o200)
         self._undo.append(lambda: os.unlink(path))
@@ -496,6 +522,7 @@ class Journal:
 
     def write(self, path: Path, data: bytes, mode: int) -> None:
         self._check_free(path)
+        self._log("c", path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             os.write(fd, data)
@@ -509,6 +536,7 @@ class Journal:
         from .seal import remove_tree
 
         self._undo.clear()
+        self._close_log()
         if self.scratch.exists():
             remove_tree(self.scratch)
 
@@ -522,8 +550,45 @@ class Journal:
             except OSError as exc:  # keep undoing: leave as little behind as possible
                 errors.append(exc)
         self._undo.clear()
+        self._close_log()
         if self.scratch.exists():
             remove_tree(self.scratch)
+
+
+def replay_rollback(scratch: Path) -> None:
+    """Undo, from its log, a journal whose process died before the catalog recorded the change:
+    the steps are undone newest first, each tolerant of not having happened (a step is logged
+    just before it is taken). Then the scratch dir goes."""
+    from .seal import remove_tree
+
+    try:
+        lines = (scratch / LOG_NAME).read_text().splitlines()
+    except FileNotFoundError:
+        lines = []
+    steps: list[tuple[str, int, Path]] = []
+    for line in lines:
+        try:
+            op, n, raw = json.loads(line)
+        except ValueError:  # a line cut short by the kill: its step was not taken
+            continue
+        steps.append((str(op), int(n), Path(raw)))
+    for op, n, path in reversed(steps):
+        if op == "c":
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        elif op == "m":
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+        elif op == "x":
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path)
+        elif op == "r":
+            stashed = scratch / str(n)
+            if os.path.lexists(stashed):
+                if os.path.lexists(path):  # should not be: later steps at this path are undone
+                    remove_tree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+                os.rename(stashed, path)
+    remove_tree(scratch)
 
 
 class Applier:
@@ -640,6 +705,7 @@ def apply(
     store_root: Path,
     evict: Sequence[Path] = (),
     repair: bool = False,
+    scratch: Path | None = None,
 ) -> tuple[Journal, str | None]:
     """Apply ``old -> new``; on error everything done is undone and the error re-raised.
 
@@ -647,8 +713,9 @@ def apply(
     ``rollback()`` if recording it failed) and the fallback reason, if the mode had to change.
     ``repair``: also check every node the diff keeps against the disk (:func:`check_node`) and
     put back what is missing or different (a link deleted by hand, a stale launcher).
+    ``scratch``: make the journal durable there (its log survives a kill; see :func:`replay_rollback`).
     """
-    journal = Journal(env.prefix)
+    journal = Journal(env.prefix, scratch)
     applier = Applier(env, journal, mode, store_root, repair=repair)
     try:
         for path in evict:

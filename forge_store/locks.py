@@ -117,24 +117,69 @@ def _record_holder(fd: int) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, timeout: float) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Timeout(path, timeout, holders([path]) or _recorded_holder(fd)) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
-        _record_holder(fd)
+def file_lock(path: Path, timeout: float, *, unlink: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block.
+
+    ``unlink``: delete the lock file before letting go (for per-wheel locks, which would pile up
+    otherwise); a waiter that then holds the deleted file sees it is not the one at ``path`` any
+    more and starts again, so two processes never both believe they hold the lock.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            yield
+            delay = 0.005
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise Timeout(path, timeout, holders([path]) or _recorded_holder(fd)) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.2)
+            if unlink and not _is_current(fd, path):
+                continue  # the holder deleted it as we waited: lock the file there now
+            _record_holder(fd)
+            try:
+                yield
+            finally:
+                if unlink:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            return
+        finally:
+            os.close(fd)
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+@contextlib.contextmanager
+def try_lock(path: Path) -> Iterator[bool]:
+    """Lock ``path`` if nobody holds it, without waiting: yields whether we hold it (a missing
+    file counts as free: its holder deleted it, or never got that far). This is how a dead
+    holder is told from a live one: flock dies with its process."""
+    try:
+        fd = os.open(path, os.O_RDONLY)  # flock needs no write access (a read-only FORGE_HOME)
+    except FileNotFoundError:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -158,3 +203,21 @@ def is_held(path: Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+class HeldFile:
+    """A lock file held for the life of this object (or the process): a lease holder's proof of
+    life. ``close()`` lets go and deletes it."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            os.close(self._fd)
+            self._fd = None

@@ -63,10 +63,15 @@ from .models import (
 if TYPE_CHECKING:
     from .ingest import WheelInfo
     from .linker import DistSpec
+    from .locks import HeldFile
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 GLOBAL_PREFIX = "@global-"
 BUILD_PREFIX = "@build-"
+
+
+def env_lock_name(name: str) -> str:
+    return f"env-{name.replace('/', '_')}"
 
 
 def _env_info(row: EnvRow) -> EnvInfo:
@@ -112,6 +117,7 @@ class Store:
         self.read_only = read_only
         self._catalog: Catalog | None = None
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._held: HeldFile | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -132,6 +138,9 @@ class Store:
         return self._catalog
 
     def close(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
@@ -143,13 +152,24 @@ class Store:
         self.close()
 
     @contextlib.contextmanager
-    def _lock(self, name: str) -> Iterator[None]:
+    def _lock(
+        self, name: str, timeout: float | None = None, *, unlink: bool = False, sweep: bool = True
+    ) -> Iterator[None]:
+        """Hold ``locks/NAME.lock``; having it, first recover what dead processes left (see
+        ``forge_store.recovery``: one query when nothing is pending; the store lock also sweeps
+        leftovers unless ``sweep`` is false)."""
+        from . import recovery
         from .locks import Timeout, file_lock
 
         self.catalog.check_writable()  # a read-only FORGE_HOME: say so before anything changes
         self.home.locks.mkdir(parents=True, exist_ok=True)
         try:
-            with file_lock(self.home.locks / f"{name}.lock", self.lock_timeout):
+            wait = self.lock_timeout if timeout is None else timeout
+            with file_lock(self.home.locks / f"{name}.lock", wait, unlink=unlink):
+                if name == "store" and sweep:
+                    recovery.sweep_store(self)
+                elif sweep:
+                    recovery.heal(self, name)
                 yield
         except Timeout as exc:
             by = ", ".join(exc.holders) or "another process"
@@ -160,12 +180,29 @@ class Store:
                 timeout=exc.timeout,
             ) from None
 
-    def store_lock(self) -> contextlib.AbstractContextManager[None]:
-        """The lock under which entries are published or removed."""
-        return self._lock("store")
+    def store_lock(self, *, sweep: bool = True) -> contextlib.AbstractContextManager[None]:
+        """The lock under which entries are published or removed (``sweep``: heal and sweep what
+        dead processes left first; gc's dry run must not)."""
+        return self._lock("store", sweep=sweep)
 
     def env_lock(self, name: str) -> contextlib.AbstractContextManager[None]:
-        return self._lock(f"env-{name.replace('/', '_')}")
+        return self._lock(env_lock_name(name))
+
+    def work_lock(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A lock for one piece of slow work (``ingest-SHA``, ``pyc-ID``): waits as long as the
+        holder works, and its file is deleted afterwards."""
+        from .publish import WORK_LOCK_TIMEOUT
+
+        return self._lock(name, max(self.lock_timeout, WORK_LOCK_TIMEOUT), unlink=True)
+
+    def _hold(self) -> None:
+        """Hold this Store's holder file before taking a lease: the sweep tells a dead holder's
+        leases from a live one's by whether that file is locked."""
+        if self._held is None:
+            from .locks import HeldFile
+            from .recovery import holder_file
+
+            self._held = HeldFile(holder_file(self, self.holder))
 
     def config_lock(self) -> contextlib.AbstractContextManager[None]:
         """The lock under which ``config.json`` (per-env settings, :mod:`.settings`) is rewritten."""
@@ -258,9 +295,12 @@ class Store:
 
         A known entry whose directory was deleted by hand is unpacked again from this wheel (its
         content id must match); one left unsealed by a crash is sealed again."""
+        from . import publish
+
         targets = list(interpreters_) or [interpreters.current()]
         sha = wheel_sha256 or file_sha256(path)
         cat = self.catalog
+        self._hold()
         row = cat.entry_by_alias(sha)
         if row is None:
             from . import ingest
@@ -272,9 +312,9 @@ class Store:
             # leased only if still there: a concurrent gc may just have taken it
             row = cat.lease_entry(row.id, self.holder, alias=(sha, path.name))
             if row is not None:
-                return self._stored(self._ensure_climbs(self._ensure_pycs(row, targets)), reused=True)
+                return self._stored(self._ensure_climbs(publish.ensure_pycs(self, row, targets)), reused=True)
         try:
-            return self._ingest(path, sha, info, targets)
+            return publish.ingest(self, path, sha, info, targets)
         except InvalidWheel as exc:  # "cannot unpack" because the disk is full is no bad wheel
             fault = storage_error(exc)
             if fault is None:
@@ -285,97 +325,6 @@ class Store:
             if fault is None:
                 raise
             raise fault from exc
-
-    def _ingest(
-        self, path: Path, sha: str, info: WheelInfo | None, targets: Sequence[Interpreter]
-    ) -> StoredWheel:
-        """Unpack into ``tmp/``, finish everything there, then publish under the store lock:
-        contents sealed, ``rename()`` into the store, top sealed, catalog row committed. A crash
-        leaves a staging dir or an unrecorded directory, which the next publish replaces."""
-        from . import elf, ingest
-        from .seal import remove_tree, seal_contents, seal_top
-
-        info = info or ingest.inspect_wheel(path)
-        self.catalog.check_writable()
-        self.home.ensure()
-        staging = self.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"  # doctor: pid alive?
-        try:
-            cid, eps = ingest.unpack(info, staging)
-            site = staging / "site"
-            ns, climbs, size, nfiles = ingest.scan_entry(site, info.dist_info)
-            pyc_tags = ingest.compile_bytecode(site, targets)
-            ingest.record_bytecode(site, info.dist_info)
-            meta: dict[str, object] = {
-                "id": cid,
-                "name": info.name,
-                "version": info.version,
-                "filename": info.filename,
-                "tags": list(info.tags),
-                "requires_python": info.requires_python,
-                "requires_dist": list(info.requires_dist),
-                "entry_points": [dataclasses.asdict(e) for e in eps],
-                "namespace_dirs": ns,
-                "climbs": [dataclasses.asdict(c) for c in climbs],
-                "climb_scan": elf.SCAN_VERSION,
-                "has_data": (staging / "data").is_dir(),
-                "has_headers": (staging / "headers").is_dir(),
-                "has_scripts": (staging / "scripts").is_dir(),
-                "record_issues": list(info.record_issues),
-                "pyc_tags": pyc_tags,
-            }
-            ingest.write_meta(staging, meta)
-            # the top stays writable: renaming a directory to another parent needs write
-            # permission on it (only root does without)
-            seal_contents(staging)
-            cat = self.catalog
-            with self.store_lock():
-                row = cat.entry(cid)
-                if row is not None and self._entry_present(row, locked=True):
-                    reused = True
-                else:
-                    rel = row.dir if row is not None else self._entry_dir_name(cid)
-                    final = self.home.store / rel
-                    if os.path.lexists(final):  # published by a process that died before recording it
-                        remove_tree(final)
-                    os.rename(staging, final)
-                    seal_top(final)
-                    reused = False
-                try:
-                    with cat.transaction():
-                        if row is None:
-                            row = EntryRow(
-                                id=cid,
-                                dir=rel,
-                                name=info.name,
-                                version=info.version,
-                                dist_info=info.dist_info,
-                                tags=info.tags,
-                                requires_python=info.requires_python,
-                                wheel_sha256=sha,
-                                size=size,
-                                files=nfiles,
-                                pyc_tags=tuple(pyc_tags),
-                                meta=meta,
-                                refcount=0,
-                                created=time.time(),
-                            )
-                            cat.insert_entry(row)
-                        elif not reused:  # restored a deleted directory: it has these pycs now
-                            cat.set_pyc_tags(cid, pyc_tags, meta)
-                            row = cat.entry(cid)
-                            assert row is not None
-                        cat.add_alias(sha, cid, info.filename)
-                        cat.add_lease(cid, self.holder)
-                except BaseException:  # not recorded (a full disk, a locked catalog): not published
-                    if not reused:
-                        remove_tree(self.home.store / rel)
-                    raise
-        finally:
-            if os.path.lexists(staging):
-                remove_tree(staging)
-        if reused:
-            row = self._ensure_climbs(self._ensure_pycs(row, targets))
-        return self._stored(row, reused=reused)
 
     def _entry_present(self, row: EntryRow, *, locked: bool = False) -> bool:
         """Whether an entry's directory exists (False: deleted by hand, to be restored); one that
@@ -423,36 +372,6 @@ class Store:
             self.catalog.set_meta(row.id, meta)
         return dataclasses.replace(row, meta=meta)
 
-    def _ensure_pycs(self, row: EntryRow, targets: Sequence[Interpreter]) -> EntryRow:
-        """Add bytecode for interpreters an existing entry was not compiled for (under the store lock)."""
-        missing = [t for t in targets if t.cache_tag not in row.pyc_tags]
-        if not missing:
-            return row
-        from . import ingest
-        from .seal import seal, unseal
-
-        with self.store_lock():
-            fresh = self.catalog.entry(row.id)
-            assert fresh is not None
-            missing = [t for t in targets if t.cache_tag not in fresh.pyc_tags]
-            if not missing:
-                return fresh
-            path = self.home.store / fresh.dir
-            unseal(path)  # a crash from here on leaves it unsealed: _entry_present seals it again
-            try:
-                ingest.compile_bytecode(path / "site", missing)
-                ingest.record_bytecode(path / "site", fresh.dist_info)
-            finally:
-                seal(path)
-            tags = tuple(fresh.pyc_tags) + tuple(t.cache_tag for t in missing)
-            meta = dict(fresh.meta)
-            meta["pyc_tags"] = list(tags)
-            with self.catalog.transaction():
-                self.catalog.set_pyc_tags(fresh.id, tags, meta)
-            out = self.catalog.entry(fresh.id)
-            assert out is not None
-            return out
-
     def _discard_unused(self, entries: Sequence[StoredWheel]) -> None:
         """Remove entries this operation created if nothing links or leases them (rollback)."""
         from .seal import remove_tree
@@ -474,6 +393,7 @@ class Store:
     def lease(self, entry_id: str) -> StoredWheel:
         """Mark an existing entry as used by this operation until :meth:`release` (gc and rollbacks
         leave leased entries alone), and return it."""
+        self._hold()
         row = self.catalog.lease_entry(entry_id, self.holder)  # atomic against gc
         if row is None:
             raise NotFoundError(
@@ -634,10 +554,25 @@ class Store:
         layering: LayeringMode = LayeringMode.STACKED,
         link_mode: LinkMode = LinkMode.SYMLINK,
     ) -> EnvInfo:
-        from . import envs
+        self.catalog.check_writable()
+        with self.env_lock(name):
+            return self._create_locked(name, interp, path, kind, parent, layering, link_mode)
+
+    def _create_locked(
+        self,
+        name: str,
+        interp: Interpreter,
+        path: Path,
+        kind: EnvKind,
+        parent: str | None,
+        layering: LayeringMode,
+        link_mode: LinkMode,
+    ) -> EnvInfo:
+        """Write the venv into a staging dir, rename it into place, record it (dropping the
+        intent in that transaction); a kill before the commit is rolled back by recovery."""
+        from . import envs, faults, recovery
         from .seal import remove_tree
 
-        self.catalog.check_writable()
         if self.catalog.env(name) is not None:
             raise EnvExists(f"env {name!r} already exists", hint=f"`forge remove {name}` first")
         if self.catalog.env_by_path(str(path)) is not None:
@@ -656,6 +591,9 @@ class Store:
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.parent / f".{path.name}.forge-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        data: dict[str, object] = {"name": name, "path": str(path), "staging": str(staging)}
+        intent = recovery.begin(self, "create", env_lock_name(name), data)
+        placed = False
         try:
             envs.write_venv(
                 staging,
@@ -665,13 +603,21 @@ class Store:
                 layers=self.runtime_layers(info),
                 location=path,
             )
+            faults.point("create-written")
+            if path.exists():
+                path.rmdir()
+            os.rename(staging, path)
+            placed = True
+            faults.point("create-renamed")
             with self.catalog.transaction():
                 self.catalog.insert_env(_env_row(info))
-                if path.exists():
-                    path.rmdir()
-                os.rename(staging, path)
+                self.catalog.delete_intent(intent)
+            faults.point("create-committed")
         except BaseException:
             remove_tree(staging)
+            if placed and self.catalog.env(name) is None:
+                remove_tree(path)
+            recovery.abandon(self, intent)
             raise
         return info
 
@@ -748,8 +694,10 @@ class Store:
 
     def remove_env(self, name: str, *, recursive: bool = False) -> list[str]:
         """Delete an env and its links (never store content); refuses while children exist."""
-        from .seal import remove_tree
-
+        if self.catalog.env(name) is None and self.catalog.intents(env_lock_name(name)):
+            with self.env_lock(name):  # a remove killed after its commit: finishing it is the answer
+                if self.catalog.env(name) is None:
+                    return [name]
         env = self.env(name)
         kids = self.children(name)
         if kids and not recursive:
@@ -767,22 +715,40 @@ class Store:
                 self.catalog.delete_env(name)
             return [*removed, name]
         with self.env_lock(name):
-            trash = env.path.parent / f".{env.path.name}.forge-rm-{uuid.uuid4().hex[:8]}"
-            moved = False
+            if self.catalog.env(name) is None:  # a killed remove of it was rolled forward
+                return [*removed, name]
+            self._remove_locked(env)
+        removed.append(name)
+        return removed
+
+    def _remove_locked(self, env: EnvInfo) -> None:
+        """Move the env dir aside, forget the env, delete the dir; a kill anywhere is rolled
+        forward by recovery (the user asked for it gone)."""
+        from . import faults, recovery
+        from .seal import remove_tree
+
+        trash = env.path.parent / f".{env.path.name}.forge-rm-{uuid.uuid4().hex[:8]}"
+        data: dict[str, object] = {"name": env.name, "path": str(env.path), "trash": str(trash)}
+        intent = recovery.begin(self, "remove", env_lock_name(env.name), data)
+        moved = False
+        try:
             if env.path.exists():
                 os.rename(env.path, trash)
                 moved = True
-            try:
-                with self.catalog.transaction():
-                    self.catalog.delete_env(name)
-            except BaseException:
-                if moved:
-                    os.rename(trash, env.path)
-                raise
+            faults.point("remove-moved")
+            with self.catalog.transaction():
+                self.catalog.delete_env(env.name)
+                self.catalog.set_intent_state(intent, "committed")
+        except BaseException:
             if moved:
-                remove_tree(trash)
-        removed.append(name)
-        return removed
+                os.rename(trash, env.path)
+            recovery.abandon(self, intent)
+            raise
+        faults.point("remove-committed")
+        if moved:
+            remove_tree(trash)
+        faults.point("remove-deleted")
+        recovery.finish(self, intent)
 
     # -- what an env sees -------------------------------------------------------------------------
 
@@ -934,6 +900,9 @@ class Store:
         env = self.env(env_name)
         self.require_env_dir(env)
         with self.env_lock(env_name):
+            from .recovery import sweep_env
+
+            sweep_env(self, env)
             report = self._change_locked(env, add, remove, local, manifest or {}, evict)
         relinked = self._relink_children(env_name)
         return dataclasses.replace(report, relinked_children=tuple(relinked))
@@ -1101,7 +1070,7 @@ class Store:
         repair: bool = False,
         previous: EnvInfo | None = None,
     ) -> InstallReport:
-        from . import linker
+        from . import faults, linker, recovery
 
         self._require_entries([s.entry for s in (*old_specs, *new_specs)], env.name)
         paths = linker.EnvPaths(env.path, env.site_packages, env.interpreter)
@@ -1109,9 +1078,25 @@ class Store:
         old_mode = previous.link_mode if previous is not None else mode
         old_layout = linker.build_layout(paths, old_specs, old_mode, self.home.store)
         new_layout = linker.build_layout(paths, new_specs, mode, self.home.store)
-        journal, fallback = linker.apply(
-            paths, old_layout, new_layout, mode=mode, store_root=self.home.store, evict=evict, repair=repair
-        )
+        # durable: a kill from here on is rolled back from the journal's log by the next holder
+        # of the env lock; the commit drops the intent, so a kill after it keeps the change
+        scratch = env.path / f"{linker.TXN_PREFIX}{uuid.uuid4().hex[:12]}"
+        intent = recovery.begin(self, "change", env_lock_name(env.name), {"scratch": str(scratch)})
+        try:
+            journal, fallback = linker.apply(
+                paths,
+                old_layout,
+                new_layout,
+                mode=mode,
+                store_root=self.home.store,
+                evict=evict,
+                repair=repair,
+                scratch=scratch,
+            )
+        except BaseException:
+            recovery.abandon(self, intent)
+            raise
+        faults.point("change-linked")
         try:
             with self.catalog.transaction():
                 self.catalog.set_links(env.name, new_rows)
@@ -1120,9 +1105,12 @@ class Store:
                 for name, requirement in manifest.items():
                     self.catalog.set_manifest(env.name, name, requirement)
                 self.catalog.drop_leases(self.holder)
+                self.catalog.delete_intent(intent)
         except BaseException:
             journal.rollback()
+            recovery.abandon(self, intent)
             raise
+        faults.point("change-committed")
         journal.commit()
         return InstallReport(env.name, tuple(actions), mode, fallback)
 

@@ -382,11 +382,11 @@ def test_a_failing_move_is_undone_and_reported_in_one_line(
     real = gc_mod._to_trash
     calls: list[str] = []
 
-    def flaky(store: Store, rel: str, stamp: float) -> Path:
+    def flaky(store: Store, rel: str, stamp: float, token: str) -> Path:
         calls.append(rel)
         if len(calls) == 2:
             raise PermissionError(13, "Permission denied", rel)
-        return real(store, rel, stamp)
+        return real(store, rel, stamp, token)
 
     monkeypatch.setattr(gc_mod, "_to_trash", flaky)
     with Store(forge_home) as s, pytest.raises(GcFailed, match="Permission denied"):

@@ -1,0 +1,250 @@
+"""Ingest and publish: a wheel becomes a sealed store entry; bytecode is added to existing ones.
+
+Usage (through the facade)::
+
+    entry = store.add_wheel(Path("six-1.17.0-py2.py3-none-any.whl"))
+
+Both steps do the slow work (unpack, scan, compile) outside the store lock, in a staging dir
+below ``tmp/``, and take the store lock only to move the result into the store and record it:
+
+- :func:`ingest` holds ``ingest-<wheel sha256>`` while it works, so two processes ingesting one
+  wheel unpack it once (the second waits, then reuses the published entry); its intent names the
+  staging dir, which recovery removes if the process dies.
+- :func:`ensure_pycs` (an entry gains an interpreter) holds ``pyc-<entry id>``, compiles into a
+  staging tree of hardlinks to the entry's sources, then, under the store lock, moves the new pyc
+  files into the entry and reseals it: other processes wait for the lock a moment, not for torch
+  to compile.
+
+Publish order: contents sealed, ``rename()`` into the store, top sealed, catalog row committed
+(with the intent dropped in the same transaction). A crash leaves a staging dir (removed by the
+next holder of the lock or the store sweep) or an unrecorded directory (replaced by the next
+publish of that content, or collected by gc).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import faults, recovery
+from .catalog import EntryRow
+from .models import Interpreter, StoredWheel
+
+if TYPE_CHECKING:
+    from .ingest import WheelInfo
+    from .store import Store
+
+# a second ingest of one wheel waits for the first to finish unpacking it, however long that takes
+WORK_LOCK_TIMEOUT = 3600.0
+
+
+def ingest(
+    store: Store, path: Path, sha: str, info: WheelInfo | None, targets: Sequence[Interpreter]
+) -> StoredWheel:
+    """Unpack, finish and publish a wheel (the caller found no usable entry for it)."""
+    lock = f"ingest-{sha}"
+    with store.work_lock(lock):
+        row = store.catalog.entry_by_alias(sha)  # published by whoever held the lock before us
+        if row is not None and store._entry_present(row):
+            leased = store.catalog.lease_entry(row.id, store.holder, alias=(sha, path.name))
+            if leased is not None:
+                return store._stored(store._ensure_climbs(ensure_pycs(store, leased, targets)), reused=True)
+        staging = store.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"
+        intent = recovery.begin(store, "ingest", lock, {"staging": str(staging)})
+        try:
+            row, reused = _unpack_and_publish(store, path, sha, info, targets, staging, intent)
+        finally:
+            if os.path.lexists(staging):
+                from .seal import remove_tree
+
+                remove_tree(staging)
+            if store.catalog.intents(lock):
+                recovery.abandon(store, intent)
+    if reused:
+        row = store._ensure_climbs(ensure_pycs(store, row, targets))
+    return store._stored(row, reused=reused)
+
+
+def _unpack_and_publish(
+    store: Store,
+    path: Path,
+    sha: str,
+    info: WheelInfo | None,
+    targets: Sequence[Interpreter],
+    staging: Path,
+    intent: str,
+) -> tuple[EntryRow, bool]:
+    from . import elf
+    from . import ingest as unpacker
+    from .seal import remove_tree, seal_contents, seal_top
+
+    info = info or unpacker.inspect_wheel(path)
+    faults.point("ingest-unpack")
+    cid, eps = unpacker.unpack(info, staging)
+    faults.point("ingest-unpacked")
+    site = staging / "site"
+    ns, climbs, size, nfiles = unpacker.scan_entry(site, info.dist_info)
+    pyc_tags = unpacker.compile_bytecode(site, targets)
+    unpacker.record_bytecode(site, info.dist_info)
+    faults.point("ingest-compiled")
+    meta: dict[str, object] = {
+        "id": cid,
+        "name": info.name,
+        "version": info.version,
+        "filename": info.filename,
+        "tags": list(info.tags),
+        "requires_python": info.requires_python,
+        "requires_dist": list(info.requires_dist),
+        "entry_points": [dataclasses.asdict(e) for e in eps],
+        "namespace_dirs": ns,
+        "climbs": [dataclasses.asdict(c) for c in climbs],
+        "climb_scan": elf.SCAN_VERSION,
+        "has_data": (staging / "data").is_dir(),
+        "has_headers": (staging / "headers").is_dir(),
+        "has_scripts": (staging / "scripts").is_dir(),
+        "record_issues": list(info.record_issues),
+        "pyc_tags": pyc_tags,
+    }
+    unpacker.write_meta(staging, meta)
+    # the top stays writable: renaming a directory to another parent needs write permission on
+    # it (only root does without)
+    seal_contents(staging)
+    cat = store.catalog
+    with store.store_lock():
+        row = cat.entry(cid)
+        if row is not None and store._entry_present(row, locked=True):
+            reused = True
+            rel = row.dir
+        else:
+            rel = row.dir if row is not None else store._entry_dir_name(cid)
+            final = store.home.store / rel
+            if os.path.lexists(final):  # published by a process that died before recording it
+                remove_tree(final)
+            faults.point("publish-rename")
+            os.rename(staging, final)
+            faults.point("publish-renamed")
+            seal_top(final)
+            reused = False
+        try:
+            with cat.transaction():
+                if row is None:
+                    row = EntryRow(
+                        id=cid,
+                        dir=rel,
+                        name=info.name,
+                        version=info.version,
+                        dist_info=info.dist_info,
+                        tags=info.tags,
+                        requires_python=info.requires_python,
+                        wheel_sha256=sha,
+                        size=size,
+                        files=nfiles,
+                        pyc_tags=tuple(pyc_tags),
+                        meta=meta,
+                        refcount=0,
+                        created=time.time(),
+                    )
+                    cat.insert_entry(row)
+                elif not reused:  # restored a deleted directory: it has these pycs now
+                    cat.set_pyc_tags(cid, pyc_tags, meta)
+                    row = cat.entry(cid)
+                    assert row is not None
+                cat.add_alias(sha, cid, info.filename)
+                cat.add_lease(cid, store.holder)
+                cat.delete_intent(intent)
+        except BaseException:  # not recorded (a full disk, a locked catalog): not published
+            if not reused:
+                remove_tree(store.home.store / rel)
+            raise
+        faults.point("publish-committed")
+    return row, reused
+
+
+def ensure_pycs(store: Store, row: EntryRow, targets: Sequence[Interpreter]) -> EntryRow:
+    """Add bytecode for interpreters an existing entry was not compiled for; the compile runs
+    outside the store lock (see the module docstring)."""
+    if all(t.cache_tag in row.pyc_tags for t in targets):
+        return row
+    from . import ingest as unpacker
+    from .seal import remove_tree, seal, unseal
+
+    lock = f"pyc-{row.id}"
+    with store.work_lock(lock):
+        fresh = store.catalog.entry(row.id)
+        if fresh is None:
+            return row  # collected meanwhile: the caller's lease check finds out
+        missing = [t for t in targets if t.cache_tag not in fresh.pyc_tags]
+        if not missing:
+            return fresh
+        entry = store.home.store / fresh.dir
+        staging = store.home.tmp / f"pyc-{os.getpid()}-{uuid.uuid4().hex}"
+        intent = recovery.begin(store, "pyc", lock, {"staging": str(staging)})
+        try:
+            sources = _link_sources(entry / "site", staging)
+            unpacker.compile_bytecode(staging, missing)
+            faults.point("pyc-compiled")
+            tags = tuple(fresh.pyc_tags) + tuple(t.cache_tag for t in missing)
+            meta = {**fresh.meta, "pyc_tags": list(tags)}
+            with store.store_lock():
+                unseal(entry)  # a crash from here on leaves it unsealed: _entry_present reseals it
+                try:
+                    _move_pycs(staging, entry / "site", sources)
+                    unpacker.record_bytecode(entry / "site", fresh.dist_info)
+                    faults.point("pyc-moved")
+                finally:
+                    seal(entry)
+                with store.catalog.transaction():
+                    store.catalog.set_pyc_tags(fresh.id, tags, meta)
+                    store.catalog.delete_intent(intent)
+        finally:
+            if os.path.lexists(staging):
+                remove_tree(staging)
+            if store.catalog.intents(lock):
+                recovery.abandon(store, intent)
+    out = store.catalog.entry(row.id)
+    assert out is not None
+    return out
+
+
+def _link_sources(site: Path, staging: Path) -> list[str]:
+    """A tree of hardlinks (copies where the kernel refuses) to every ``.py`` of ``site``, the
+    directories that hold them; returns their relative paths."""
+    import shutil
+
+    rels: list[str] = []
+    for dirpath, dirs, names in os.walk(site):
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not os.path.islink(os.path.join(dirpath, d))]
+        rel_dir = os.path.relpath(dirpath, site)
+        made = False
+        for name in names:
+            if not name.endswith(".py"):
+                continue
+            if not made:
+                os.makedirs(staging / rel_dir, exist_ok=True)
+                made = True
+            src = os.path.join(dirpath, name)
+            dest = staging / rel_dir / name
+            try:
+                os.link(src, dest)
+            except OSError:
+                shutil.copyfile(src, dest)
+            rels.append(os.path.normpath(os.path.join(rel_dir, name)))
+    return rels
+
+
+def _move_pycs(staging: Path, site: Path, sources: Sequence[str]) -> None:
+    """Move the pyc files compiled in ``staging`` into the same places in ``site``."""
+    dirs = {os.path.dirname(rel) for rel in sources}
+    for rel_dir in sorted(dirs):
+        cache = staging / rel_dir / "__pycache__"
+        if not cache.is_dir():
+            continue
+        dest = site / rel_dir / "__pycache__"
+        dest.mkdir(exist_ok=True)
+        for pyc in os.listdir(cache):
+            os.replace(cache / pyc, dest / pyc)
