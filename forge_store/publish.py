@@ -48,6 +48,7 @@ def ingest(
 ) -> StoredWheel:
     """Unpack, finish and publish a wheel (the caller found no usable entry for it)."""
     lock = f"ingest-{sha}"
+    faults.point("ingest-lock-wait")
     with store.work_lock(lock):
         row = store.catalog.entry_by_alias(sha)  # published by whoever held the lock before us
         if row is not None and store._entry_present(row):

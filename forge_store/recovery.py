@@ -12,8 +12,8 @@ lock: one query when nothing is pending; otherwise each dead intent is recovered
 kind        what recovery does                                                          direction
 ==========  ==========================================================================  ==========
 change      replay the journal's step log backwards (``linker.replay_rollback``): the   back
-            env matches its catalog rows again (the commit deletes the intent, so an
-            intent means the catalog never recorded the change)
+            env matches its catalog rows again; an intent the commit marked
+            ``committed`` only has its scratch dir removed                              (forward)
 create      remove the staging dir, and the env dir if the catalog has no such env      back
 remove      move the env dir aside, forget the env, delete the dir                      forward
 ingest/pyc  remove the staging dir (an entry renamed but not recorded is replaced by    back
@@ -85,7 +85,10 @@ def heal(store: Store, held: str) -> int:
     lock can be taken without waiting. Our own intents are never touched. Returns how many
     were recovered."""
     cat = store.catalog
-    if cat.read_only or not cat.has_intents():
+    if cat.read_only:
+        return 0
+    sweep_leases(store)
+    if not cat.has_intents():
         return 0
     done = 0
     for intent in cat.intents():
@@ -133,7 +136,11 @@ def _recover_change(store: Store, intent: IntentRow) -> None:
     from .linker import replay_rollback
 
     scratch = _path(intent, "scratch")
-    if scratch is not None and scratch.is_dir():
+    if scratch is None or not scratch.is_dir():
+        return
+    if intent.state == "committed":  # the catalog has the change: only the journal is left
+        _remove(scratch)
+    else:
         replay_rollback(scratch)
 
 
@@ -226,6 +233,16 @@ def lease_alive(store: Store, holder: str) -> bool:
 # -- sweeping -----------------------------------------------------------------------------------
 
 
+def sweep_leases(store: Store, *, dry_run: bool = False) -> list[str]:
+    """Drop the leases of dead holders (one small query when there are none); returns them."""
+    cat = store.catalog
+    dead = [h for h in cat.lease_holders_all() if not lease_alive(store, h)]
+    if dead and not dry_run:
+        with cat.transaction():
+            cat.drop_leases_of(dead)
+    return dead
+
+
 def _leftovers(directory: Path, prefixes: tuple[str, ...]) -> list[Path]:
     try:
         with os.scandir(directory) as it:
@@ -253,15 +270,9 @@ def sweep_store(store: Store, *, dry_run: bool = False) -> list[str]:
     cat = store.catalog
     if cat.read_only:
         return []
+    out = [f"lease {h}" for h in sweep_leases(store, dry_run=dry_run)]
     if not dry_run:
         heal(store, "store")
-    out: list[str] = []
-    dead = [h for h in cat.lease_holders_all() if not lease_alive(store, h)]
-    if dead:
-        out.extend(f"lease {h}" for h in dead)
-        if not dry_run:
-            with cat.transaction():
-                cat.drop_leases_of(dead)
     # list first, then read the intents: an intent is recorded before its dir is made
     found = _leftovers(store.home.tmp, STAGING_PREFIXES)
     found += [p for p in _leftovers(store.home.envs, (".",)) if _is_env_leftover(p.name)]

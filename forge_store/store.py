@@ -1079,7 +1079,7 @@ class Store:
         old_layout = linker.build_layout(paths, old_specs, old_mode, self.home.store)
         new_layout = linker.build_layout(paths, new_specs, mode, self.home.store)
         # durable: a kill from here on is rolled back from the journal's log by the next holder
-        # of the env lock; the commit drops the intent, so a kill after it keeps the change
+        # of the env lock; after the commit (intent "committed") only the scratch dir is left
         scratch = env.path / f"{linker.TXN_PREFIX}{uuid.uuid4().hex[:12]}"
         intent = recovery.begin(self, "change", env_lock_name(env.name), {"scratch": str(scratch)})
         try:
@@ -1105,13 +1105,14 @@ class Store:
                 for name, requirement in manifest.items():
                     self.catalog.set_manifest(env.name, name, requirement)
                 self.catalog.drop_leases(self.holder)
-                self.catalog.delete_intent(intent)
+                self.catalog.set_intent_state(intent, "committed")
         except BaseException:
             journal.rollback()
             recovery.abandon(self, intent)
             raise
         faults.point("change-committed")
         journal.commit()
+        recovery.finish(self, intent)
         return InstallReport(env.name, tuple(actions), mode, fallback)
 
     def relink(self, env_name: str, *, repair: bool = False) -> InstallReport:
