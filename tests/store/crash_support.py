@@ -97,36 +97,55 @@ def problems(home: Path, modules: Sequence[str]) -> list[str]:
     for name, path in env_paths.items():
         if not path.is_dir():
             out.append(f"env {name}: dir {path} is gone")
+    for name, linked in view.items():
+        out.extend(env_problems(env_paths[name], name, linked, modules))
+    return out
+
+
+_CHECK = """\
+import importlib, importlib.metadata as m, json, os, re, sys
+site = [p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)][0]
+dists, missing = {}, []
+for d in m.distributions(path=[site]):
+    dists[re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower()] = d.version
+    for f in d.files or ():
+        if "__pycache__" in f.parts or f.suffix == ".pyc":
             continue
-        for p in path.glob(".forge-txn-*"):
-            out.append(f"journal left: {p}")
-    check = (
-        "import importlib, importlib.metadata as m, json, sys\n"
-        "seen = {}\n"
-        "for name in sys.argv[1:]:\n"
-        "    try:\n"
-        "        mod = importlib.import_module(name)\n"
-        "    except ImportError:\n"
-        "        continue\n"
-        "    seen[name] = getattr(mod, 'VERSION', '?')\n"
-        "print(json.dumps(seen))\n"
-    )
+        if not os.path.lexists(d.locate_file(f)):
+            missing.append(str(f))
+seen = {}
+for name in sys.argv[1:]:
+    try:
+        mod = importlib.import_module(name)
+    except ImportError:
+        continue
+    seen[name] = getattr(mod, "VERSION", "?")
+print(json.dumps({"dists": dists, "missing": missing[:5], "imports": seen}))
+"""
+
+
+def env_problems(path: Path, name: str, linked: Mapping[str, str], modules: Sequence[str] = ()) -> list[str]:
+    """What is wrong with one env: the distributions its site-packages shows (and their files)
+    must be exactly ``linked`` (canonical name -> version, from the catalog); each of
+    ``modules`` must import exactly when its dist is linked, at the linked ``VERSION``."""
     import json
 
-    for name, linked in view.items():
-        python = env_paths[name] / "bin" / "python"
-        if not python.exists():
-            out.append(f"env {name}: no bin/python")
-            continue
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-        proc = subprocess.run(
-            [str(python), "-c", check, *modules], capture_output=True, text=True, env=env, check=False
-        )
-        if proc.returncode != 0:
-            out.append(f"env {name}: python failed: {proc.stderr.strip()[-300:]}")
-            continue
-        seen = json.loads(proc.stdout)
-        want = {m: linked[m] for m in modules if m in linked}
-        if seen != want:
-            out.append(f"env {name}: imports {seen}, catalog links {want}")
+    out: list[str] = []
+    for p in path.glob(".forge-txn-*"):
+        out.append(f"journal left: {p}")
+    python = path / "bin" / "python"
+    if not python.exists():
+        return [*out, f"env {name}: no bin/python"]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    proc = subprocess.run([str(python), "-c", _CHECK, *modules], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        return [*out, f"env {name}: python failed: {proc.stderr.strip()[-300:]}"]
+    seen = json.loads(proc.stdout)
+    if seen["dists"] != dict(linked):
+        out.append(f"env {name}: shows {seen['dists']}, catalog links {dict(linked)}")
+    if seen["missing"]:
+        out.append(f"env {name}: files missing: {seen['missing']}")
+    want = {m: linked[m] for m in modules if m in linked}
+    if seen["imports"] != want:
+        out.append(f"env {name}: imports {seen['imports']}, catalog links {want}")
     return out

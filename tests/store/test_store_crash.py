@@ -368,8 +368,8 @@ class CrashMachine(RuleBasedStateMachine):
 
 
 CrashMachine.TestCase.settings = settings(
-    max_examples=4,
-    stateful_step_count=8,
+    max_examples=6,
+    stateful_step_count=15,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
@@ -380,3 +380,62 @@ test_random_sequences_with_kills = CrashMachine.TestCase
 def _no_fault_in_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FORGE_TEST_FAULT", raising=False)
     os.environ.pop("FORGE_TEST_FAULT_SYNC", None)
+
+
+def _forget_pycs(home: Path) -> None:
+    """Make the catalog believe no entry has bytecode, as if each served a new interpreter."""
+    import sqlite3
+
+    with sqlite3.connect(home / "catalog.sqlite3") as db:
+        db.execute("UPDATE entries SET pyc_tags = ''")
+
+
+def _pycs(home: Path) -> list[Path]:
+    return sorted((home / "store").glob("*/site/**/__pycache__/*.pyc"))
+
+
+def test_bytecode_for_a_new_interpreter_compiles_outside_the_store_lock(
+    forge_home: Path, wheels: dict[str, Path]
+) -> None:
+    _ok(forge(forge_home, "create", "e"))
+    _ok(forge(forge_home, "install", "--env", "e", str(wheels["alpha"])))
+    _forget_pycs(forge_home)
+    sync = forge_home.parent / "sync"
+    _ok(forge(forge_home, "create", "f"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI, "install", "--env", "f", str(wheels["alpha"])],
+        env=cli_env(forge_home, "pyc-compiled:pause", {"FORGE_TEST_FAULT_SYNC": str(sync)}),
+        cwd=str(REPO),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(sync, "pyc-compiled")
+    # the compile is done and not yet moved in: the store lock is free meanwhile
+    quick = forge(forge_home, "gc", "--grace", "0", extra={"FORGE_LOCK_TIMEOUT": "1"})
+    assert quick.returncode == 0, quick.stderr
+    Path(f"{sync}.go").touch()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    _healthy(forge_home)
+    import sqlite3
+
+    with sqlite3.connect(forge_home / "catalog.sqlite3") as db:
+        assert [r[0] for r in db.execute("SELECT pyc_tags FROM entries")] == [sys.implementation.cache_tag]
+    assert _pycs(forge_home)
+
+
+@pytest.mark.parametrize("point", ["pyc-intent", "pyc-compiled", "pyc-moved"])
+def test_bytecode_update_killed_at_each_point(forge_home: Path, wheels: dict[str, Path], point: str) -> None:
+    from forge_store.seal import is_sealed
+
+    _ok(forge(forge_home, "create", "e"))
+    _ok(forge(forge_home, "install", "--env", "e", str(wheels["alpha"])))
+    _ok(forge(forge_home, "create", "f"))
+    _forget_pycs(forge_home)
+    args = ("install", "--env", "f", str(wheels["alpha"]))
+    _killed(forge(forge_home, *args, fault=f"{point}:kill"), point)
+    _ok(forge(forge_home, *args))
+    _healthy(forge_home)
+    entry = next(p for p in (forge_home / "store").iterdir() if not p.name.startswith("."))
+    assert is_sealed(entry)
+    assert _pycs(forge_home)
