@@ -46,7 +46,7 @@ from .errors import ForgeError
 from .models import EnvInfo, EnvKind, LinkMode
 
 if TYPE_CHECKING:
-    from .catalog import EntryRow, EnvRow
+    from .catalog import EntryRow, EnvRow, IntentRow
     from .linker import Dir, Node
     from .store import Store
 
@@ -67,11 +67,11 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _holder_dead(holder: str) -> bool:
-    """A lease of a process on this host that is gone (gc's rule: other hosts always count)."""
-    from .gc import holder_alive
+def _holder_dead(store: Store, holder: str) -> bool:
+    """A lease of a process on this host that is gone (the sweeps' rule: ``recovery.lease_alive``)."""
+    from .recovery import lease_alive
 
-    return not holder_alive(holder)
+    return not lease_alive(store, holder, tidy=False)
 
 
 def _age(path: Path) -> float:
@@ -178,6 +178,23 @@ class Scan:
         self.users: dict[str, tuple[str, ...]] = {}
         self.missing_entries: set[str] = set()
         self.missing_dirs: set[str] = set()
+        self._owners: dict[str, IntentRow] | None = None
+
+    def _stale(self, path: Path) -> tuple[bool, int | None]:
+        """Whether a staging/journal/trash dir is a leftover: the intents decide for the dirs
+        Forge's mutations make (``recovery.classify``, shared with the sweeps); other names are
+        stale when the pid in their name is gone, or after an hour."""
+        from . import recovery
+
+        if self._owners is None:  # read after the dirs were listed (see classify)
+            self._owners = recovery.owners(self.store)
+        state = recovery.classify(self.store, path, self._owners)
+        if state == "live":
+            return False, None
+        if state in ("dead", "orphan"):
+            m = _PID_NAME.search(path.name)
+            return True, int(m.group(1)) if m is not None else None
+        return _staging_stale(path)
 
     def run(self) -> Diagnosis:
         cat = self.store.catalog
@@ -312,7 +329,7 @@ class Scan:
     def _leftovers_home(self) -> None:
         tmp = self.home.tmp
         for child in sorted(tmp.iterdir()) if tmp.is_dir() else []:
-            stale, pid = _staging_stale(child)
+            stale, pid = self._stale(child)
             if stale:
                 self.findings.append(StaleStaging(str(child), pid))
         from .gc import DEFAULT_GRACE, _trash_time
@@ -333,11 +350,13 @@ class Scan:
             return
         for child in siblings:
             if child.name.startswith(f".{name}.forge-tmp-"):
-                stale, pid = _staging_stale(child)
+                stale, pid = self._stale(child)
                 if stale:
                     self.findings.append(StaleStaging(str(child), pid))
-            elif child.name.startswith(f".{name}.forge-rm-") and (
-                lock_name is None or not self._locked(lock_name)
+            elif (
+                child.name.startswith(f".{name}.forge-rm-")
+                and (lock_name is None or not self._locked(lock_name))
+                and self._stale(child)[0]
             ):
                 self.findings.append(StaleEnvTrash(str(child)))
 
@@ -351,7 +370,7 @@ class Scan:
         for entry_id, holder in leases:
             by_holder.setdefault(holder, []).append(entry_id)
         for holder, ids in sorted(by_holder.items()):
-            if holder != self.store.holder and _holder_dead(holder):
+            if holder != self.store.holder and _holder_dead(self.store, holder):
                 self.findings.append(StaleLease(holder, tuple(sorted(ids))))
 
     # -- envs
@@ -375,7 +394,7 @@ class Scan:
 
         env = _env_info(row)
         for txn in sorted(path.glob(".forge-txn-*")):
-            if not self._locked(row.name):
+            if not self._locked(row.name) and self._stale(txn)[0]:
                 self.findings.append(StaleTxn(row.name, str(txn)))
         ours = row.kind != EnvKind.ADOPTED.value
         if ours:

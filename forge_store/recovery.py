@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import time
 import uuid
@@ -78,16 +79,17 @@ def abandon(store: Store, intent_id: str) -> None:
 # -- healing ------------------------------------------------------------------------------------
 
 
-def heal(store: Store, held: str) -> int:
+def heal(store: Store, held: str, *, leases: bool = True) -> int:
     """Recover the intents of dead processes (called with the lock ``held`` just taken).
 
     An intent on ``held`` is dead (we hold its lock now); one on another lock is dead if that
     lock can be taken without waiting. Our own intents are never touched. Returns how many
-    were recovered."""
+    were recovered. ``leases``: also drop the leases of dead holders."""
     cat = store.catalog
     if cat.read_only:
         return 0
-    sweep_leases(store)
+    if leases:
+        sweep_leases(store)
     if not cat.has_intents():
         return 0
     done = 0
@@ -210,9 +212,10 @@ def holder_file(store: Store, holder: str) -> Path:
     return store.home.locks / "holders" / f"{pid}-{token}.lock"
 
 
-def lease_alive(store: Store, holder: str) -> bool:
+def lease_alive(store: Store, holder: str, *, tidy: bool = True) -> bool:
     """Whether a lease's holder may still run. Another host's: always. Ours: it holds its holder
-    file; a lease of older code (no holder file) falls back to whether its pid exists."""
+    file; a lease of older code (no holder file) falls back to whether its pid exists.
+    ``tidy``: delete a dead holder's file (not for a read-only diagnosis)."""
     parts = holder.rsplit(":", 2)
     if len(parts) != 3 or parts[0] != socket.gethostname():
         return True
@@ -221,7 +224,7 @@ def lease_alive(store: Store, holder: str) -> bool:
     path = holder_file(store, holder)
     if path.exists():
         with try_lock(path) as free:
-            if free:
+            if free and tidy:
                 with contextlib.suppress(OSError):
                     path.unlink()
             return not free
@@ -251,15 +254,59 @@ def _leftovers(directory: Path, prefixes: tuple[str, ...]) -> list[Path]:
         return []
 
 
-def _owned(store: Store) -> set[str]:
-    """Paths the pending intents own (staging, scratch, trash dirs)."""
-    owned: set[str] = set()
+def owners(store: Store) -> dict[str, IntentRow]:
+    """Path -> the pending intent that owns it (staging, scratch, trash and env dirs)."""
+    owned: dict[str, IntentRow] = {}
     for intent in store.catalog.intents():
         for key in ("staging", "scratch", "trash", "path"):
             raw = intent.data.get(key)
             if raw:
-                owned.add(str(raw))
+                owned[str(raw)] = intent
     return owned
+
+
+def is_recovery_name(name: str) -> bool:
+    """Whether a name is one of the dirs Forge's mutations make and their intents own."""
+    return name.startswith((*STAGING_PREFIXES, TXN_PREFIX)) or _is_env_leftover(name)
+
+
+def classify(store: Store, path: Path, owned: dict[str, IntentRow]) -> str:
+    """What a leftover-looking dir is, the one rule ``forge doctor`` and the sweeps share:
+
+    - ``"live"``: a pending intent owns it and its holder still holds the intent's lock;
+    - ``"dead"``: a pending intent owns it and nobody holds that lock: the next command that
+      takes the lock rolls it forward or back (never delete it by hand: a journal is an undo log);
+    - ``"orphan"``: a dir of Forge's mutations that no intent owns (complete, or left by a Forge
+      before intents): safe to delete;
+    - ``"unknown"``: not a name these rules cover (the caller decides, say by age).
+
+    ``owned``: from :func:`owners`, listed *after* the dirs were (an intent is recorded before
+    its dir is made, so a dir seen first is never mistaken for an orphan)."""
+    intent = owned.get(str(path))
+    if intent is not None:
+        if intent.holder == store.holder:
+            return "live"
+        with try_lock(store.home.locks / f"{intent.lock}.lock") as free:
+            return "dead" if free else "live"
+    if not is_recovery_name(path.name):
+        return "unknown"
+    m = _PID_NAME.search(path.name)  # ingest-PID-*, .NAME.forge-tmp-PID-*: a Forge without intents
+    if m is not None and _pid_alive(int(m.group(1))):
+        return "live"
+    return "orphan"
+
+
+_PID_NAME = re.compile(r"-(\d+)-[0-9a-f]{8,}$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def sweep_store(store: Store, *, dry_run: bool = False) -> list[str]:
@@ -277,9 +324,9 @@ def sweep_store(store: Store, *, dry_run: bool = False) -> list[str]:
     found = _leftovers(store.home.tmp, STAGING_PREFIXES)
     found += [p for p in _leftovers(store.home.envs, (".",)) if _is_env_leftover(p.name)]
     if found:
-        owned = _owned(store)
+        owned = owners(store)
         for path in dict.fromkeys(found):
-            if str(path) in owned:
+            if classify(store, path, owned) != "orphan":
                 continue
             out.append(str(path))
             if not dry_run:
@@ -297,7 +344,7 @@ def sweep_env(store: Store, env: EnvInfo) -> None:
     found = _leftovers(env.path, (TXN_PREFIX,))
     if not found:
         return
-    owned = _owned(store)
+    owned = owners(store)
     for path in found:
-        if str(path) not in owned:
+        if classify(store, path, owned) == "orphan":
             _remove(path)

@@ -459,7 +459,12 @@ def fix(
     if dry_run:
         before = d.diagnose(store, verify=verify, progress=progress)
         return FixResult(before, tuple(plan(store, before)), (), None)
-    with store.store_lock():
+    from .recovery import heal
+
+    # interrupted operations are rolled forward or back first (their journals are undo logs, not
+    # litter); the leftovers doctor finds are then swept as its own repairs, so they are reported
+    with store.store_lock(sweep=False):
+        heal(store, "store", leases=False)
         before = d.diagnose(store, verify=verify, progress=progress)
         planned = plan(store, before)
         outcomes = apply(store, planned)
