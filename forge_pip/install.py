@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import datetime
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -339,7 +340,8 @@ class _Pipeline:
         self.target = target or target_python(interpreter)
         self._stack = contextlib.ExitStack()
         store.home.ensure()
-        scratch = Path(tempfile.mkdtemp(prefix="pip-", dir=store.home.tmp))
+        # named with our pid: the store lock's sweep removes it once this process is gone
+        scratch = Path(tempfile.mkdtemp(prefix=f"pip-{os.getpid()}-", dir=store.home.tmp))
         self._stack.callback(shutil.rmtree, scratch, True)
         cache = (index.cache_dir or store.home.cache) if index.use_cache else scratch / "cache"
         self.cache_dir = cache

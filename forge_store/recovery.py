@@ -40,13 +40,14 @@ from typing import TYPE_CHECKING
 
 from . import faults
 from .catalog import IntentRow
+from .errors import ForgeError
 from .locks import try_lock
 
 if TYPE_CHECKING:
     from .models import EnvInfo
     from .store import Store
 
-STAGING_PREFIXES = ("ingest-", "pyc-")
+STAGING_PREFIXES = ("ingest-", "pyc-", "pip-")  # pip-PID-*: forge_pip's scratch (downloads, builds)
 ENV_LEFTOVERS = (".forge-rm-", ".forge-tmp-")
 TXN_PREFIX = ".forge-txn-"
 
@@ -101,7 +102,10 @@ def heal(store: Store, held: str, *, leases: bool = True) -> int:
             continue
         with try_lock(store.home.locks / f"{intent.lock}.lock") as free:
             if free:
-                done += _recover_if_pending(store, intent)
+                # another lock's leftovers must not fail this command: left pending, they are
+                # recovered by the next holder of their own lock (which does fail loudly)
+                with contextlib.suppress(OSError, ForgeError):
+                    done += _recover_if_pending(store, intent)
     return done
 
 
@@ -296,7 +300,7 @@ def classify(store: Store, path: Path, owned: dict[str, IntentRow]) -> str:
     return "orphan"
 
 
-_PID_NAME = re.compile(r"-(\d+)-[0-9a-f]{8,}$")
+_PID_NAME = re.compile(r"-(\d+)-[0-9a-zA-Z_]{8,}$")  # uuid hex, or tempfile.mkdtemp's suffix
 
 
 def _pid_alive(pid: int) -> bool:

@@ -166,10 +166,13 @@ class Store:
         try:
             wait = self.lock_timeout if timeout is None else timeout
             with file_lock(self.home.locks / f"{name}.lock", wait, unlink=unlink):
-                if name == "store" and sweep:
-                    recovery.sweep_store(self)
-                elif sweep:
-                    recovery.heal(self, name)
+                try:
+                    if name == "store" and sweep:
+                        recovery.sweep_store(self)
+                    elif sweep:
+                        recovery.heal(self, name)
+                except OSError as exc:  # a full disk, a read-only file system: one typed line
+                    raise storage_error(exc) or exc from exc
                 yield
         except Timeout as exc:
             by = ", ".join(exc.holders) or "another process"

@@ -439,3 +439,33 @@ def test_bytecode_update_killed_at_each_point(forge_home: Path, wheels: dict[str
     entry = next(p for p in (forge_home / "store").iterdir() if not p.name.startswith("."))
     assert is_sealed(entry)
     assert _pycs(forge_home)
+
+
+def _fake_compiler(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "fake-python"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("exit 1", "exited with status 1"),
+        ("kill -9 $$", "exited with status -9"),
+        ("echo 3", "wrote 0 of 3 pyc files"),  # says it wrote pycs that are not there
+        ("echo '28 /x/y.py: No space left on device' >&2; exit 3", "no space left on device"),
+    ],
+)
+def test_a_failing_compiler_records_no_pyc_tags(tmp_path: Path, body: str, message: str) -> None:
+    import dataclasses
+
+    from forge_store import ingest, interpreters
+    from forge_store.errors import StorageError
+
+    site = tmp_path / "site"
+    (site / "pkg").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("X = 1\n")
+    fake = dataclasses.replace(interpreters.current(), executable=_fake_compiler(tmp_path, body))
+    with pytest.raises(StorageError, match=message):
+        ingest.compile_bytecode(site, [fake])
