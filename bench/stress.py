@@ -84,9 +84,9 @@ def _wheels(kind: str, directory: Path, count: int) -> tuple[list[Path], list[st
     modules = []
     for i in range(count):
         name = f"stress{i}"
-        files = {f"{name}/__init__.py": f"VERSION = '1.{i}'\n"}
-        files.update({f"{name}/m{j}.py": "X = 1\n" * 50 for j in range(20)})
-        out.append(make_wheel(directory, name, f"1.{i}", files=files))
+        members = {f"{name}/__init__.py": f"VERSION = '1.{i}'\n"}
+        members.update({f"{name}/m{j}.py": "X = 1\n" * 50 for j in range(20)})
+        out.append(make_wheel(directory, name, f"1.{i}", files=members))
         modules.append(name)
     return out, modules
 

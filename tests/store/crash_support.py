@@ -49,7 +49,9 @@ def _db(home: Path) -> sqlite3.Connection:
 def catalog_view(home: Path) -> dict[str, dict[str, str]]:
     """env name -> {dist name: version} of its LOCAL links, from the catalog."""
     with _db(home) as db:
-        envs = {r["name"]: {} for r in db.execute("SELECT name FROM envs WHERE kind = 'env'")}
+        envs: dict[str, dict[str, str]] = {
+            r["name"]: {} for r in db.execute("SELECT name FROM envs WHERE kind = 'env'")
+        }
         rows = db.execute(
             "SELECT l.env, e.name, e.version FROM links l JOIN entries e ON e.id = l.entry_id"
             " WHERE l.layer = 'local'"
