@@ -94,7 +94,9 @@ def heal(store: Store, held: str, *, leases: bool = True) -> int:
     if not cat.has_intents():
         return 0
     done = 0
-    for intent in cat.intents():
+    pending = cat.intents()
+    faults.point("heal-listed")
+    for intent in pending:
         if intent.holder == store.holder:
             continue
         if intent.lock == held:
@@ -109,9 +111,11 @@ def heal(store: Store, held: str, *, leases: bool = True) -> int:
     return done
 
 
-def _recover_if_pending(store: Store, intent: IntentRow) -> int:
-    # re-read under the lock: a live holder may have finished since we listed the intents
-    if not any(i.id == intent.id for i in store.catalog.intents(intent.lock)):
+def _recover_if_pending(store: Store, listed: IntentRow) -> int:
+    # re-read under the lock: since we listed it, its holder may have finished it, or committed
+    # it and died (a "started" copy would undo a committed change)
+    intent = next((i for i in store.catalog.intents(listed.lock) if i.id == listed.id), None)
+    if intent is None:
         return 0
     recover = _RECOVER.get(intent.kind, _drop)
     recover(store, intent)

@@ -718,9 +718,10 @@ class Store:
                 self.catalog.delete_env(name)
             return [*removed, name]
         with self.env_lock(name):
-            if self.catalog.env(name) is None:  # a killed remove of it was rolled forward
+            row = self.catalog.env(name)
+            if row is None:  # removed meanwhile, or a killed remove of it was rolled forward
                 return [*removed, name]
-            self._remove_locked(env)
+            self._remove_locked(_env_info(row))
         removed.append(name)
         return removed
 
@@ -905,6 +906,8 @@ class Store:
         with self.env_lock(env_name):
             from .recovery import sweep_env
 
+            env = self.env(env_name)  # again, under the lock: removed or made anew meanwhile?
+            self.require_env_dir(env)
             sweep_env(self, env)
             report = self._change_locked(env, add, remove, local, manifest or {}, evict)
         relinked = self._relink_children(env_name)
@@ -1124,8 +1127,9 @@ class Store:
         ``repair``: also compare every path the catalog's rows place with the disk and put back
         what is missing or different (``forge doctor --fix``); the catalog is not changed.
         """
-        env = self.env(env_name)
         with self.env_lock(env_name):
+            env = self.env(env_name)
+            self.require_env_dir(env)
             return self._change_locked(env, (), (), False, {}, (), repair=repair)
 
     def _relink_children(self, env_name: str) -> list[str]:

@@ -469,3 +469,78 @@ def test_a_failing_compiler_records_no_pyc_tags(tmp_path: Path, body: str, messa
     fake = dataclasses.replace(interpreters.current(), executable=_fake_compiler(tmp_path, body))
     with pytest.raises(StorageError, match=message):
         ingest.compile_bytecode(site, [fake])
+
+
+def test_a_change_committed_by_a_process_that_then_died_is_kept(
+    forge_home: Path, wheels: dict[str, Path]
+) -> None:
+    """The healer listed the intent while it was "started"; its holder then committed and died.
+    The healer must act on what the intent is when it gets the lock (keep the change), not on
+    what it listed (undo it)."""
+    _ok(forge(forge_home, "create", "e"))
+    sync_a, sync_b = forge_home.parent / "sync-a", forge_home.parent / "sync-b"
+    installer = subprocess.Popen(
+        [sys.executable, "-c", CLI, "install", "--env", "e", str(wheels["beta"])],
+        env=cli_env(
+            forge_home, "change-linked:pause,change-committed:kill", {"FORGE_TEST_FAULT_SYNC": str(sync_a)}
+        ),
+        cwd=str(REPO),
+    )
+    _wait_for(sync_a, "change-linked")
+    healer = subprocess.Popen(
+        [sys.executable, "-c", CLI, "create", "other"],
+        env=cli_env(forge_home, "heal-listed:pause", {"FORGE_TEST_FAULT_SYNC": str(sync_b)}),
+        cwd=str(REPO),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(sync_b, "heal-listed")
+    Path(f"{sync_a}.go").touch()
+    assert installer.wait(timeout=120) == KILLED
+    Path(f"{sync_b}.go").touch()
+    _, err = healer.communicate(timeout=120)
+    assert healer.returncode == 0, err
+    _healthy(forge_home)
+    assert catalog_view(forge_home)["e"] == {"beta": "1.1"}
+
+
+def _wait_for_lock_fd(pid: int, lock: Path) -> None:
+    """Until process ``pid`` has ``lock`` open (it is then in the lock's wait loop)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            fds = [os.readlink(p) for p in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            fds = []
+        if str(lock) in fds:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{pid} never opened {lock}")
+
+
+def test_an_env_removed_while_an_install_waits_for_its_lock(
+    forge_home: Path, wheels: dict[str, Path]
+) -> None:
+    """The install re-reads the env under the lock: one clear line, not a FileNotFoundError."""
+    _ok(forge(forge_home, "create", "e"))
+    sync = forge_home.parent / "sync"
+    remover = subprocess.Popen(
+        [sys.executable, "-c", CLI, "remove", "e"],
+        env=cli_env(forge_home, "remove-intent:pause", {"FORGE_TEST_FAULT_SYNC": str(sync)}),
+        cwd=str(REPO),
+    )
+    _wait_for(sync, "remove-intent")
+    installer = subprocess.Popen(
+        [sys.executable, "-c", CLI, "install", "--env", "e", str(wheels["alpha"])],
+        env=cli_env(forge_home),
+        cwd=str(REPO),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_lock_fd(installer.pid, forge_home / "locks" / "env-e.lock")
+    Path(f"{sync}.go").touch()
+    assert remover.wait(timeout=120) == 0
+    _, err = installer.communicate(timeout=120)
+    assert installer.returncode != 0 and "no env named 'e'" in err, err
+    assert "internal error" not in err
+    _healthy(forge_home)
