@@ -268,7 +268,6 @@ def _fault(what: str, exc: OSError) -> GcFailed:
 def _empty_trash(
     store: Store, grace: float, dry_run: bool, now: float
 ) -> tuple[list[TrashItem], list[TrashItem]]:
-    from .seal import remove_tree
 
     deleted: list[TrashItem] = []
     kept: list[TrashItem] = []
@@ -292,11 +291,25 @@ def _empty_trash(
                 os.rename(item, target)  # only one concurrent gc wins the rename
             except FileNotFoundError:
                 continue
-        remove_tree(target)
+        _remove_racing(target)
     if not dry_run:
         with contextlib.suppress(OSError):
             trash.rmdir()
     return deleted, kept
+
+
+def _remove_racing(path: Path) -> None:
+    """Delete a trash item another gc may be deleting at the same time (a ``.deleting-*`` item
+    looks the same whether its deleter died or still works): files vanishing under us are fine."""
+    from .seal import remove_tree
+
+    for _attempt in range(5):
+        try:
+            remove_tree(path)
+            return
+        except FileNotFoundError:
+            continue
+    remove_tree(path)
 
 
 def _clean_caches(store: Store, older_than: float, dry_run: bool, now: float) -> tuple[int, int]:
