@@ -328,6 +328,7 @@ def sweep_store(store: Store, *, dry_run: bool = False) -> list[str]:
     out = [f"lease {h}" for h in sweep_leases(store, dry_run=dry_run)]
     if not dry_run:
         heal(store, "store")
+    out.extend(_sweep_lock_files(store, dry_run=dry_run))
     # list first, then read the intents: an intent is recorded before its dir is made
     found = _leftovers(store.home.tmp, STAGING_PREFIXES)
     found += [p for p in _leftovers(store.home.envs, (".",)) if _is_env_leftover(p.name)]
@@ -339,6 +340,23 @@ def sweep_store(store: Store, *, dry_run: bool = False) -> list[str]:
             out.append(str(path))
             if not dry_run:
                 _remove(path)
+    return out
+
+
+def _sweep_lock_files(store: Store, *, dry_run: bool) -> list[str]:
+    """Lock files of dead processes that are deleted after use (``ingest-*``, ``pyc-*``, lease
+    holders' ``holders/*``): nobody holds them, so they go. A process about to lock one that we
+    delete notices (``file_lock`` checks it locked the file at the path) and starts again."""
+    locks = store.home.locks
+    found = _leftovers(locks, ("ingest-", "pyc-")) + _leftovers(locks / "holders", ("",))
+    out: list[str] = []
+    for path in found:
+        with try_lock(path) as free:
+            if free and path.exists():
+                out.append(str(path))
+                if not dry_run:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
     return out
 
 

@@ -167,8 +167,17 @@ def test_dead_leases_and_old_staging_are_swept(forge_home: Path, wheels: dict[st
     (forge_home / "envs" / ".e.forge-rm-deadbeef").mkdir()
     (forge_home / "envs" / "e" / ".forge-txn-0123456789ab").mkdir()
     _killed(forge(forge_home, "install", "--env", "e", str(wheels["alpha"]), fault="change-linked:kill"), "x")
+    stale_locks = [
+        forge_home / "locks" / f"ingest-{'0' * 64}.lock",
+        forge_home / "locks" / "holders" / "1-x.lock",
+    ]
+    for lock in stale_locks:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.touch()
     _ok(forge(forge_home, "install", "--env", "e", str(wheels["beta"])))  # cold ingest: store lock
     _healthy(forge_home)
+    assert not [p for p in stale_locks if p.exists()]
+    assert not list((forge_home / "locks").glob("ingest-*"))
 
 
 def test_the_bytecode_compiler_dies_with_forge(forge_home: Path, tmp_path: Path) -> None:
