@@ -111,6 +111,15 @@ def heal(store: Store, held: str, *, leases: bool = True) -> int:
     return done
 
 
+def heal_on_open(store: Store) -> None:
+    """When a command opens the catalog: recover dead intents whose locks are free (one query
+    when nothing is pending), so that reading commands (``forge list``, ``pip list``) and
+    commands that fail before taking a lock (``uninstall`` of a name not installed) see envs as
+    their catalog says. A failure here is left to the next holder of the intent's lock."""
+    with contextlib.suppress(OSError, ForgeError):
+        heal(store, "", leases=False)
+
+
 def _recover_if_pending(store: Store, listed: IntentRow) -> int:
     # re-read under the lock: since we listed it, its holder may have finished it, or committed
     # it and died (a "started" copy would undo a committed change)

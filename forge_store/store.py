@@ -135,6 +135,9 @@ class Store:
                     if not self.home.catalog.is_file():
                         raise
                 self._catalog = Catalog(self.home.catalog, timeout=self.lock_timeout)
+                from .recovery import heal_on_open
+
+                heal_on_open(self)  # reading commands see healed envs too (one query)
         return self._catalog
 
     def close(self) -> None:
@@ -877,6 +880,9 @@ class Store:
             if local:
                 continue
             provider = next((d for d in self.visible(env_name) if d.name == name), None)
+            if provider is not None and provider.env == env_name:  # installed meanwhile
+                wanted.append(name)
+                continue
             if provider is not None:
                 raise UsageError(
                     f"{name} is provided by the {provider.layer.value} layer {provider.env!r},"

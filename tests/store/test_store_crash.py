@@ -553,3 +553,18 @@ def test_an_env_removed_while_an_install_waits_for_its_lock(
     assert installer.returncode != 0 and "no env named 'e'" in err, err
     assert "internal error" not in err
     _healthy(forge_home)
+
+
+@pytest.mark.parametrize("reader", [("envs",), ("uninstall", "--env", "e", "never-installed")])
+def test_a_command_that_takes_no_lock_still_heals(
+    forge_home: Path, wheels: dict[str, Path], reader: tuple[str, ...]
+) -> None:
+    """Opening the catalog recovers dead intents whose locks are free, so a reading command, or
+    one that fails before it takes a lock, leaves the envs as their catalog says."""
+    _ok(forge(forge_home, "create", "e"))
+    _ok(forge(forge_home, "install", "--env", "e", *map(str, wheels.values())))
+    args = ("uninstall", "--env", "e", "beta", "gamma")
+    _killed(forge(forge_home, *args, fault="link-op@2:kill"), "link-op@2")
+    forge(forge_home, *reader)
+    _healthy(forge_home)
+    assert catalog_view(forge_home)["e"] == {m: f"1.{i}" for i, m in enumerate(MODULES)}
