@@ -143,6 +143,8 @@ def env_problems(path: Path, name: str, linked: Mapping[str, str], modules: Sequ
     if proc.returncode != 0:
         return [*out, f"env {name}: python failed: {proc.stderr.strip()[-300:]}"]
     seen = json.loads(proc.stdout)
+    if "pip" not in linked:  # a Forge env's own pip package (Forge's front end), not a link
+        seen["dists"].pop("pip", None)
     if seen["dists"] != dict(linked):
         out.append(f"env {name}: shows {seen['dists']}, catalog links {dict(linked)}")
     if seen["missing"]:
