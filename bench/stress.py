@@ -128,24 +128,41 @@ class Stress:
                 self.unexpected.append(f"{' '.join(args[:3])}: {proc.stderr.strip()[-300:]}")
         return proc
 
+    def _pending(self, env: str) -> int:
+        with sqlite3.connect(self.home / "catalog.sqlite3") as db:
+            row = db.execute("SELECT count(*) FROM intents WHERE lock = ?", (f"env-{env}",)).fetchone()
+        return int(row[0])
+
     def _check_env(self, env: str) -> None:
-        """Check one env with its lock held (no other worker changes it meanwhile)."""
+        """Check one env with its lock held (no other worker changes it meanwhile). Another
+        worker's kill may have hit this env after our healing command: then an intent of a dead
+        process is pending under the lock we hold; a next command (``forge envs`` heals on
+        opening the catalog) goes first, and the check starts again."""
         lock = self.home / "locks" / f"env-{env}.lock"
-        if not lock.exists():
-            return
-        fd = os.open(lock, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            view = catalog_view(self.home)
-            if env not in view:
+        for _attempt in range(20):
+            if not lock.exists():
                 return
-            path = self.home / "envs" / env
-            found = env_problems(path, env, view[env], self.modules)
-        finally:
-            os.close(fd)
-        if found:
-            with self.lock:
-                self.broken.extend(found)
+            fd = os.open(lock, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if self._pending(env):
+                    found = None
+                else:
+                    view = catalog_view(self.home)
+                    if env not in view:
+                        return
+                    found = env_problems(self.home / "envs" / env, env, view[env], self.modules)
+            finally:
+                os.close(fd)
+            if found is None:
+                self._run(["envs"])
+                continue
+            if found:
+                with self.lock:
+                    self.broken.extend(found)
+            return
+        with self.lock:
+            self.broken.append(f"env {env}: an intent stayed pending through 20 healing commands")
 
     def worker(self, seed: int) -> None:
         rng = random.Random(seed)

@@ -129,6 +129,7 @@ def _recover_if_pending(store: Store, listed: IntentRow) -> int:
     recover = _RECOVER.get(intent.kind, _drop)
     recover(store, intent)
     finish(store, intent.id)
+    store.healed.append(intent)
     return 1
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import interpreters
-from .catalog import Catalog, EntryRow, EnvRow, LinkRow
+from .catalog import Catalog, EntryRow, EnvRow, IntentRow, LinkRow
 from .errors import (
     AbiMismatch,
     EntryMissing,
@@ -118,6 +118,8 @@ class Store:
         self._catalog: Catalog | None = None
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._held: HeldFile | None = None
+        self.healed: list[IntentRow] = []
+        """Intents of dead processes this Store recovered (``forge_store.recovery``)."""
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -702,8 +704,11 @@ class Store:
         """Delete an env and its links (never store content); refuses while children exist."""
         if self.catalog.env(name) is None and self.catalog.intents(env_lock_name(name)):
             with self.env_lock(name):  # a remove killed after its commit: finishing it is the answer
-                if self.catalog.env(name) is None:
-                    return [name]
+                pass
+        if self.catalog.env(name) is None and any(
+            i.kind == "remove" and i.data.get("name") == name for i in self.healed
+        ):
+            return [name]  # the removal a kill interrupted was finished by healing
         env = self.env(name)
         kids = self.children(name)
         if kids and not recursive:
