@@ -43,6 +43,7 @@ from . import wheelcheck
 from .elf import scan_climbs
 from .errors import InvalidWheel
 from .hashing import file_sha256 as file_sha256
+from .hashing import record_sha256_hex
 from .models import EntryPoint, Interpreter, OriginClimb
 
 if TYPE_CHECKING:
@@ -53,21 +54,6 @@ EXCLUDED_DIST_INFO = frozenset(
 )
 ENTRY_META = "forge-entry.json"
 INSTALLER_MARKER = {"INSTALLER": b"forge\n"}
-
-
-def _digest_hex(value: str) -> str | None:
-    """RECORD hash field -> sha256 hex; ``None`` if absent or not sha256."""
-    if not value:
-        return None
-    algo, _, digest = value.partition("=")
-    if algo != "sha256" or not digest:
-        return None
-    if len(digest) == 64 and all(c in "0123456789abcdefABCDEF" for c in digest):
-        return digest.lower()
-    try:
-        return base64.urlsafe_b64decode(digest + "=" * (-len(digest) % 4)).hex()
-    except ValueError:
-        return None
 
 
 def content_id(pairs: Iterable[tuple[str, str]]) -> str:
@@ -159,7 +145,7 @@ def inspect_wheel(path: Path, limits: wheelcheck.Limits | None = None) -> WheelI
         value = row[1] if len(row) > 1 else ""
         if value and len(value.partition("=")[2]) == 64 and not value.partition("=")[2].endswith("="):
             hex_seen = hex_seen or all(c in "0123456789abcdef" for c in value.partition("=")[2].lower())
-        record[rpath] = _digest_hex(value)
+        record[rpath] = record_sha256_hex(value)
         algo = value.partition("=")[0]
         if value and algo != "sha256":
             algos[rpath] = algo

@@ -19,7 +19,6 @@ unchecked-hash flag and the source hash of the ``.py`` beside it); other tags ar
 
 from __future__ import annotations
 
-import base64
 import csv
 import dataclasses
 import io
@@ -28,7 +27,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .hashing import file_sha256
+from .hashing import file_sha256, record_sha256_hex
 
 ENTRY_META = "forge-entry.json"  # ingest.ENTRY_META (kept here to keep ingest's imports off this path)
 RECORD_VARIANTS = "records"  # ingest.RECORD_VARIANTS: RECORD plus per-env marker rows (derived)
@@ -43,18 +42,6 @@ class FileProblem:
     problem: str  # "changed" | "missing" | "added" | "bytecode-mismatch" (a pyc not of its source)
     expected: str | None = None  # sha256 hex RECORD names
     actual: str | None = None  # sha256 hex of the file now
-
-
-def _hex(value: str) -> str | None:
-    algo, _, digest = value.partition("=")
-    if algo != "sha256" or not digest:
-        return None
-    if len(digest) == 64 and all(c in "0123456789abcdefABCDEF" for c in digest):
-        return digest.lower()
-    try:
-        return base64.urlsafe_b64decode(digest + "=" * (-len(digest) % 4)).hex()
-    except ValueError:
-        return None
 
 
 def entry_path(record_path: str) -> str | None:
@@ -85,7 +72,7 @@ def read_record(entry_dir: Path, dist_info: str) -> dict[str, str | None] | None
             continue
         where = entry_path(row[0])
         if where is not None:
-            out[where] = _hex(row[1]) if len(row) > 1 and row[1] else None
+            out[where] = record_sha256_hex(row[1]) if len(row) > 1 and row[1] else None
     return out
 
 
