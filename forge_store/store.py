@@ -871,12 +871,14 @@ class Store:
             self.release()
 
     def uninstall(self, env_name: str, names: Sequence[str], *, local: bool = False) -> InstallReport:
-        """Unlink distributions from an env's LOCAL layer (store content is never deleted here)."""
+        """Unlink distributions from an env's LOCAL layer (store content is never deleted here);
+        names that are not installed are skipped with a warning in the report, as pip does."""
         from packaging.utils import canonicalize_name
 
         env = self.env(env_name)
         local_names = {s.entry.name for s in self._specs(self._local_rows(env))}
         wanted: list[str] = []
+        skipped: list[str] = []
         for raw in names:
             name = canonicalize_name(raw)
             if name in local_names:
@@ -894,8 +896,12 @@ class Store:
                     f" not by {env_name!r}",
                     hint=f"uninstall it there: forge uninstall {name} --env {provider.env}",
                 )
-            raise NotFoundError(f"{name} is not installed in {env_name!r}")
-        return self.change(env_name, remove=wanted, manifest={n: None for n in wanted})
+            skipped.append(name)
+        report = self.change(env_name, remove=wanted, manifest={n: None for n in wanted})
+        # as pip: a name that is not installed is skipped with a warning, so an uninstall re-run
+        # after it was interrupted past its commit succeeds
+        notes = tuple(f"skipping {n}: it is not installed in {env_name!r}" for n in skipped)
+        return dataclasses.replace(report, warnings=(*report.warnings, *notes)) if notes else report
 
     def change(
         self,
