@@ -339,6 +339,7 @@ class _Pipeline:
         self.interpreter = interpreter
         self.target = target or target_python(interpreter)
         self._stack = contextlib.ExitStack()
+        store.catalog.check_writable()  # a read-only FORGE_HOME says so before the first write
         store.home.ensure()
         # named with our pid: the store lock's sweep removes it once this process is gone
         scratch = Path(tempfile.mkdtemp(prefix=f"pip-{os.getpid()}-", dir=store.home.tmp))
