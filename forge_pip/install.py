@@ -51,7 +51,7 @@ from forge_store.models import Layer
 
 if TYPE_CHECKING:
     from forge_pip.build import Builder
-    from forge_pip.index import IndexClient
+    from forge_pip.index import IndexClient, IndexReporter
     from forge_pip.models import TargetPython
     from forge_pip.pylock import LockedPackage
     from forge_pip.resolve import (
@@ -135,6 +135,26 @@ class IndexOptions:
     cache_dir: Path | None = None
     """pip's ``--cache-dir`` / ``cache-dir`` / ``PIP_CACHE_DIR``: where the HTTP, download,
     built-wheel and VCS caches live; None: ``$FORGE_HOME/cache``."""
+
+    def client(self, cache: Path, reporter: IndexReporter | None = None) -> IndexClient | None:
+        """The index client over these sources (None when there are none), caching under ``cache``
+        unless ``--no-cache-dir``; the caller closes it."""
+        if not (self.index_urls or self.find_links):
+            return None
+        from forge_pip.index import IndexClient
+
+        return IndexClient(
+            index_urls=self.index_urls,
+            find_links=self.find_links,
+            cache_dir=cache if self.use_cache else None,
+            offline=self.offline,
+            trusted_hosts=self.trusted_hosts,
+            cert=self.cert,
+            client_cert=self.client_cert,
+            timeout=self.timeout,
+            retries=self.retries,
+            reporter=reporter,
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -333,7 +353,6 @@ class _Pipeline:
     ) -> None:
         from forge_pip.build import Builder
         from forge_pip.buildenv import ForgeBuildEnvFactory
-        from forge_pip.index import IndexClient
 
         self.store = store
         self.interpreter = interpreter
@@ -349,20 +368,8 @@ class _Pipeline:
         self.scratch = scratch
         self.src_dir: Path | None = None
         """Where editable VCS requirements are cloned (pip's ``<venv>/src``); None: refused."""
-        self.client: IndexClient | None = None
-        if index.index_urls or index.find_links:
-            self.client = IndexClient(
-                index_urls=index.index_urls,
-                find_links=index.find_links,
-                cache_dir=cache if index.use_cache else None,
-                offline=index.offline,
-                trusted_hosts=index.trusted_hosts,
-                cert=index.cert,
-                client_cert=index.client_cert,
-                timeout=index.timeout,
-                retries=index.retries,
-                reporter=_IndexWarnings(reporter),
-            )
+        self.client = index.client(cache, _IndexWarnings(reporter))
+        if self.client is not None:
             self._stack.callback(self.client.close)
         opts = options or InstallOptions(requirements=())
         if opts.build_constraints and not build_isolation:  # pip's rule

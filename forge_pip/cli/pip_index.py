@@ -65,27 +65,15 @@ def open_finder(options: IndexOptions, interpreter: Interpreter) -> Iterator[Fin
     import tempfile
     from pathlib import Path
 
-    from forge_pip.index import IndexClient
     from forge_pip.resolve.finder import Finder, FinderOptions
     from forge_pip.sources import EmptyStore, IndexFiles, target_python
 
     scratch = Path(tempfile.mkdtemp(prefix="forge-index-"))
     client = None
     try:
-        if options.index_urls or options.find_links:
-            from forge_store.home import ForgeHome, default_home
+        from forge_store.home import ForgeHome, default_home
 
-            client = IndexClient(
-                index_urls=options.index_urls,
-                find_links=options.find_links,
-                cache_dir=ForgeHome(default_home()).cache if options.use_cache else None,
-                offline=options.offline,
-                trusted_hosts=options.trusted_hosts,
-                cert=options.cert,
-                client_cert=options.client_cert,
-                timeout=options.timeout,
-                retries=options.retries,
-            )
+        client = options.client(options.cache_dir or ForgeHome(default_home()).cache)
         files = IndexFiles(client, download_dir=scratch, builder=None)
         yield Finder(FinderOptions(target=target_python(interpreter)), files, EmptyStore())
     finally:
