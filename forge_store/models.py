@@ -5,6 +5,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .policy import Finding
 
 
 class LinkMode(enum.Enum):
@@ -184,3 +188,6 @@ class InstallReport:
     relinked_children: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     """Problems tolerated by policy that the user should see, e.g. ``foo-1.0: RECORD has md5 ...``."""
+    findings: tuple[Finding, ...] = ()
+    """Layer-policy findings this change created that its modes warn about (:mod:`.policy`);
+    each also has a line in ``warnings``."""

@@ -145,8 +145,14 @@ def _satisfied(req: Requirement, version: str | None) -> bool:
         return not str(req.specifier)
 
 
-def build(store: Store, env: EnvInfo) -> StackView:
-    """The stack of ``env`` from the catalog (and each env's pip front end)."""
+def build(
+    store: Store, env: EnvInfo, *, local_rows: Mapping[str, Sequence[tuple[str, bool]]] | None = None
+) -> StackView:
+    """The stack of ``env`` from the catalog (and each env's pip front end).
+
+    ``local_rows``: for the envs named, their LOCAL layer as ``(entry id, requested)`` pairs instead
+    of the catalog's, to see the stack a change would make before it is made (the entries must be
+    in the catalog already)."""
     from packaging.utils import canonicalize_name
 
     from .pip_frontend import PACKAGE, front_end_version
@@ -154,16 +160,23 @@ def build(store: Store, env: EnvInfo) -> StackView:
 
     raw: list[tuple[EnvInfo, Layer, list[StackDist]]] = []
     for info, layer in store.layers(env):
-        rows = [r for r in store.catalog.links(info.name) if r.layer == Layer.LOCAL.value]
-        entries = store.catalog.entries([r.entry_id for r in rows])
+        if local_rows is not None and info.name in local_rows:
+            pairs = list(local_rows[info.name])
+        else:
+            pairs = [
+                (r.entry_id, r.requested)
+                for r in store.catalog.links(info.name)
+                if r.layer == Layer.LOCAL.value
+            ]
+        entries = store.catalog.entries([eid for eid, _ in pairs])
         dists: list[StackDist] = []
-        for r in rows:
-            e = entries.get(r.entry_id)
+        for eid, requested in pairs:
+            e = entries.get(eid)
             if e is None:
                 continue
             reqs = e.meta.get("requires_dist") or []
             requires = tuple(str(x) for x in reqs) if isinstance(reqs, list) else ()
-            dists.append(StackDist(e.name, e.version, layer, info.name, e.id, e.tags, requires, r.requested))
+            dists.append(StackDist(e.name, e.version, layer, info.name, e.id, e.tags, requires, requested))
         if not any(d.name == PACKAGE for d in dists):
             version = front_end_version(info.site_packages)
             if version is not None:

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from .ingest import WheelInfo
     from .linker import DistSpec
     from .locks import HeldFile
+    from .policy import Policy
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 GLOBAL_PREFIX = "@global-"
@@ -912,11 +913,15 @@ class Store:
         local: bool = False,
         manifest: dict[str, str | None] | None = None,
         evict: Sequence[Path] = (),
+        policy: Policy | None = None,
     ) -> InstallReport:
         """Add and remove distributions in an env's LOCAL layer, all or nothing; then relink flat children.
 
         ``evict``: files Forge does not manage (an unmanaged dist being replaced, listed from its
         RECORD), moved out through the same undoable journal before linking.
+        ``policy``: the modes the layer checks run with (:mod:`.policy`); default: the env's
+        settings. What the change would newly break in this env's stack or a descendant's is
+        refused (:class:`~.policy.PolicyRefused`, nothing changed), warned about or ignored.
         """
         env = self.env(env_name)
         self.require_env_dir(env)
@@ -926,7 +931,7 @@ class Store:
             env = self.env(env_name)  # again, under the lock: removed or made anew meanwhile?
             self.require_env_dir(env)
             sweep_env(self, env)
-            report = self._change_locked(env, add, remove, local, manifest or {}, evict)
+            report = self._change_locked(env, add, remove, local, manifest or {}, evict, policy=policy)
         relinked = self._relink_children(env_name)
         return dataclasses.replace(report, relinked_children=tuple(relinked))
 
@@ -993,6 +998,7 @@ class Store:
         *,
         repair: bool = False,
         previous: EnvInfo | None = None,
+        policy: Policy | None = None,
     ) -> InstallReport:
         """``previous``: the env as the disk and catalog have it when ``env`` carries new modes
         (:meth:`change_modes`); the old layout is built in its mode and the row is updated."""
@@ -1042,6 +1048,13 @@ class Store:
             old = new_local.pop(name, None)
             if old is not None:
                 actions.append(InstallAction(name, old.entry.version, "unlinked", old.entry.id, True))
+        checked = None
+        if add or remove:
+            from . import policy as policy_
+
+            rules = policy or policy_.policy_for(self, env, explicit_local=local)
+            pairs = [(s.entry.id, s.requested) for s in new_local.values()]
+            checked = policy_.check_change(self, env, pairs, rules)
         old_specs = self._specs(rows)
         flat_parent: list[DistSpec] = []
         if env.layering is LayeringMode.FLAT:
@@ -1069,6 +1082,9 @@ class Store:
             if s.entry.id in placed
             for issue in s.entry.record_issues
         )
+        if checked is not None and checked.warned:
+            notes += tuple(f.message for f in checked.warned)
+            report = dataclasses.replace(report, findings=checked.warned)
         return dataclasses.replace(report, warnings=notes) if notes else report
 
     def _flat_parent_specs(self, env: EnvInfo, local_names: set[str]) -> list[DistSpec]:
@@ -1092,6 +1108,7 @@ class Store:
         evict: Sequence[Path] = (),
         repair: bool = False,
         previous: EnvInfo | None = None,
+        policy: Policy | None = None,
     ) -> InstallReport:
         from . import faults, linker, recovery
 
