@@ -484,6 +484,7 @@ class Diagnosis:
     entries_verified: int
     files_hashed: int
     layers: tuple[LayerFinding, ...] = ()  # the stacks' policy findings (never unhealthy)
+    layers_unchecked: tuple[tuple[str, str], ...] = ()  # (env, why) whose stack could not be read
 
     @property
     def healthy(self) -> bool:
@@ -517,26 +518,29 @@ def diagnose(
     from .drift import Scan
 
     diag = Scan(store, verify, progress).run()
-    return dataclasses.replace(diag, layers=tuple(layer_findings(store)))
+    found, unchecked = layer_findings(store)
+    return dataclasses.replace(diag, layers=tuple(found), layers_unchecked=tuple(unchecked))
 
 
-def layer_findings(store: Store) -> list[LayerFinding]:
+def layer_findings(store: Store) -> tuple[list[LayerFinding], list[tuple[str, str]]]:
     """The policy findings of every env's stack (GLOBAL layers included, build envs not), each
-    with its env's verdict. An env whose stack cannot be read (its catalog rows name entries that
-    are gone) is skipped: the drift findings above already name the cause."""
+    with its env's verdict; and the envs whose stack or settings could not be read, with why
+    (an unreadable ``config.json``): said, never a crash of the whole diagnosis."""
     from . import enforce
     from .errors import ForgeError
 
     out: list[LayerFinding] = []
+    unchecked: list[tuple[str, str]] = []
     for env in store.envs(include_global=True):
         if not enforce.governs(env):
             continue
         try:
             judged = enforce.judged(store, env)
-        except ForgeError:
+        except ForgeError as exc:
+            unchecked.append((env.name, exc.message))
             continue
         out.extend(LayerFinding(f, v) for f, v in judged)
-    return out
+    return out, unchecked
 
 
 def link_findings(store: Store, env_name: str) -> list[Finding]:

@@ -1,9 +1,11 @@
 """Enforcement for CI (``forge --enforce``, ``--enforce-profile warn|strict``): findings become
 exit codes.
 
-One :class:`Session` is active while the ``forge`` command that asked for enforcement runs (a
-:class:`contextvars.ContextVar`, set by the CLI through :func:`session`; library code never reads
-``sys.argv`` or the environment for it). It does two things:
+One :class:`Session` is active while the ``forge`` command that asked for enforcement runs, set
+by the CLI through :func:`session` (library code never reads ``sys.argv`` or the environment for
+it). It is process-wide on purpose, not a ``ContextVar``: a check that runs in a worker thread
+must see the profile too (a thread does not inherit a context, and a CI gate must not fail open).
+It does two things:
 
 * **the profile** raises every env's modes to *at least* its level while judging
   (:func:`floor`, applied by :func:`forge_store.policy.policy_for`): ``warn`` judges as if every
@@ -23,7 +25,6 @@ raised nor counted.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import dataclasses
 import enum
 from collections.abc import Iterable, Iterator
@@ -114,24 +115,23 @@ class Session:
         }
 
 
-_ACTIVE: contextvars.ContextVar[Session | None] = contextvars.ContextVar("forge_enforce", default=None)
+_ACTIVE: list[Session] = []  # the innermost session last (a command run inside another's)
 
 
 @contextlib.contextmanager
 def session(profile: Profile | None = None) -> Iterator[Session]:
-    """Enforce while the block runs (the CLI's ``--enforce``); sessions do not nest."""
-    token = _ACTIVE.set(Session(profile))
+    """Enforce while the block runs (the CLI's ``--enforce``)."""
+    current = Session(profile)
+    _ACTIVE.append(current)
     try:
-        active = _ACTIVE.get()
-        assert active is not None
-        yield active
+        yield current
     finally:
-        _ACTIVE.reset(token)
+        _ACTIVE.remove(current)
 
 
 def active() -> Session | None:
     """The session of the running command, None without ``--enforce``."""
-    return _ACTIVE.get()
+    return _ACTIVE[-1] if _ACTIVE else None
 
 
 def governs(env: EnvInfo) -> bool:
@@ -141,7 +141,7 @@ def governs(env: EnvInfo) -> bool:
 
 def raise_to_profile(policy: Policy, env: EnvInfo) -> Policy:
     """``policy`` under the active session's profile (:func:`floor`); unchanged without one."""
-    current = _ACTIVE.get()
+    current = active()
     if current is None or not governs(env):
         return policy
     return floor(policy, current.profile)
@@ -149,7 +149,7 @@ def raise_to_profile(policy: Policy, env: EnvInfo) -> Policy:
 
 def note(findings: Iterable[Finding]) -> None:
     """Count findings a change was allowed to make with a warning (:func:`.policy.judge`)."""
-    current = _ACTIVE.get()
+    current = active()
     if current is None:
         return
     from .store import BUILD_PREFIX  # a build env's name; no user's env name starts with "@"

@@ -52,8 +52,10 @@ def _layer_line(f: LayerFinding) -> str:
 
 def _print_layers(diag: Diagnosis, quiet: int) -> None:
     """The ``layers`` section: every env's stack findings, with the verdict of its modes."""
+    for env, why in diag.layers_unchecked:
+        print(f"layers: env {env!r} not checked: {why}")
     if not diag.layers:
-        if not quiet:
+        if not quiet and not diag.layers_unchecked:
             print("layers: no findings in any env's stack")
         return
     envs = len({f.finding.env for f in diag.layers})
@@ -81,6 +83,7 @@ def _json(result: FixResult | None, diag: Diagnosis, *, fixing: bool, dry_run: b
         "layers": {
             "envs": sorted({f.finding.env for f in diag.layers}),
             "findings": [f.to_dict() for f in diag.layers],
+            "unchecked": [{"env": env, "reason": why} for env, why in diag.layers_unchecked],
         },
     }
     if fixing and result is not None:
@@ -107,7 +110,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from forge_store.store import Store
 
     from .common import emit_json
-    from .enforce import note_judged
+    from .enforce import enforcing_now, note_judged
 
     if args.dry_run and not args.fix:
         raise UsageError("--dry-run needs --fix", hint="forge doctor --fix --dry-run shows the repair plan")
@@ -128,6 +131,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     remaining = result.remaining if result is not None else diag.findings
     code = int(ExitCode.UNHEALTHY) if remaining else 0
     note_judged((f.finding, f.verdict) for f in diag.layers)
+    if diag.layers_unchecked and enforcing_now():
+        code = int(ExitCode.ERROR)  # enforcement cannot vouch for a stack it could not read
     if args.json:
         emit_json("doctor", _json(result, diag, fixing=args.fix, dry_run=args.dry_run))
         return code

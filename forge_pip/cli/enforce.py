@@ -59,6 +59,11 @@ def _active() -> Session | None:
     return None if mod is None else mod.active()
 
 
+def enforcing_now() -> bool:
+    """Whether the running command enforces."""
+    return _active() is not None
+
+
 def note_judged(pairs: Iterable[tuple[Finding, Verdict]], *, package: str | None = None) -> None:
     """Count the judged findings at warn level or above (those involving ``package`` only)."""
     session = _active()

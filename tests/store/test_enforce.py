@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from forge_pip.cli import globals as globals_
 from forge_pip.cli.globals import GlobalOptions
 from forge_store import enforce
 from forge_store.errors import UsageError
+from forge_store.models import EnvInfo, EnvKind, Interpreter, LayeringMode, LinkMode
 from forge_store.policy import (
     EXIT_CODES,
     Finding,
@@ -196,6 +198,17 @@ def test_doctor_drift_and_layer_findings_together(broken: Stack, forge_home: Pat
     assert proc.returncode == 30
     d = doc(proc)
     assert d["healthy"] is False and d["enforce"]["exit_code"] == 30
+
+
+def test_doctor_says_which_stacks_it_could_not_check(broken: Stack, forge_home: Path) -> None:
+    (forge_home / "config.json").write_text("{not json", encoding="utf-8")
+    proc = run("doctor")
+    assert proc.returncode == 0, proc.stderr  # nothing is damaged
+    assert "layers: env 'kid' not checked:" in proc.stdout and "not a readable Forge config" in proc.stdout
+    d = doc(run("doctor", "--json"))
+    assert {u["env"] for u in d["layers"]["unchecked"]} == {"base", "kid"}
+    # enforcement cannot vouch for what it could not read: it fails closed
+    assert run("--enforce", "doctor").returncode == 1
 
 
 # -- installs ----------------------------------------------------------------------------------------
@@ -404,6 +417,33 @@ def test_build_envs_are_not_counted() -> None:
     with cli_enforce.enforcing(GlobalOptions(enforce=True)):
         judge([_finding(Kind.BROKEN_REQUIREMENT, env="@build-abc")], _DEFAULT, "@build-abc")
         assert cli_enforce.finish("install", 0) == 0
+
+
+def test_the_profile_is_seen_from_worker_threads() -> None:
+    """A check run in a thread pool sees the session too: a CI gate never fails open."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with cli_enforce.enforcing(GlobalOptions(enforce=True, profile="strict")):
+        with ThreadPoolExecutor(1) as pool:
+            session = pool.submit(enforce.active).result()
+            policy = pool.submit(enforce.raise_to_profile, _LAXEST, _env_info("app")).result()
+            pool.submit(judge, [_finding(Kind.SHADOWED)], Policy(explicit_local=True), "app").result()
+        assert session is not None and session.profile is enforce.Profile.STRICT
+        assert policy == Policy(ConflictMode.STRICT, AbiPolicy.STRICT_ABI)
+        assert cli_enforce.finish("install", 0) == 35
+
+
+def _env_info(name: str, kind: EnvKind = EnvKind.ENV) -> EnvInfo:
+    interp = Interpreter(Path(sys.executable), (3, 11, 0), "cpython", "cpython-311", "", "", "x86_64", ())
+    return EnvInfo(
+        name, Path("/nonexistent"), interp, None, LayeringMode.STACKED, LinkMode.SYMLINK, kind, 0.0
+    )
+
+
+def test_build_envs_keep_their_modes() -> None:
+    with cli_enforce.enforcing(GlobalOptions(enforce=True, profile="strict")):
+        assert enforce.raise_to_profile(_LAXEST, _env_info("@build-x", EnvKind.BUILD)) == _LAXEST
+        assert enforce.raise_to_profile(_LAXEST, _env_info("g", EnvKind.GLOBAL)) != _LAXEST
 
 
 def test_floor_raises_never_lowers() -> None:
