@@ -16,6 +16,11 @@ What is compared:
   shim, ``bin/activate*``, the layer hook) and the layout the linker derives from the env's link
   rows (:func:`forge_store.linker.check_node` per node), plus symlinks in Forge's directories that
   no row explains (dangling, or into the store for an entry the env does not link);
+- each env's stack (the layer policy, :mod:`forge_store.policy`): requirements one layer's dist
+  has that the stack breaks, shadowing, and what the ABI and native checks find. These are
+  :class:`LayerFinding` s in :attr:`Diagnosis.layers`, apart from the findings above: they are
+  decisions of the env's modes, not damage, so they do not make the diagnosis unhealthy and
+  ``--fix`` leaves them alone (``forge --enforce doctor`` turns them into exit codes);
 - leftovers of processes that died: ``tmp/ingest-PID-*``, ``.NAME.forge-tmp-PID-*`` (env staging),
   ``ENV/.forge-txn-*`` (an env change's journal) and ``.NAME.forge-rm-*`` (an env removal) while
   nobody holds that env's lock, ``trash/`` items past gc's default grace, and leases of dead holders.
@@ -32,6 +37,7 @@ from typing import TYPE_CHECKING, ClassVar
 from .models import EnvKind
 
 if TYPE_CHECKING:
+    from . import policy
     from .store import Store
 
 STALE_AGE = 3600.0  # leftovers that name no process are stale after this many seconds
@@ -457,6 +463,19 @@ FINDING_TYPES: tuple[type[Finding], ...] = (
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class LayerFinding:
+    """A layer-policy finding of one env's stack, with the verdict the env's modes give it
+    (``ignore`` in a ``loose`` env: listed as a note; ``warn``; ``refuse``: strict would refuse
+    the change that made it)."""
+
+    finding: policy.Finding
+    verdict: policy.Verdict
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.finding.to_dict(), "verdict": self.verdict.name.lower()}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Diagnosis:
     findings: tuple[Finding, ...]
     metadata_rows_scanned: int
@@ -464,6 +483,8 @@ class Diagnosis:
     symlinks_scanned: int
     entries_verified: int
     files_hashed: int
+    layers: tuple[LayerFinding, ...] = ()  # the stacks' policy findings (never unhealthy)
+    layers_unchecked: tuple[tuple[str, str], ...] = ()  # (env, why) whose stack could not be read
 
     @property
     def healthy(self) -> bool:
@@ -484,6 +505,7 @@ class Diagnosis:
             "files_hashed": self.files_hashed,
             "findings": len(self.findings),
             "findings_by_kind": self.by_kind(),
+            "layer_findings": len(self.layers),
         }
 
 
@@ -495,7 +517,30 @@ def diagnose(
         return Diagnosis((), 0, 0, 0, 0, 0)
     from .drift import Scan
 
-    return Scan(store, verify, progress).run()
+    diag = Scan(store, verify, progress).run()
+    found, unchecked = layer_findings(store)
+    return dataclasses.replace(diag, layers=tuple(found), layers_unchecked=tuple(unchecked))
+
+
+def layer_findings(store: Store) -> tuple[list[LayerFinding], list[tuple[str, str]]]:
+    """The policy findings of every env's stack (GLOBAL layers included, build envs not), each
+    with its env's verdict; and the envs whose stack or settings could not be read, with why
+    (an unreadable ``config.json``): said, never a crash of the whole diagnosis."""
+    from . import enforce
+    from .errors import ForgeError
+
+    out: list[LayerFinding] = []
+    unchecked: list[tuple[str, str]] = []
+    for env in store.envs(include_global=True):
+        if not enforce.governs(env):
+            continue
+        try:
+            judged = enforce.judged(store, env)
+        except ForgeError as exc:
+            unchecked.append((env.name, exc.message))
+            continue
+        out.extend(LayerFinding(f, v) for f, v in judged)
+    return out, unchecked
 
 
 def link_findings(store: Store, env_name: str) -> list[Finding]:

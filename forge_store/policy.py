@@ -136,14 +136,16 @@ def policy_for(
     abi_policy: AbiPolicy | None = None,
     explicit_local: bool = False,
 ) -> Policy:
-    """The env's settings, with what the command line gave winning."""
-    from . import settings
+    """The env's settings, with what the command line gave winning; under ``forge
+    --enforce-profile`` raised to at least the profile's level (:mod:`.enforce`)."""
+    from . import enforce, settings
 
-    return Policy(
+    policy = Policy(
         conflict_mode or settings.conflict_mode(store, env),
         abi_policy or settings.abi_policy(store, env),
         explicit_local,
     )
+    return enforce.raise_to_profile(policy, env)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -220,7 +222,8 @@ class ChangeVerdict:
 
 
 def judge(new: Sequence[Finding], policy: Policy, env_name: str) -> ChangeVerdict:
-    """Sort new findings by verdict; raise :class:`PolicyRefused` if any is refused."""
+    """Sort new findings by verdict; raise :class:`PolicyRefused` if any is refused. Under
+    ``forge --enforce`` the warned ones are counted for the exit code (:func:`.enforce.note`)."""
     refused = [f for f in new if policy.verdict(f) is Verdict.REFUSE]
     if refused:
         first = refused[0]
@@ -233,10 +236,14 @@ def judge(new: Sequence[Finding], policy: Policy, env_name: str) -> ChangeVerdic
             hint=f"nothing was changed; see `forge inspect {first.subject} --env {env_name}`,"
             f" or run with a laxer mode (`forge env set {env_name} {setting} ...`)",
         )
-    return ChangeVerdict(
+    from . import enforce
+
+    verdict = ChangeVerdict(
         tuple(f for f in new if policy.verdict(f) is Verdict.WARN),
         tuple(f for f in new if policy.verdict(f) is Verdict.IGNORE),
     )
+    enforce.note(verdict.warned)
+    return verdict
 
 
 def new_findings(before: Iterable[Finding], after: Iterable[Finding]) -> list[Finding]:

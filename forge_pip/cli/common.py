@@ -20,8 +20,15 @@ JSON_VERSION = "1"
 
 
 def emit_json(kind: str, data: dict[str, object], out: TextIO | None = None) -> None:
-    """One versioned JSON document on stdout."""
+    """One versioned JSON document on stdout; under ``forge --enforce`` it carries the exit-code
+    decision as ``enforce`` (an ``error`` document does not: its error's code is the exit code)."""
     doc = {"version": JSON_VERSION, "kind": kind, **data}
+    if kind != "error":
+        from .enforce import json_member
+
+        member = json_member()
+        if member is not None:
+            doc["enforce"] = member
     (out or sys.stdout).write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
 
 

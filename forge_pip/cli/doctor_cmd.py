@@ -1,7 +1,11 @@
 """``forge doctor [--verify] [--fix [--dry-run]]``: find and repair catalog/store/env drift.
 
-Exit codes: 0 when no finding remains (none found, or ``--fix`` repaired all), 10
+Exit codes: 0 when no finding remains (none found, or ``--fix`` repaired all), 11
 (``ExitCode.UNHEALTHY``) when findings remain, the usual error codes (a lock timeout: 9) otherwise.
+The layer-policy findings of every env's stack are listed in their own ``layers`` section (text
+and ``--json``): they are the env's modes at work, not damage, so they never change the exit code
+and ``--fix`` leaves them alone; ``forge --enforce doctor`` exits with their ``--enforce`` code
+(docs/enforcement.md).
 Without ``--fix`` (and with ``--fix --dry-run``) nothing is written, not even a lock file: a
 read-only ``FORGE_HOME`` can be diagnosed. ``--json`` prints one ``doctor`` document.
 
@@ -16,7 +20,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from forge_store.doctor import Diagnosis, Finding
+    from forge_store.doctor import Diagnosis, Finding, LayerFinding
     from forge_store.repair import FixResult
 
 
@@ -25,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
         "doctor",
         parents=[common],
         help="check the store, the catalog and the envs; --fix repairs",
-        epilog="exit status: 0 when no finding remains, 10 when some do",
+        epilog="exit status: 0 when no finding remains, 11 when some do (layer-policy findings"
+        " never count, unless forge --enforce doctor: then 30-35)",
     )
     p.add_argument("--verify", action="store_true", help="also re-hash every store file against RECORD")
     p.add_argument("--fix", action="store_true", help="apply the safe repairs")
@@ -35,6 +40,30 @@ def add_parser(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPa
 def _finding_line(f: Finding) -> str:
     tag = "fixable" if f.fixable else "manual"
     return f"{f.severity.value:<7}  {f.kind.value:<19}  {f.message}  [{tag}]"
+
+
+_VERDICT_WORD = {"ignore": "note", "warn": "warning", "refuse": "conflict"}
+
+
+def _layer_line(f: LayerFinding) -> str:
+    word = _VERDICT_WORD[f.verdict.name.lower()]
+    return f"{word:<8} {f.finding.kind.value:<19}  {f.finding.env}: {f.finding.message}"
+
+
+def _print_layers(diag: Diagnosis, quiet: int) -> None:
+    """The ``layers`` section: every env's stack findings, with the verdict of its modes."""
+    for env, why in diag.layers_unchecked:
+        print(f"layers: env {env!r} not checked: {why}")
+    if not diag.layers:
+        if not quiet and not diag.layers_unchecked:
+            print("layers: no findings in any env's stack")
+        return
+    envs = len({f.finding.env for f in diag.layers})
+    print(f"layers: {len(diag.layers)} finding(s) in {envs} env(s)' stacks (policy, not damage)")
+    for f in diag.layers:
+        print(f"  {_layer_line(f)}")
+        for step in f.finding.chain:
+            print(f"      {step}")
 
 
 def _summary_line(diag: Diagnosis) -> str:
@@ -51,6 +80,11 @@ def _json(result: FixResult | None, diag: Diagnosis, *, fixing: bool, dry_run: b
         "healthy": not remaining,
         "summary": diag.summary(),
         "findings": [f.to_dict() for f in diag.findings],
+        "layers": {
+            "envs": sorted({f.finding.env for f in diag.layers}),
+            "findings": [f.to_dict() for f in diag.layers],
+            "unchecked": [{"env": env, "reason": why} for env, why in diag.layers_unchecked],
+        },
     }
     if fixing and result is not None:
         outcomes = result.outcomes
@@ -76,6 +110,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from forge_store.store import Store
 
     from .common import emit_json
+    from .enforce import enforcing_now, note_judged
 
     if args.dry_run and not args.fix:
         raise UsageError("--dry-run needs --fix", hint="forge doctor --fix --dry-run shows the repair plan")
@@ -95,6 +130,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             diag = diagnose(store, verify=args.verify)
     remaining = result.remaining if result is not None else diag.findings
     code = int(ExitCode.UNHEALTHY) if remaining else 0
+    note_judged((f.finding, f.verdict) for f in diag.layers)
+    if diag.layers_unchecked and enforcing_now():
+        code = int(ExitCode.ERROR)  # enforcement cannot vouch for a stack it could not read
     if args.json:
         emit_json("doctor", _json(result, diag, fixing=args.fix, dry_run=args.dry_run))
         return code
@@ -103,6 +141,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"forge doctor: {_summary_line(diag)}")
     for f in diag.findings:
         print(_finding_line(f))
+    _print_layers(diag, quiet)
     if result is not None and args.dry_run:
         for r in result.planned:
             print(f"would {r.action.value}: {r.detail}" + (f" (then: {r.hint})" if r.hint else ""))
@@ -121,7 +160,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"remaining: {_finding_line(f)}")
     if not remaining:
         if not quiet:
-            print("healthy: no findings")
+            policy = " (the layer findings above are the envs' modes at work)" if diag.layers else ""
+            print(f"healthy: no findings{policy}")
     elif result is None:
         fixable = sum(1 for f in diag.findings if f.fixable)
         print(

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forge_store import __version__
-from forge_store.errors import ExitCode
+from forge_store.errors import ExitCode, UsageError
 
-from . import activate, doctor_cmd, env_cmd, inspect_cmd, maintenance
+from . import activate, doctor_cmd, enforce, env_cmd, inspect_cmd, maintenance
+from . import globals as globals_
 from .common import emit_json, human_size, run_guarded, setup_logging, table
 from .env_target import add_env_args as _env_args
 from .env_target import target_env as _target_env
+from .globals import GlobalOptions
 
 if TYPE_CHECKING:
     from forge_store.models import EnvInfo, InstallReport
@@ -38,8 +40,29 @@ def _build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
-    parser = _Parser(prog="forge", description="Layered, linked Python environments over one shared store.")
+    parser = _Parser(
+        prog="forge",
+        description="Layered, linked Python environments over one shared store.",
+        epilog="--enforce exit codes: 30 broken-requirement, 31 abi-mismatch, 32 cuda-variant-mix,"
+        " 33 origin-override, 34 system-soname-clash, 35 shadowed (docs/enforcement.md)",
+    )
     parser.add_argument("--version", action="version", version=f"forge {__version__}")
+    # the global options are taken out before parsing (forge_pip.cli.globals); listed for --help
+    glob = parser.add_argument_group("global options (before or after the command)")
+    glob.add_argument("-q", "--quiet", action="count", dest="_global_quiet", help="less output")
+    glob.add_argument("-v", "--verbose", action="count", dest="_global_verbose", help="more output")
+    glob.add_argument(
+        "--enforce",
+        action="store_true",
+        dest="_global_enforce",
+        help="exit non-zero when the command reports a layer-policy finding at warn level or above",
+    )
+    glob.add_argument(
+        "--enforce-profile",
+        choices=["warn", "strict"],
+        dest="_global_profile",
+        help="--enforce, judging every env as if its conflict_mode/abi_policy were at least this",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("create", parents=[common], help="create an env (a real venv, without pip)")
@@ -303,27 +326,49 @@ _COMMANDS = {
 }
 
 
+def parse(args_list: Sequence[str], opts: GlobalOptions) -> argparse.Namespace:
+    """The namespace of an argparse subcommand, the global ``-q``/``-v`` added to its own."""
+    args = _build_parser().parse_args(list(args_list))
+    args.quiet = getattr(args, "quiet", 0) + opts.quiet
+    args.verbose = getattr(args, "verbose", 0) + opts.verbose
+    if not hasattr(args, "json"):
+        args.json = False
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        opts, args_list = globals_.split(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        print(f"forge: error: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else ""), file=sys.stderr)
+        return int(exc.exit_code)
+    with enforce.enforcing(opts):
+        return _dispatch(opts, args_list)
+
+
+def _dispatch(opts: GlobalOptions, args_list: list[str]) -> int:
     if args_list and args_list[0] == "pip":
         from .pip import main as pip_main
 
-        return pip_main(args_list[1:])
+        rest = [*opts.verbosity_args(), *args_list[1:]]
+        command = enforce.prepare_pip(rest)
+        return enforce.finish(command, pip_main(rest))
     if args_list and args_list[0] == "install":
         from .forge_install import main as install_main
 
-        return install_main(args_list[1:])
-    parser = _build_parser()
+        return enforce.finish("install", install_main([*opts.verbosity_args(), *args_list[1:]]))
     try:
-        args = parser.parse_args(args_list)
+        args = parse(args_list, opts)
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) else int(ExitCode.USAGE)
     if not args.command:
-        parser.print_help()
+        _build_parser().print_help()
         return int(ExitCode.USAGE)
     setup_logging(args.verbose - args.quiet)
     body = _COMMANDS[args.command]
-    return run_guarded("forge", lambda: body(args), verbose=args.verbose, as_json=args.json)
+    return run_guarded(
+        "forge", lambda: enforce.run(args.command, args, body), verbose=args.verbose, as_json=args.json
+    )
 
 
 if __name__ == "__main__":
