@@ -94,7 +94,7 @@ def _rpaths(data: mmap.mmap) -> list[str]:
                         raise ValueError("unterminated string")
                     out.extend(p for p in data[start:stop].decode("utf-8", "replace").split(":") if p)
         return out
-    except (struct.error, IndexError, ValueError):
+    except (struct.error, IndexError, ValueError, OverflowError):  # offsets past any size
         return []
 
 
