@@ -296,11 +296,16 @@ def _entry_scan(store: Store, row: EntryRow) -> tuple[list[dict[str, object]], d
     version = row.meta.get("climb_scan")
     meta: Mapping[str, object] = row.meta
     if not (isinstance(version, int) and version >= elf.SCAN_VERSION):
-        site = store.home.store / row.dir / "site"
-        meta = elf.rescan(site) if site.is_dir() else {}
+        meta = _rescan(str(store.home.store / row.dir / "site"))
     climbs = meta.get("climbs") or []
     native = elf.native_files(dataclasses.replace(row, meta=dict(meta)))
     return [c for c in climbs if isinstance(c, dict)] if isinstance(climbs, list) else [], native
+
+
+@functools.lru_cache(maxsize=64)
+def _rescan(site: str) -> dict[str, object]:
+    """An entry's content never changes under its directory: scanned once per process."""
+    return elf.rescan(Path(site)) if os.path.isdir(site) else {}
 
 
 def _target(file_rel: str, rpath: str) -> str | None:

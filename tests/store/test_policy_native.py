@@ -609,3 +609,59 @@ def test_offsets_past_any_size_are_no_crash(store: Store, tmp_path: Path) -> Non
         make_wheel(tmp_path / "w", "bad", "1.0", files=files, tag=LINUX_TAG, purelib=False)
     )
     assert entry.climbs == ()
+
+
+@needs_cc
+def test_a_1gb_library_costs_a_few_page_faults(tmp_path: Path, cuda_build: CudaBuild) -> None:
+    """The scan maps the file and touches only its headers, dynamic segment and strings: a 1 GB
+    CUDA library (here: a real ELF grown sparse to 1 GiB) is not read."""
+    import resource
+
+    path = tmp_path / "libhuge.so"
+    path.write_bytes(cuda_build.gpu)
+    os.truncate(path, 1 << 30)
+    elf.native_info(path)  # warm the code paths (imports, caches) before counting
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    info = elf.native_info(path)
+    rp = elf.rpaths(path)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert info is not None and "libcudart.so.12" in info.needed and rp == []
+    assert faults < 200, f"{faults} page faults for two scans of a 1 GiB file"
+
+
+REAL_CUDART = Path(
+    "/opt/pypi/files/nvidia_cuda_runtime-13.0.96-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+)
+
+
+@pytest.mark.real
+@needs_cc
+@pytest.mark.skipif(not REAL_CUDART.is_file(), reason="no local nvidia-cuda-runtime 13 wheel")
+def test_real_cuda_13_runtime_wheel(
+    store: Store, wheel_dir: Path, tmp_path: Path, cuda_build: CudaBuild, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real ``nvidia-cuda-runtime`` 13.0.96 (unsuffixed, ``nvidia/cu13/lib``) in a child of a
+    ``+cu121`` torch-like base; then a wheel built for ``libcudart.so.12`` with that real
+    ``libcudart.so.13`` directory on ``LD_LIBRARY_PATH``."""
+    store.create_env("base")
+    store.install_wheels("base", [_fake(wheel_dir, "torch", "2.2.0+cu121")])
+    store.create_env("kid", parent="base")
+    report = store.install_wheels("kid", [REAL_CUDART])
+    assert [f.kind for f in report.findings] == [Kind.CUDA_MIX]
+    assert report.findings[0].message == (
+        "CUDA variants mixed in 'kid': cu13 in local 'kid' (nvidia-cuda-runtime 13.0.96);"
+        " cu12 in parent 'base' (torch 2.2.0+cu121)"
+    )
+    entry = store.entries("nvidia-cuda-runtime")[0]
+    row = store.catalog.entry(entry.id)
+    assert row is not None
+    cudart = elf.native_files(row)["nvidia/cu13/lib/libcudart.so.13"]
+    assert cudart.soname == "libcudart.so.13" and cudart.machine == "x86_64" and cudart.elf_class == 64
+    assert cudart.glibc is not None and elf.glibc_key(cudart.glibc) >= (2, 17)
+    monkeypatch.setenv("LD_LIBRARY_PATH", str(entry.site / "nvidia" / "cu13" / "lib"))
+    store.create_env("app")
+    report = store.install_wheels("app", [cuda_build.wheel(tmp_path / "w")])
+    assert [f.kind for f in report.findings] == [Kind.SYSTEM_SONAME]
+    assert "needs libcudart.so.12, but the system loader path also has libcudart.so.13" in (
+        report.findings[0].message
+    )
