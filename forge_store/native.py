@@ -308,6 +308,12 @@ def _rescan(site: str) -> dict[str, object]:
     return elf.rescan(Path(site)) if os.path.isdir(site) else {}
 
 
+def shown(text: str) -> str:
+    """A string from an ELF file as a message may print it: control characters escaped (an RPATH
+    or a soname is whatever bytes the wheel's author wrote)."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _target(file_rel: str, rpath: str) -> str | None:
     """The directory (relative to site/) an ``$ORIGIN`` entry names; ``None`` above site/."""
     rel = elf.origin_path(rpath)
@@ -366,7 +372,8 @@ def _provides(store: Store, row: EntryRow, target: str, needed: set[str]) -> boo
     where = store.home.store / row.dir / "site" / target
     if not needed:
         return where.is_dir()
-    return any(posixpath.basename(n) == n and (where / n).exists() for n in needed)
+    plain = [n for n in needed if posixpath.basename(n) == n and n not in (".", "..")]
+    return any((where / n).exists() for n in plain)
 
 
 def _override(
@@ -377,7 +384,7 @@ def _override(
     target: str,
     by_rpath: Mapping[str, Sequence[str]],
 ) -> Finding:
-    rpath = sorted(by_rpath)[0]
+    rpath, target = shown(sorted(by_rpath)[0]), shown(target)
     files = sorted({f for fs in by_rpath.values() for f in fs})
     head = (
         f"{elf_dist.name} {elf_dist.version} ({_where(elf_dist.layer, elf_dist.env)}) reaches {target}/"
@@ -393,7 +400,10 @@ def _override(
             f"{win.name} {win.version} ({_where(win.layer, win.env)}) provides {target}/ only in"
             f" {win.env!r}, which $ORIGIN never reaches"
         )
-    chain = [f"{f}: {', '.join(r for r, fs in sorted(by_rpath.items()) if f in fs)}" for f in files[:5]]
+    chain = [
+        f"{shown(f)}: {', '.join(shown(r) for r, fs in sorted(by_rpath.items()) if f in fs)}"
+        for f in files[:5]
+    ]
     if len(files) > 5:
         chain.append(f"... and {len(files) - 5} more ELF files")
     chain.append(f"{view.env.name!r} imports {win.name} {win.version} from {win.env!r}")
@@ -607,9 +617,10 @@ def system_sonames(view: StackView, ctx: CheckContext) -> Iterable[Finding]:
         for lib in other:
             seen.setdefault(lib.path, lib)
         libs = list(seen.values())
-        shown = ", ".join(f"{lib.soname} ({lib.source} {lib.path})" for lib in libs[:3])
+        listed = ", ".join(f"{lib.soname} ({lib.source} {lib.path})" for lib in libs[:3])
         more = f" and {len(libs) - 3} more" if len(libs) > 3 else ""
-        chain = [f"{f} needs {soname}" for f in files[:5]]
+        soname = shown(soname)
+        chain = [f"{shown(f)} needs {soname}" for f in files[:5]]
         if len(files) > 5:
             chain.append(f"... and {len(files) - 5} more ELF files")
         chain += [f"the system loader path has {lib.soname}: {lib.path} ({lib.source})" for lib in libs]
@@ -618,7 +629,7 @@ def system_sonames(view: StackView, ctx: CheckContext) -> Iterable[Finding]:
             view.env.name,
             name,
             f"{name} {d.version} ({_where(d.layer, d.env)}) needs {soname}, but the system loader path"
-            f" also has {shown}{more}: two majors of {stem} can end up in one process",
+            f" also has {listed}{more}: two majors of {stem} can end up in one process",
             tuple(chain),
             (name,),
             (d.env,),

@@ -665,3 +665,8 @@ def test_real_cuda_13_runtime_wheel(
     assert "needs libcudart.so.12, but the system loader path also has libcudart.so.13" in (
         report.findings[0].message
     )
+
+
+def test_strings_from_an_elf_are_shown_escaped() -> None:
+    assert native.shown("$ORIGIN/../../nvidia/cu13/lib") == "$ORIGIN/../../nvidia/cu13/lib"
+    assert native.shown("$ORIGIN/x\x1b[2J\n") == "$ORIGIN/x\\x1b[2J\\n"
