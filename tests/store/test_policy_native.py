@@ -132,6 +132,7 @@ def test_cuda_family_mixed_across_layers(forge_home: Path, wheel_dir: Path, mode
         ]
         text = _ok("tree", "--env", "kid").stdout
         assert "  cuda: cu12" in text and "  cuda: cu11" in text
+        assert "cuda: kid cu12, base cu11" in _ok("inspect", "torch", "--env", "kid").stdout
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -335,6 +336,42 @@ def test_child_override_a_parent_elf_ignores(
 
 
 @needs_cc
+def test_parent_change_that_a_childs_override_makes_ignored(
+    forge_home: Path, tmp_path: Path, origin_build: OriginBuild
+) -> None:
+    """The finding appears in the child's stack, the change is the parent's: a strict parent refuses
+    it (every descendant's stack is checked)."""
+    w = origin_build.wheels(tmp_path / "w")
+    _ok("create", "base", "-q")
+    _ok("create", "kid", "--parent", "base", "-q")
+    _ok("install", str(w["dep2"]), "--env", "kid", "-q")
+    proc = _install("base", "strict", [w["dep1"], w["top"]])
+    assert "the override dep 2.0 (local 'kid') is ignored there" in proc.stderr, proc.stderr
+
+
+@needs_cc
+def test_child_provides_what_a_parent_elf_climbs_to(
+    store: Store, tmp_path: Path, origin_build: OriginBuild
+) -> None:
+    """The parent lacks dep; the child has it: $ORIGIN still looks in the parent, and finds nothing."""
+    w = origin_build.wheels(tmp_path / "w")
+    store.create_env("base")
+    store.install_wheels("base", [w["top"]])
+    store.create_env("kid", parent="base")
+    report = store.install_wheels("kid", [w["dep2"]])
+    found = [f for f in report.findings if f.kind is Kind.ORIGIN_OVERRIDE]
+    assert [f.message for f in found] == [
+        "top 1.0 (parent 'base') reaches dep/lib/ through $ORIGIN/../../dep/lib, which resolves inside"
+        " 'base': dep 2.0 (local 'kid') provides dep/lib/ only in 'kid', which $ORIGIN never reaches"
+    ]
+    code = (
+        "import ctypes, os, top\nctypes.CDLL(os.path.join(os.path.dirname(top.__file__), 'lib', 'libtop.so'))"
+    )
+    proc = run_py(store.env("kid").python, code)
+    assert proc.returncode != 0 and "libdep.so" in proc.stderr, "what the finding says happens"
+
+
+@needs_cc
 def test_override_of_a_library_the_parent_elf_does_not_need_is_no_finding(
     store: Store, tmp_path: Path, origin_build: OriginBuild
 ) -> None:
@@ -344,12 +381,11 @@ def test_override_of_a_library_the_parent_elf_does_not_need_is_no_finding(
     extra = {"dep/lib/README.txt": "x\n", "other/__init__.py": ""}
     other1 = make_wheel(tmp_path / "o1", "other", "1.0", files=extra, tag=LINUX_TAG, purelib=False)
     store.create_env("base")
-    store.install_wheels("base", [w["dep1"], w["top"]])
+    store.install_wheels("base", [w["dep1"], w["top"], other1])
     store.create_env("kid", parent="base")
     extra2 = {"dep/lib/README.txt": "y\n", "other/__init__.py": ""}
     other2 = make_wheel(tmp_path / "o2", "other", "2.0", files=extra2, tag=LINUX_TAG, purelib=False)
     store.install_wheels("kid", [other2], local=True)
-    assert other1.exists()
     assert not [f for f in policy.stack_findings(store, store.env("kid")) if f.kind is Kind.ORIGIN_OVERRIDE]
 
 
