@@ -355,22 +355,27 @@ def origin_overrides(view: StackView, ctx: CheckContext) -> Iterable[Finding]:
                 if name == d.name or index.get(win.env, 0) >= i or win.entry_id is None:
                     continue  # not overridden by a layer nearer than the ELF's
                 own = mine.get(name)
+                if own is not None and own.entry_id == win.entry_id:
+                    continue  # the same content in both layers: nothing is ignored
                 win_row = rows.get(win.entry_id)
                 own_row = rows.get(own.entry_id or "") if own is not None else None
                 for target, by_rpath in sorted(targets.items()):
-                    needed = {
-                        n for fs in by_rpath.values() for f in fs if f in native for n in native[f].needed
-                    }
+                    files = [f for fs in by_rpath.values() for f in fs]
+                    needed = (
+                        {n for f in files if f in native for n in native[f].needed}
+                        if any(f in native for f in files)
+                        else None
+                    )
                     in_own = own_row is not None and _provides(store, own_row, target, needed)
                     if in_own or (win_row is not None and _provides(store, win_row, target, needed)):
                         yield _override(view, d, win, own if in_own else None, target, by_rpath)
 
 
-def _provides(store: Store, row: EntryRow, target: str, needed: set[str]) -> bool:
-    """Whether the entry has, in ``target``, a library the climbing ELF files need (without a
-    record of their needs: whether it has the directory at all)."""
+def _provides(store: Store, row: EntryRow, target: str, needed: set[str] | None) -> bool:
+    """Whether the entry has, in ``target``, a library the climbing ELF files need (``None``: no
+    record of their needs, so whether it has the directory at all)."""
     where = store.home.store / row.dir / "site" / target
-    if not needed:
+    if needed is None:
         return where.is_dir()
     plain = [n for n in needed if posixpath.basename(n) == n and n not in (".", "..")]
     return any((where / n).exists() for n in plain)
@@ -393,7 +398,7 @@ def _override(
     if own is not None:
         tail = (
             f"the override {win.name} {win.version} ({_where(win.layer, win.env)}) is ignored there,"
-            f" its ELF files load {own.name} {own.version} ({_where(own.layer, own.env)})"
+            f" {elf_dist.name} loads {own.name} {own.version} ({_where(own.layer, own.env)})"
         )
     else:
         tail = (

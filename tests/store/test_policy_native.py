@@ -315,7 +315,7 @@ def test_child_override_a_parent_elf_ignores(
     proc = _install("kid", mode, [w["dep2"]], "--local")
     message = (
         "top 1.0 (parent 'base') reaches dep/lib/ through $ORIGIN/../../dep/lib, which resolves inside"
-        " 'base': the override dep 2.0 (local 'kid') is ignored there, its ELF files load dep 1.0"
+        " 'base': the override dep 2.0 (local 'kid') is ignored there, top loads dep 1.0"
         " (parent 'base')"
     )
     if mode == "loose":
@@ -369,6 +369,19 @@ def test_child_provides_what_a_parent_elf_climbs_to(
     )
     proc = run_py(store.env("kid").python, code)
     assert proc.returncode != 0 and "libdep.so" in proc.stderr, "what the finding says happens"
+
+
+@needs_cc
+def test_the_same_entry_in_both_layers_is_no_override(
+    store: Store, tmp_path: Path, origin_build: OriginBuild
+) -> None:
+    w = origin_build.wheels(tmp_path / "w")
+    store.create_env("base")
+    store.install_wheels("base", [w["dep1"], w["top"]])
+    store.create_env("kid", parent="base")
+    store.install_wheels("kid", [w["dep1"]], local=True)
+    assert [(d.name, d.env) for d in store.visible("kid") if d.name == "dep"] == [("dep", "kid")]
+    assert not [f for f in policy.stack_findings(store, store.env("kid")) if f.kind is Kind.ORIGIN_OVERRIDE]
 
 
 @needs_cc
