@@ -43,6 +43,8 @@ from .models import Layer, LayeringMode
 from .policy import CheckContext, Finding, Kind
 
 if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+
     from .catalog import EntryRow
     from .stack import StackDist, StackView
     from .store import Store
@@ -162,7 +164,9 @@ def _variant_of_files(site: Path) -> tuple[str, str] | None:
 
 
 def _variant_of_requirements(requires: Iterable[str], markers: Mapping[str, str]) -> tuple[str, str] | None:
-    """A requirement on a dist that shows a variant (``nvidia-cublas-cu12``, ``cuda-toolkit==13.0.3``)."""
+    """A requirement on a dist that shows a variant: by name (``nvidia-cublas-cu12``), or one whose
+    version major is the CUDA major pinned to one major (``cuda-toolkit==13.0.3``,
+    ``cuda-bindings>=13.0.3,<14``; a bare ``cuda-python>=11.8`` fits several, so it shows none)."""
     from packaging.utils import canonicalize_name
 
     from .stack import applicable_requirements
@@ -171,15 +175,35 @@ def _variant_of_requirements(requires: Iterable[str], markers: Mapping[str, str]
         name = canonicalize_name(req.name)
         found = variant_of_name(name, "")
         if found is None and (name in VERSION_MAJOR_FAMILIES or name in NVIDIA_TOOLKIT_VERSIONED):
-            for spec in req.specifier:
-                if spec.operator in ("==", "===", "~=", ">=", ">"):
-                    major = _major(spec.version)
-                    if name in VERSION_MAJOR_FAMILIES or major >= _FIRST_UNSUFFIXED_MAJOR:
-                        found = (f"cu{major}", "")
-                        break
+            major = _pinned_major(req.specifier)
+            if major is not None and (name in VERSION_MAJOR_FAMILIES or major >= _FIRST_UNSUFFIXED_MAJOR):
+                found = (f"cu{major}", "")
         if found is not None:
             return found[0], f"requires {req}"
     return None
+
+
+def _pinned_major(specifier: SpecifierSet) -> int | None:
+    """The one major version a specifier set allows, if it allows only one."""
+    from packaging.version import InvalidVersion, Version
+
+    lo: int | None = None
+    hi: int | None = None
+    for spec in specifier:
+        try:
+            v = Version(spec.version.removesuffix(".*"))
+        except InvalidVersion:
+            return None
+        op = spec.operator
+        if op in ("==", "===", "~="):
+            lo = v.major if lo is None else max(lo, v.major)
+            hi = v.major if hi is None else min(hi, v.major)
+        elif op in (">=", ">"):
+            lo = v.major if lo is None else max(lo, v.major)
+        elif op in ("<", "<="):
+            top = v.major - 1 if op == "<" and not any(v.release[1:]) else v.major
+            hi = top if hi is None else min(hi, top)
+    return lo if lo is not None and lo == hi else None
 
 
 def _signal(

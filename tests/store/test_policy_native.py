@@ -245,6 +245,33 @@ def test_variant_of_name(name: str, version: str, variant: str | None) -> None:
     assert (found[0] if found else None) == variant
 
 
+@pytest.mark.parametrize(
+    ("requirement", "variant"),
+    [
+        ("nvidia-cublas-cu12==12.1.3.1", "cu12"),
+        ("nvidia-cudnn-cu13", "cu13"),
+        ("jax-cuda12-plugin[with-cuda]>=0.4", "cu12"),
+        ("cuda-toolkit[cublas,cudart]==13.0.3", "cu13"),
+        ("cuda-bindings<14,>=13.0.3", "cu13"),
+        ("cuda-python~=12.6", "cu12"),
+        ("cuda-python==12.*", "cu12"),
+        ("nvidia-cublas>=13.1,<13.2", "cu13"),
+        ("cuda-python>=11.8", None),  # 11, 12, 13 all fit: no variant
+        ("cuda-bindings>=12,<14", None),
+        ("cuda-python<13", None),
+        ("nvidia-cublas>=12", None),
+        ("numpy==2.4.6", None),
+        ("nvidia-cublas-cu12; extra == 'gpu'", None),  # only with an extra
+        ("nvidia-cublas-cu11; sys_platform == 'nonesuch'", None),
+    ],
+)
+def test_variant_of_requirements(requirement: str, variant: str | None) -> None:
+    from forge_store import interpreters
+
+    found = native._variant_of_requirements([requirement], interpreters.current().marker_env())
+    assert (found[0] if found else None) == variant
+
+
 # -- $ORIGIN overrides -----------------------------------------------------------------------------
 
 
