@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 SCAN_VERSION = 3
 
 _MAGIC = b"\x7fELF"
+_MAX_DYN = 1 << 16  # dynamic entries read at most (real files have a few dozen)
+_MAX_RPATH = 1 << 16  # bytes of one RPATH/RUNPATH string
 _SHT_DYNAMIC = 6
 _DT_NULL, _DT_RPATH, _DT_RUNPATH = 0, 15, 29
 _ORIGIN_TOKENS = ("$ORIGIN", "${ORIGIN}")
@@ -83,16 +85,17 @@ def _rpaths(data: mmap.mmap) -> list[str]:
             offset, size, link = sec[4], sec[5], sec[6]
             strtab = sections[link]
             str_off = strtab[4]
-            for pos in range(offset, offset + size, dyn_size):
+            for pos in range(offset, offset + min(size, _MAX_DYN * dyn_size), dyn_size):
                 tag, val = struct.unpack_from(dyn_fmt, data, pos)
                 if tag == _DT_NULL:
                     break
                 if tag in (_DT_RPATH, _DT_RUNPATH):
                     start = str_off + val
-                    stop = data.find(b"\0", start)
+                    stop = data.find(b"\0", start, start + _MAX_RPATH)
                     if stop < 0:
                         raise ValueError("unterminated string")
                     out.extend(p for p in data[start:stop].decode("utf-8", "replace").split(":") if p)
+            break  # one dynamic section (the loader reads one); more are a crafted file's loop
         return out
     except (struct.error, IndexError, ValueError, OverflowError):  # offsets past any size
         return []
@@ -182,7 +185,6 @@ _PT_LOAD, _PT_DYNAMIC = 1, 2
 _DT_NEEDED, _DT_STRTAB, _DT_SONAME = 1, 5, 14
 _DT_VERNEED, _DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
 _MAX_PHDRS = 4096
-_MAX_DYN = 1 << 16
 _MAX_VERSIONS = 4096
 _MAX_STR = 4096
 _MACHINES = {
