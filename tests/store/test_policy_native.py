@@ -133,6 +133,8 @@ def test_cuda_family_mixed_across_layers(forge_home: Path, wheel_dir: Path, mode
         text = _ok("tree", "--env", "kid").stdout
         assert "  cuda: cu12" in text and "  cuda: cu11" in text
         assert "cuda: kid cu12, base cu11" in _ok("inspect", "torch", "--env", "kid").stdout
+        assert _run("--enforce", "doctor").returncode == 32
+        assert _run("--enforce", "tree", "--env", "kid").returncode == 32
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -360,6 +362,7 @@ def test_child_override_a_parent_elf_ignores(
         assert found[0].subject == "dep" and found[0].packages == ("top", "dep")
         assert found[0].layers == ("base", "kid")
         assert found[0].chain[0] == "top/lib/libtop.so: $ORIGIN/../../dep/lib"
+        assert _run("--enforce", "tree", "--env", "kid").returncode == 33, "before shadowed's 35"
 
 
 @needs_cc
@@ -501,6 +504,9 @@ def test_system_loader_path_offers_another_cuda_major(
     )
     assert expected in proc.stderr, proc.stderr
     assert "libcudart.so (LD_LIBRARY_PATH" in proc.stderr, "the dev symlink counts by what it points to"
+    if mode == "warn":
+        assert _run("--enforce", "doctor", extra_env=staged).returncode == 34
+        assert _run("--enforce", "doctor").returncode == 0, "without the staged directory: nothing"
 
 
 @needs_cc
