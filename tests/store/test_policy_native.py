@@ -32,6 +32,10 @@ from tests.support.wheels import make_wheel
 MODES = ("strict", "warn", "loose")
 LINUX_TAG = "py3-none-linux_x86_64"
 needs_cc = pytest.mark.skipif(not have_cc(), reason="needs a C compiler")
+# ldconfig lives in sbin, which an ordinary user's PATH often lacks
+LDCONFIG = shutil.which("ldconfig") or next(
+    (p for p in ("/sbin/ldconfig", "/usr/sbin/ldconfig") if os.access(p, os.X_OK)), None
+)
 
 
 @pytest.fixture(autouse=True)
@@ -531,7 +535,7 @@ def test_no_clash_without_the_staged_directory(
 
 
 @needs_cc
-@pytest.mark.skipif(shutil.which("ldconfig") is None, reason="needs ldconfig to write a cache")
+@pytest.mark.skipif(LDCONFIG is None, reason="needs ldconfig to write a cache")
 def test_clash_found_through_an_ld_so_cache(
     store: Store, tmp_path: Path, cuda_build: CudaBuild, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -540,13 +544,13 @@ def test_clash_found_through_an_ld_so_cache(
     conf.write_text(f"{cuda_build.system}\n")
     cache = tmp_path / "ld.so.cache"
     proc = subprocess.run(
-        ["ldconfig", "-X", "-C", str(cache), "-f", str(conf)], capture_output=True, text=True, check=False
+        [str(LDCONFIG), "-X", "-C", str(cache), "-f", str(conf)], capture_output=True, text=True, check=False
     )
     if proc.returncode != 0 or not cache.is_file():
         pytest.skip(f"ldconfig cannot write a cache here: {proc.stderr.strip()}")
     entries = dict(native.parse_ld_cache(cache.read_bytes()))
     assert entries["libcudart.so.11.0"] == str(cuda_build.system / "libcudart.so.11.0")
-    listed = subprocess.run(["ldconfig", "-p", "-C", str(cache)], capture_output=True, text=True).stdout
+    listed = subprocess.run([str(LDCONFIG), "-p", "-C", str(cache)], capture_output=True, text=True).stdout
     assert len(entries) == len(re.findall(r"=>", listed)), "every entry ldconfig -p lists"
     monkeypatch.setenv("FORGE_LD_CACHE", str(cache))
     store.create_env("app")
@@ -584,9 +588,9 @@ def test_a_corrupt_ld_cache_yields_what_parses(data: bytes) -> None:
 
 def test_the_machines_ld_cache_parses_like_ldconfig() -> None:
     cache = Path("/etc/ld.so.cache")
-    if not cache.is_file() or shutil.which("ldconfig") is None:
+    if not cache.is_file() or LDCONFIG is None:
         pytest.skip("no system ld.so.cache")
-    listed = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    listed = subprocess.run([str(LDCONFIG), "-p"], capture_output=True, text=True).stdout
     expected = set(re.findall(r"^\s+(\S+) \(.*\) => (\S+)$", listed, re.M))
     assert set(native.parse_ld_cache(cache.read_bytes())) == expected
 
