@@ -96,7 +96,7 @@ class CudaSignal:
     version: str
     env: str
     layer: Layer
-    variant: str  # "cu12", "cpu", "rocm6"
+    variant: str  # "cu12", "cpu", "xpu", "rocm6"
     evidence: str  # "local version +cu118", "name", "nvidia/cu13/ in its files", "requires ..."
     shadowed: bool = False
 
@@ -114,8 +114,9 @@ def variant_of_name(name: str, version: str) -> tuple[str, str] | None:
     """``(variant, evidence)`` from a dist's name and version alone (``None``: shows none)."""
     local = version.partition("+")[2].lower()
     if name in LOCAL_VERSION_FAMILIES and local:
-        if local == "cpu" or local.startswith(("cpu.", "cpu_", "cpu-")):
-            return "cpu", f"local version +{local}"
+        for plain in ("cpu", "xpu"):  # no CUDA at all: CPU only, Intel GPUs
+            if local == plain or local.startswith((f"{plain}.", f"{plain}_", f"{plain}-")):
+                return plain, f"local version +{local}"
         m = _LOCAL_CU.match(local)
         if m:  # cuNNM: major NN, minor M (cu92, cu118, cu121, cu130)
             return f"cu{m.group(1)[:-1]}", f"local version +{local}"

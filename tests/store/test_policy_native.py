@@ -219,6 +219,7 @@ def _view(store: Store, env: str) -> StackView:
         ("torch", "2.4.0+cpu", "cpu"),
         ("torch", "2.1.0+cpu.cxx11.abi", "cpu"),
         ("torch", "2.5.1+rocm6.2", "rocm6"),
+        ("torch", "2.7.0+xpu", "xpu"),
         ("torchvision", "0.17.0+cu121", "cu12"),
         ("torchaudio", "2.2.0+cpu", "cpu"),
         ("jaxlib", "0.4.7+cuda12.cudnn88", "cu12"),
