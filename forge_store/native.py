@@ -4,10 +4,11 @@ Three checks (:data:`CHECKS`, run by :func:`forge_store.policy.findings`), each 
 ``conflict_mode``:
 
 * :func:`cuda_variant_mix`: every dist that shows a CUDA variant (torch's ``+cu118`` / ``+cpu`` /
-  ``+rocm6.2``, the ``nvidia-*-cuNN`` families and the unsuffixed ``nvidia-*`` 13.x wheels that
-  install into ``nvidia/cuNN/``, ``cuda-toolkit``, ``cuda-python`` / ``cuda-bindings``, jax's
-  ``jax-cudaNN-plugin`` / ``-pjrt``, ``cupy-cudaNNx``; or, failing those, a requirement on one of
-  them) gives a signal; the dists an env runs (each name's winner) must agree on one variant.
+  ``+xpu`` / ``+rocm6.2``, the ``nvidia-*-cuNN`` families and the unsuffixed ``nvidia-*`` 13.x
+  wheels that install into ``nvidia/cuNN/``, ``cuda-toolkit``, ``cuda-python`` /
+  ``cuda-bindings``, jax's ``jax-cudaNN-plugin`` / ``-pjrt``, ``cupy-cudaNNx``; or, failing those,
+  a requirement pinning one of them to one major) gives a signal; the dists an env runs (each
+  name's winner) must agree on one variant.
 * :func:`origin_overrides`: a farther layer's ELF whose ``$ORIGIN`` climbs (recorded at ingest)
   into a directory of a dist that a nearer layer overrides. ``$ORIGIN`` resolves inside the layer
   that holds the ELF (DESIGN.md section 4), so the parent's ELF keeps loading its own layer's copy
@@ -277,8 +278,8 @@ def _where(layer: Layer, env: str) -> str:
 
 
 def _names(items: Sequence[str], limit: int = 2) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    text = ", ".join(items[:limit])
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def cuda_variant_mix(view: StackView, ctx: CheckContext) -> Iterable[Finding]:
