@@ -105,6 +105,7 @@ def _unpack_and_publish(
         "namespace_dirs": ns,
         "climbs": [dataclasses.asdict(c) for c in climbs],
         "climb_scan": elf.SCAN_VERSION,
+        "native": elf.native_record(site),
         "has_data": (staging / "data").is_dir(),
         "has_headers": (staging / "headers").is_dir(),
         "has_scripts": (staging / "scripts").is_dir(),

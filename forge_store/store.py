@@ -360,8 +360,9 @@ class Store:
         raise IntegrityError(f"store directory for {cid} is taken")
 
     def _ensure_climbs(self, row: EntryRow) -> EntryRow:
-        """Rescan, once, the ``$ORIGIN`` climbs of an entry ingested by an older scan (which left out
-        climbs into its own directories, so the linker could not see pin's leaf climbing out).
+        """Rescan, once, the ELF files of an entry ingested by an older scan (which left out climbs
+        into its own directories, so the linker could not see pin's leaf climbing out; or had no
+        ``native`` record for the native checks).
 
         Reading the sealed entry needs no lock; recording the result is idempotent.
         """
@@ -373,8 +374,7 @@ class Store:
         site = self.home.store / row.dir / "site"
         if not site.is_dir():
             return row  # being collected: nothing will link it
-        climbs = [dataclasses.asdict(c) for c in elf.scan_site(site)]
-        meta = {**row.meta, "climbs": climbs, "climb_scan": elf.SCAN_VERSION}
+        meta = {**row.meta, **elf.rescan(site)}  # climbs, native, climb_scan
         if self.read_only:
             return dataclasses.replace(row, meta=meta)
         with self.catalog.transaction():

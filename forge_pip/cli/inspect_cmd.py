@@ -78,6 +78,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     name = canonicalize_name(args.package)
     with Store() as store:
         view, mode, policy = _policies(store, args)
+        cuda = _cuda(store, view)
     found = view.candidates(name)
     if not found:
         raise NotFoundError(
@@ -108,6 +109,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                 "requires": edges_json(requires),
                 "required_by": edges_json(required_by),
                 "findings": findings,
+                "cuda": list(cuda.values()),
             },
         )
         return 0
@@ -140,9 +142,19 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             mark = "ok" if e.satisfied else "NOT satisfied"
             what = e.requirement if label == "requires" else f"{other}: {e.requirement}"
             print(f"  {what} -> {got} [{mark}]")
+    variants = [f"{env} {'+'.join(c['variants'])}" for env, c in cuda.items() if c["variants"]]
+    if variants:
+        print(f"cuda: {', '.join(variants)}")
     for line in findings:
         print(line, file=sys.stderr)
     return 0
+
+
+def _cuda(store: Store, view: StackView) -> dict[str, dict[str, Any]]:
+    """Each layer's CUDA variants (``cuda`` in the JSON documents), by env."""
+    from forge_store.native import layer_cuda
+
+    return {c.env: c.to_dict() for c in layer_cuda(store, view)}
 
 
 def _cmd_tree(args: argparse.Namespace) -> int:
@@ -151,6 +163,7 @@ def _cmd_tree(args: argparse.Namespace) -> int:
 
     with Store() as store:
         view, mode, _policy = _policies(store, args)
+        cuda = _cuda(store, view)
     findings = _findings(view, list(view.edges), mode)
     if args.json:
         emit_json(
@@ -164,6 +177,7 @@ def _cmd_tree(args: argparse.Namespace) -> int:
                         "layer": layer.layer.value,
                         "site": layer.site,
                         "packages": [dist_json(d) for d in layer.dists],
+                        "cuda": cuda[layer.env],
                     }
                     for layer in view.layers
                 ],
@@ -174,6 +188,8 @@ def _cmd_tree(args: argparse.Namespace) -> int:
         return 0
     for layer in view.layers:
         print(f"{layer.layer.value.upper()} {layer.env} ({layer.site})")
+        if cuda[layer.env]["variants"]:
+            print(f"  cuda: {'+'.join(cuda[layer.env]['variants'])}")
         for d in layer.dists:
             mark = f"  [shadowed by {d.shadowed_by}]" if d.shadowed_by else ""
             print(f"  {d.name} {d.version}{mark}")

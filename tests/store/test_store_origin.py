@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from forge_store.elf import SCAN_VERSION
 from forge_store.seal import remove_tree
 from forge_store.store import Store
 from tests.conftest import have_cc, run_py
@@ -348,7 +349,7 @@ def test_entries_of_an_older_scan_are_rescanned_once(store: Store, build: Build,
     store.install_wheels("first", [dep, mod])
     entry = store.entries("cmeel-mod")[0]
     row = store.catalog.entry(entry.id)
-    assert row is not None and row.meta["climb_scan"] == 2
+    assert row is not None and row.meta["climb_scan"] == SCAN_VERSION
     old = {k: v for k, v in row.meta.items() if k != "climb_scan"}
     old["climbs"] = []  # what the old scan recorded for it
     with store.catalog.transaction():
@@ -360,7 +361,7 @@ def test_entries_of_an_older_scan_are_rescanned_once(store: Store, build: Build,
     fresh = store.entries("cmeel-mod")[0]
     assert [c.rpath for c in fresh.climbs] == [CLIMB]
     row = store.catalog.entry(entry.id)
-    assert row is not None and row.meta["climb_scan"] == 2, "recorded: rescanned once"
+    assert row is not None and row.meta["climb_scan"] == SCAN_VERSION, "recorded: rescanned once"
 
 
 @pytest.mark.parametrize(
