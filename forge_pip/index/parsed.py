@@ -42,10 +42,20 @@ def decode_digests(value: object) -> dict[str, str] | None:
     return dict(value)
 
 
-def _is_digest_map(value: object) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    )
+_STR: frozenset[type] = frozenset({str})
+_OPTIONAL_STR: frozenset[type] = frozenset({str, type(None)})
+_OPTIONAL_INT: frozenset[type] = frozenset({int, type(None)})  # bool is not int here: type() is exact
+_DIGEST: frozenset[type] = frozenset({str, dict, type(None)})
+
+
+def _types(column: list[object]) -> set[type]:
+    return set(map(type, column))
+
+
+def _digest_ok(value: object) -> bool:
+    if not isinstance(value, dict):
+        return True
+    return all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,18 +128,18 @@ class FileColumns:
         if any(len(c) != length for c in columns) or (projects is not None and len(projects) != length):
             raise ValueError("columns of different lengths")
         urls, filenames, hashes, rp, yanked, metadata, sizes, times = columns
-        for strings in (urls, filenames):  # the two columns used without a per-row check
-            if not all(isinstance(s, str) for s in strings):
-                raise ValueError("a url or file name is not a string")
-        if projects is not None and not all(isinstance(s, str) for s in projects):
-            raise ValueError("a project name is not a string")
-        for optional in (rp, yanked, times):
-            if not all(s is None or isinstance(s, str) for s in optional):
-                raise ValueError("a text field is not a string")
-        if not all(s is None or (isinstance(s, int) and not isinstance(s, bool)) for s in sizes):
-            raise ValueError("a size is not an integer")
-        for digests in (hashes, metadata):
-            if not all(d is None or isinstance(d, str) or _is_digest_map(d) for d in digests):
+        # types per column, counted in C (map(type, ...)): a page has tens of thousands of rows
+        for column in (urls, filenames, *(() if projects is None else (projects,))):
+            if not _types(column) <= _STR:
+                raise ValueError("a url, file name or project is not a string")
+        for column in (rp, yanked, times):
+            if not _types(column) <= _OPTIONAL_STR:
+                raise ValueError("a text field is neither a string nor null")
+        if not _types(sizes) <= _OPTIONAL_INT:
+            raise ValueError("a size is neither an integer nor null")
+        for column in (hashes, metadata):
+            kinds = _types(column)
+            if not kinds <= _DIGEST or (dict in kinds and not all(map(_digest_ok, column))):
                 raise ValueError("a digest is neither a string nor a map of strings")
         return cls(
             urls=urls,  # type: ignore[arg-type]
