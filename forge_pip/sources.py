@@ -381,6 +381,11 @@ class IndexFiles:
         # (A lazy sequence: the finder builds a DistFile only for the rows it does not reject.)
         return self._client.project_table(name).local_first()
 
+    def prefetch(self, names: Sequence[NormalizedName]) -> None:
+        """Read the index pages of ``names`` in the background (see ``IndexClient.prefetch``)."""
+        if self._client is not None:
+            self._client.prefetch(names)
+
     def local_path(self, file: DistFile) -> Path:
         """A verified local copy of ``file`` (``file://`` files are verified and used in place)."""
         with self._lock:

@@ -14,7 +14,8 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -33,6 +34,8 @@ from .reporter import IndexReporter, NullIndexReporter
 from .urls import file_url_to_path, is_file_url, path_to_file_url, redact_text, redact_url, split_auth
 
 log = logging.getLogger(__name__)
+
+_PREFETCH_THREADS = 4
 
 
 def _as_url(location: str) -> str:
@@ -91,6 +94,11 @@ class IndexClient:
         self._find_links = FindLinks(self.find_links, self._pages, self._warn)
         self._lock = threading.Lock()
         self._projects: dict[str, ProjectFiles] = {}
+        self._pending: dict[str, Future[tuple[ProjectFiles, list[str]]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._held = threading.local()
+        """``messages``: where this thread's warnings go while it reads a page in advance."""
+        self._remote = any(is_remote(u) for u in (*self.index_urls, *self.find_links))
 
     def __repr__(self) -> str:
         return redact_text(
@@ -119,17 +127,56 @@ class IndexClient:
         project = canonicalize_name(name)
         with self._lock:
             known = self._projects.get(project)
+            pending = self._pending.pop(project, None)
         if known is not None:
             return known
+        if pending is not None:  # read in advance: its warnings are shown now, in the caller's order
+            table, warnings = pending.result()
+            for message in warnings:
+                self._warn(message)
+            with self._lock:
+                return self._projects.setdefault(project, table)
+        table = self._read_project(project)
+        with self._lock:
+            return self._projects.setdefault(project, table)
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start reading the pages of ``names`` in the background (a few threads), so that the
+        :meth:`project_table` calls that follow wait for one round trip at most, not one each.
+
+        Only when a remote index or find-links page is configured and not offline. What a
+        prefetched page warns about is held back until its project is asked for.
+        """
+        if not self._remote or self._offline:
+            return
+        from packaging.utils import canonicalize_name
+
+        self._find_links.segments("")  # locations are read (and warn) here, in the caller's thread
+        with self._lock:
+            for name in names:
+                project = canonicalize_name(name)
+                if project in self._projects or project in self._pending:
+                    continue
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(_PREFETCH_THREADS, thread_name_prefix="forge-page")
+                self._pending[project] = self._pool.submit(self._read_held, project)
+
+    def _read_held(self, project: str) -> tuple[ProjectFiles, list[str]]:
+        messages: list[str] = []
+        self._held.messages = messages
+        try:
+            return self._read_project(project), messages
+        finally:
+            del self._held.messages
+
+    def _read_project(self, project: str) -> ProjectFiles:
         segments: list[Segment] = []
         for root in self.index_urls:
             segment = self._index_segment(root, project)
             if segment is not None:
                 segments.append(segment)
         segments.extend(self._find_links.segments(project))
-        table = ProjectFiles(segments)
-        with self._lock:
-            return self._projects.setdefault(project, table)
+        return ProjectFiles(segments)
 
     def _index_segment(self, root: str, project: str) -> Segment | None:
         page_url = f"{root}/{project}/"
@@ -276,11 +323,20 @@ class IndexClient:
     # -- plumbing ------------------------------------------------------------------------------------
 
     def _warn(self, message: str) -> None:
+        held: list[str] | None = getattr(self._held, "messages", None)
+        if held is not None:
+            held.append(message)
+            return
         message = redact_text(message)
         log.info("%s", message)
         self._reporter.on_warning(message)
 
     def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._pending.clear()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         self._session.close()
 
     def __enter__(self) -> IndexClient:

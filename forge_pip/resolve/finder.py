@@ -170,6 +170,15 @@ class Finder:
             reasons[why] = None
         return list(reasons)
 
+    def prefetch(self, names: Iterable[NormalizedName]) -> None:
+        """Let the index read the pages of ``names`` ahead of :meth:`index_versions`, if it can
+        (an ``IndexView`` with a ``prefetch`` method; optional, so fakes need none)."""
+        prefetch = getattr(self._index, "prefetch", None)
+        if prefetch is not None:
+            wanted = [n for n in dict.fromkeys(names) if n not in self._index_cache]
+            if wanted:
+                prefetch(wanted)
+
     def _skip(self, name: NormalizedName, why: str) -> None:
         self._skipped.setdefault(name, {})[why] = None
 

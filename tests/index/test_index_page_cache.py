@@ -330,3 +330,46 @@ def test_rows_are_built_only_when_read(tmp_path: Path) -> None:
         assert table[-1].filename == "demo-2.0-py3-none-any.whl"
         assert sum(built is not None for built in table._built) == 1
         assert table[-1] is table[-1]
+
+
+def test_prefetched_pages_give_the_same_files_and_hold_warnings_back(
+    demo_index: LocalIndex, tmp_path: Path, reporter: RecordingReporter
+) -> None:
+    (demo_index.simple / "other" / "index.json").write_text('{"files": "not a list"}')
+    with serve(demo_index.root) as server:
+        with IndexClient(index_urls=[server.index_url], cache_dir=None, **FAST) as plain:
+            expected = plain.project_files("demo")
+        with IndexClient(index_urls=[server.index_url], cache_dir=None, reporter=reporter, **FAST) as client:
+            client.prefetch(["demo", "Other", "missing", "demo"])
+            client.project_table("missing")
+            while server.requests["/simple/other/"] == 0:  # read in the background ...
+                time.sleep(0.01)
+            time.sleep(0.05)
+            assert reporter.warnings == []  # ... but its warning waits for the caller to ask
+            assert client.project_files("demo") == expected
+            assert client.project_files("other") == []
+            assert len(reporter.warnings) == 1 and "malformed page" in reporter.warnings[0]
+            client.prefetch(["demo"])  # already read: no second request
+        assert server.requests["/simple/demo/"] == 2  # one per client
+        assert server.requests["/simple/missing/"] == 1
+
+
+def test_prefetch_errors_surface_when_the_project_is_asked_for(demo_index: LocalIndex) -> None:
+    from forge_pip.index import IndexUnreachable
+
+    with serve(demo_index.root) as server:
+        server.fail["/simple/demo/"] = 503
+        with IndexClient(index_urls=[server.index_url], cache_dir=None, **FAST) as client:
+            client.prefetch(["demo", "other"])
+            assert len(client.project_files("other")) == 1
+            with pytest.raises(IndexUnreachable, match="503"):
+                client.project_files("demo")
+
+
+def test_prefetch_is_a_no_op_offline_and_for_local_indexes(demo_index: LocalIndex, tmp_path: Path) -> None:
+    with IndexClient(index_urls=[demo_index.file_url], cache_dir=tmp_path / "c") as client:
+        client.prefetch(["demo"])
+        assert client._pool is None
+    with IndexClient(index_urls=["https://index.test/simple"], cache_dir=tmp_path / "c", offline=True) as c:
+        c.prefetch(["demo"])
+        assert c._pool is None
