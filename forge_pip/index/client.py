@@ -130,9 +130,9 @@ class IndexClient:
             pending = self._pending.pop(project, None)
         if known is not None:
             return known
-        if pending is not None:  # read in advance: its warnings are shown now, in the caller's order
+        if pending is not None and not pending.cancel():  # being read (or read) in advance
             table, warnings = pending.result()
-            for message in warnings:
+            for message in warnings:  # shown now, in the caller's order
                 self._warn(message)
             with self._lock:
                 return self._projects.setdefault(project, table)
@@ -151,7 +151,7 @@ class IndexClient:
             return
         from packaging.utils import canonicalize_name
 
-        self._find_links.segments("")  # locations are read (and warn) here, in the caller's thread
+        self._find_links.load()  # locations are read (and warn) here, in the caller's thread
         with self._lock:
             for name in names:
                 project = canonicalize_name(name)

@@ -49,9 +49,9 @@ class FindLinks:
         self._lock = threading.Lock()
         self._read: dict[str, _Location] = {}
 
-    def segments(self, project: str) -> list[Segment]:
-        """The rows of ``project`` in every location, in order (malformed names are warned about)."""
-        result: list[Segment] = []
+    def load(self) -> list[_Location]:
+        """Every location, read on first use."""
+        result: list[_Location] = []
         for location in self.locations:
             with self._lock:
                 known = self._read.get(location)
@@ -59,6 +59,13 @@ class FindLinks:
                 known = _Location(self._load(location))
                 with self._lock:
                     known = self._read.setdefault(location, known)
+            result.append(known)
+        return result
+
+    def segments(self, project: str) -> list[Segment]:
+        """The rows of ``project`` in every location, in order (malformed names are warned about)."""
+        result: list[Segment] = []
+        for location, known in zip(self.locations, self.load(), strict=True):
             for row in known.rows.get("!" + project, ()):
                 filename = known.columns.filenames[row]
                 log.info("skipping malformed file name %s", filename)

@@ -157,12 +157,17 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
 
     def prefetch(self, names: Iterable[NormalizedName]) -> None:
         """Read ahead the index pages the resolver is about to ask for: the names it will look up
-        on an index (not those a layer satisfies without ``-U``, nor fixed ones)."""
-        self.finder.prefetch(
-            n
-            for n in names
-            if n not in self._fixed and (self._upgrade(n) or self.visible_installed(n) is None)
-        )
+        on an index (not those a layer satisfies without ``-U``, nor fixed ones, nor, with
+        ``--prefer-offline``, those the store has)."""
+
+        def wanted(name: NormalizedName) -> bool:
+            if name in self._fixed:
+                return False
+            if not self._upgrade(name) and self.visible_installed(name) is not None:
+                return False
+            return not (self.finder.prefer_store and self.finder.stored(name))
+
+        self.finder.prefetch(n for n in names if wanted(n))
 
     def visible_installed(self, name: NormalizedName) -> InstalledDist | None:
         """The copy of ``name`` the target env sees (None under ``force_local`` if it is not LOCAL)."""
