@@ -84,6 +84,7 @@ class IndexClient:
             offline=offline,
             reporter=self._reporter,
             warn=self._warn,
+            raw_cache=self._http_cache,
         )
         self._downloader = Downloader(
             self._session,

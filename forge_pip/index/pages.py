@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .cache import HttpCache
 from .errors import InsecureOrigin
 from .http import HttpSession
 from .pagecache import VALIDATORS, PageCache, PageEntry, content_digest, stat_signature
@@ -91,9 +92,12 @@ class PageReader:
         offline: bool,
         reporter: IndexReporter,
         warn: Warn,
+        raw_cache: HttpCache | None = None,
     ) -> None:
         self._session = session
         self._cache = cache
+        self._raw_cache = raw_cache
+        """Where Forge before the parsed cache kept raw page bodies (read offline only)."""
         self._offline = offline
         self._reporter = reporter
         self._warn = warn
@@ -111,6 +115,8 @@ class PageReader:
         if entry is not None and entry.kind != "http":
             entry = None
         if self._offline:
+            if entry is None:
+                entry = self._from_raw_cache(url, parse)
             if entry is None:
                 self._warn(f"offline mode: {redact_url(url)} is not cached, treating it as empty")
             return entry
@@ -156,6 +162,19 @@ class PageReader:
         else:
             self._store(fresh)
         return fresh
+
+    def _from_raw_cache(self, url: str, parse: Parse) -> PageEntry | None:
+        """Offline, a page only an older Forge cached (its raw body in ``cache/http``): parse it once."""
+        raw = self._raw_cache.load(url) if self._raw_cache is not None else None
+        if raw is None:
+            return None
+        content_type = raw.headers.get("content-type", "")
+        digest = content_digest(raw.url, content_type, raw.body)
+        entry = self._parse("http", url, raw.url, digest, parse, content_type, raw.body)
+        validators = {k: raw.headers[k] for k in VALIDATORS if k in raw.headers}
+        entry = dataclasses.replace(entry, validators=validators)
+        self._store(entry)
+        return entry
 
     # -- local files ---------------------------------------------------------------------------------
 

@@ -373,3 +373,21 @@ def test_prefetch_is_a_no_op_offline_and_for_local_indexes(demo_index: LocalInde
     with IndexClient(index_urls=["https://index.test/simple"], cache_dir=tmp_path / "c", offline=True) as c:
         c.prefetch(["demo"])
         assert c._pool is None
+
+
+def test_offline_reads_a_page_an_older_forge_cached_raw(demo_index: LocalIndex, tmp_path: Path) -> None:
+    """Upgrading Forge and going offline at once still works: ``cache/http`` bodies are parsed once."""
+    from forge_pip.index.cache import HttpCache
+
+    cache = tmp_path / "cache"
+    with serve(demo_index.root) as server:
+        with IndexClient(index_urls=[server.index_url], cache_dir=None, **FAST) as client:
+            expected = client.project_files("demo")
+        url = server.index_url + "/demo/"
+        body = (demo_index.simple / "demo" / "index.json").read_bytes()
+        HttpCache(cache / "http").store(
+            url, url, {"content-type": "application/vnd.pypi.simple.v1+json"}, body
+        )
+        with IndexClient(index_urls=[server.index_url], cache_dir=cache, offline=True) as client:
+            assert client.project_files("demo") == expected
+        assert PageCache(cache / "pages").load(url) is not None
