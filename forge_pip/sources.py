@@ -378,7 +378,13 @@ class IndexFiles:
             return []
         # The same file is often on a remote index and on a local mirror or find-links directory:
         # local first, so that the finder's stable sort picks the copy that needs no download.
-        return sorted(self._client.project_files(name), key=lambda f: not is_file_url(f.url))
+        # (A lazy sequence: the finder builds a DistFile only for the rows it does not reject.)
+        return self._client.project_table(name).local_first()
+
+    def prefetch(self, names: Sequence[NormalizedName]) -> None:
+        """Read the index pages of ``names`` in the background (see ``IndexClient.prefetch``)."""
+        if self._client is not None:
+            self._client.prefetch(names)
 
     def local_path(self, file: DistFile) -> Path:
         """A verified local copy of ``file`` (``file://`` files are verified and used in place)."""
@@ -410,12 +416,17 @@ class IndexFiles:
         if known is not None:
             return known
         data: bytes | None = None
-        if self._client is not None and file.url not in self.direct:
-            data = self._client.fetch_metadata(file)
+        client = self._client if file.url not in self.direct else None
+        if client is not None:
+            data = client.fetch_metadata(file)
+            if data is None:  # read from this very file (by sha256) by an earlier run
+                data = client.cached_wheel_metadata(file)
         if data is None:
             path = self.local_path(file)
             if file.is_wheel:
                 data = wheel_metadata(path)
+                if client is not None:  # local_path verified the file against its sha256
+                    client.keep_wheel_metadata(file, data)
             else:
                 if self._builder is None:
                     raise ForgeError(f"{file.filename} is a source distribution and builds are disabled")

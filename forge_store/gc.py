@@ -14,7 +14,7 @@ or gone (and ingests it again). Directories in ``store/`` that the catalog does 
 (published by a process that died before recording them) are collected the same way.
 
 Trash older than the grace period is deleted on every gc (``grace=0``: at once).
-With ``older_than``, files of Forge's caches (``cache/http``, ``cache/files``, ``cache/built``)
+With ``older_than``, files of Forge's caches (``cache/http``, ``pages``, ``metadata``, ``files``, ``built``)
 not modified for that long are deleted too.
 """
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 DEFAULT_GRACE = 3600.0
-CACHE_DIRS = ("http", "files", "built")
+CACHE_DIRS = ("http", "pages", "metadata", "files", "built")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _ENTRY_DIR = re.compile(r"^[0-9a-f]{16,64}$")

@@ -486,6 +486,8 @@ def _cache_remove(cache: Path, pattern: str | None) -> int:
 
 _CACHE_PARTS = (
     ("http", "Package index page cache"),
+    ("pages", "Parsed index page cache"),
+    ("metadata", "Package metadata cache"),
     ("files", "Downloaded files"),
     ("built", "Built wheels"),
     ("vcs", "VCS mirrors"),

@@ -2,15 +2,20 @@
 
 :class:`IndexClient` merges every "simple" index (``https://`` or ``file://``) and every find-links
 location into one stable list of :class:`~forge_pip.models.DistFile` per project, fetches PEP 658
-metadata, and downloads with hash checks through the HTTP and download caches under ``cache_dir``.
+metadata, and downloads with hash checks. Under ``cache_dir``: ``pages/`` (parsed project pages,
+revalidated as pip does, see :mod:`forge_pip.index.pages`), ``metadata/`` (core metadata by
+digest, :mod:`forge_pip.index.metacache`), ``http/`` (other responses) and ``files/`` (downloads).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -21,11 +26,16 @@ from .download import Downloader, FileCache
 from .errors import HashMismatch, InsecureOrigin
 from .findlinks import FindLinks, is_remote
 from .http import HttpSession
+from .metacache import MetadataCache
+from .pagecache import PageCache
+from .pages import PageReader, index_parser
+from .parsed import ProjectFiles, Segment
 from .reporter import IndexReporter, NullIndexReporter
-from .simple import ACCEPT, PageError, matching, parse_html, parse_page
 from .urls import file_url_to_path, is_file_url, path_to_file_url, redact_text, redact_url, split_auth
 
 log = logging.getLogger(__name__)
+
+_PREFETCH_THREADS = 4
 
 
 def _as_url(location: str) -> str:
@@ -67,15 +77,29 @@ class IndexClient:
         self.index_urls = tuple(self._session.add_credentials(_as_url(u)).rstrip("/") for u in index_urls)
         self.find_links = tuple(self._session.add_credentials(u) if is_remote(u) else u for u in find_links)
         self._http_cache = HttpCache(cache_dir / "http") if cache_dir is not None else None
+        self._metadata_cache = MetadataCache(cache_dir / "metadata") if cache_dir is not None else None
+        self._pages = PageReader(
+            self._session,
+            PageCache(cache_dir / "pages") if cache_dir is not None else None,
+            offline=offline,
+            reporter=self._reporter,
+            warn=self._warn,
+            raw_cache=self._http_cache,
+        )
         self._downloader = Downloader(
             self._session,
             FileCache(cache_dir / "files") if cache_dir is not None else None,
             offline=offline,
             reporter=self._reporter,
         )
-        self._find_links = FindLinks(self.find_links, self._fetch_link_page, self._warn)
+        self._find_links = FindLinks(self.find_links, self._pages, self._warn)
         self._lock = threading.Lock()
-        self._projects: dict[str, list[DistFile]] = {}
+        self._projects: dict[str, ProjectFiles] = {}
+        self._pending: dict[str, Future[tuple[ProjectFiles, list[str]]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._held = threading.local()
+        """``messages``: where this thread's warnings go while it reads a page in advance."""
+        self._remote = any(is_remote(u) for u in (*self.index_urls, *self.find_links))
 
     def __repr__(self) -> str:
         return redact_text(
@@ -92,62 +116,98 @@ class IndexClient:
         warning and is skipped. Raises :class:`~forge_pip.index.errors.IndexUnreachable` when an index
         cannot be reached at all. Results are remembered for the life of the client.
         """
+        return list(self.project_table(name))
+
+    def project_table(self, name: str) -> ProjectFiles:
+        """:meth:`project_files` as a lazy sequence: a :class:`DistFile` is built per row read.
+
+        Its ``filenames`` let a caller reject rows (other platforms) without building them.
+        """
         from packaging.utils import canonicalize_name
 
         project = canonicalize_name(name)
         with self._lock:
             known = self._projects.get(project)
+            pending = self._pending.pop(project, None)
         if known is not None:
-            return list(known)
-        found: list[DistFile] = []
-        for root in self.index_urls:
-            found.extend(self._index_files(root, project))
-        found.extend(self._find_links.files())
-        unique: list[DistFile] = []
-        seen: set[str] = set()
-        for dist in matching(found, project, self._warn):
-            if dist.url not in seen:  # the same file through two routes (an index and a mirror page)
-                seen.add(dist.url)
-                unique.append(dist)
+            return known
+        if pending is not None and not pending.cancel():  # being read (or read) in advance
+            table, warnings = pending.result()
+            for message in warnings:  # shown now, in the caller's order
+                self._warn(message)
+            with self._lock:
+                return self._projects.setdefault(project, table)
+        table = self._read_project(project)
         with self._lock:
-            self._projects.setdefault(project, unique)
-        return list(unique)
+            return self._projects.setdefault(project, table)
 
-    def _index_files(self, root: str, project: str) -> list[DistFile]:
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start reading the pages of ``names`` in the background (a few threads), so that the
+        :meth:`project_table` calls that follow wait for one round trip at most, not one each.
+
+        Only when a remote index or find-links page is configured and not offline. What a
+        prefetched page warns about is held back until its project is asked for.
+        """
+        if not self._remote or self._offline:
+            return
+        from packaging.utils import canonicalize_name
+
+        self._find_links.load()  # locations are read (and warn) here, in the caller's thread
+        with self._lock:
+            for name in names:
+                project = canonicalize_name(name)
+                if project in self._projects or project in self._pending:
+                    continue
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(_PREFETCH_THREADS, thread_name_prefix="forge-page")
+                self._pending[project] = self._pool.submit(self._read_held, project)
+
+    def _read_held(self, project: str) -> tuple[ProjectFiles, list[str]]:
+        messages: list[str] = []
+        self._held.messages = messages
+        try:
+            return self._read_project(project), messages
+        finally:
+            del self._held.messages
+
+    def _read_project(self, project: str) -> ProjectFiles:
+        segments: list[Segment] = []
+        for root in self.index_urls:
+            segment = self._index_segment(root, project)
+            if segment is not None:
+                segments.append(segment)
+        segments.extend(self._find_links.segments(project))
+        return ProjectFiles(segments)
+
+    def _index_segment(self, root: str, project: str) -> Segment | None:
         page_url = f"{root}/{project}/"
         source = redact_url(root)
         if is_file_url(root):
-            directory = file_url_to_path(page_url)
-            index = directory / "index.html"
-            if not index.is_file():
+            index = file_url_to_path(page_url) / "index.html"
+            try:
+                st = os.stat(index)
+            except OSError:
+                st = None
+            if st is None or not stat.S_ISREG(st.st_mode):
                 if not file_url_to_path(root + "/").is_dir():
                     self._warn(f"index {source} does not exist")
-                return []
+                return None
             self._reporter.on_fetch_page(page_url)
-            try:
-                return parse_html(index.read_bytes(), page_url, source=source)
-            except OSError as exc:
-                self._warn(f"cannot read {index}: {exc}")
-                return []
-        fetched = self._fetch(page_url, ACCEPT)
-        if fetched is None:
-            return []
-        final_url, content_type, body = fetched
-        try:
-            return parse_page(body, final_url, content_type, source=source, warn=self._warn)
-        except PageError as exc:
-            self._warn(f"skipping malformed page {redact_url(final_url)}: {exc}")
-            return []
+            entry = self._pages.file_page(index, page_url, index_parser(project), st)
+        else:
+            entry = self._pages.http_page(page_url, index_parser(project))
+        if entry is None:
+            return None
+        for warning in entry.warnings:
+            self._warn(warning)
+        return Segment(entry.columns, source)
 
-    def _fetch_link_page(self, url: str) -> tuple[str, bytes] | None:
-        fetched = self._fetch(url, "text/html")
-        return None if fetched is None else (fetched[0], fetched[2])
-
-    def _fetch(self, url: str, accept: str) -> tuple[str, str, bytes] | None:
+    def _fetch(self, url: str, accept: str, *, keep: bool = True) -> tuple[str, str, bytes] | None:
         """GET through the HTTP cache: ``(final_url, content_type, body)``, or ``None`` for "nothing here".
 
         Fresh entries (``max-age``) are used without a request, stale ones revalidated (304 keeps the
-        body); offline, any cached entry is used and a miss is a warning.
+        body); offline, any cached entry is used and a miss is a warning. ``keep=False``: the caller
+        keeps the body elsewhere (a new response is not written to the HTTP cache).
         """
         url, _creds = split_auth(url)
         cache = self._http_cache
@@ -174,16 +234,26 @@ class IndexClient:
         if not 200 <= resp.status < 300:
             self._warn(f"skipping {redact_url(url)}: HTTP {resp.status} {resp.reason}")
             return None
-        if cache is not None:
+        if cache is not None and keep:
             cache.store(url, resp.url, resp.headers, resp.body)
         return resp.url, resp.headers.get("content-type", ""), resp.body
 
     # -- metadata and downloads ----------------------------------------------------------------------
 
     def fetch_metadata(self, file: DistFile) -> bytes | None:
-        """The PEP 658 core metadata of ``file``, hash-checked; ``None`` when the index does not serve it."""
+        """The PEP 658 core metadata of ``file``, hash-checked; ``None`` when the index does not serve it.
+
+        A ``.metadata`` with an announced sha256 is kept under that digest (it never changes), so
+        it is fetched once per cache, not once per run.
+        """
         if file.metadata_hashes is None:
             return None
+        cache = self._metadata_cache
+        announced = file.metadata_hashes.get("sha256")
+        if cache is not None and announced is not None:
+            kept = cache.by_own_sha256(announced)
+            if kept is not None:
+                return kept
         url = file.metadata_url
         if is_file_url(url):
             try:
@@ -192,7 +262,7 @@ class IndexClient:
                 self._warn(f"{file.filename}: the index announces metadata but {redact_url(url)} is missing")
                 return None
         else:
-            fetched = self._fetch(url, "*/*")
+            fetched = self._fetch(url, "*/*", keep=announced is None)
             if fetched is None:
                 return None
             body = fetched[2]
@@ -203,7 +273,22 @@ class IndexClient:
                     raise HashMismatch(
                         file.filename + ".metadata", algorithm, expected.lower(), actual, url=url
                     )
+        if cache is not None and announced is not None:
+            cache.keep_own_sha256(body)
         return body
+
+    def cached_wheel_metadata(self, file: DistFile) -> bytes | None:
+        """The METADATA read earlier from the wheel with ``file``'s sha256 (``None``: not known)."""
+        sha256 = file.hashes.get("sha256")
+        if self._metadata_cache is None or sha256 is None or not file.is_wheel:
+            return None
+        return self._metadata_cache.of_wheel(sha256)
+
+    def keep_wheel_metadata(self, file: DistFile, data: bytes) -> None:
+        """Remember ``data``, read from a copy of ``file`` verified against its sha256."""
+        sha256 = file.hashes.get("sha256")
+        if self._metadata_cache is not None and sha256 is not None and file.is_wheel:
+            self._metadata_cache.keep_wheel(sha256, data)
 
     def download(self, file: DistFile, dest_dir: Path) -> Path:
         """Put a verified copy of ``file`` at ``dest_dir / file.filename`` (from the cache when possible).
@@ -239,11 +324,20 @@ class IndexClient:
     # -- plumbing ------------------------------------------------------------------------------------
 
     def _warn(self, message: str) -> None:
+        held: list[str] | None = getattr(self._held, "messages", None)
+        if held is not None:
+            held.append(message)
+            return
         message = redact_text(message)
         log.info("%s", message)
         self._reporter.on_warning(message)
 
     def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._pending.clear()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         self._session.close()
 
     def __enter__(self) -> IndexClient:

@@ -1,79 +1,105 @@
 """``--find-links`` locations: a local directory, a ``file://`` directory or page, or an http(s) page.
 
-Each location is read once per client and kept in memory; callers filter by project name.
+Each location is read once per client (through the parsed-page cache, see
+:mod:`forge_pip.index.pages`) and kept in memory with its rows grouped by project, so that asking
+for one project costs a dictionary lookup.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from forge_pip.models import DistFile
 
-from .simple import Warn, is_dist_filename, parse_html
+from .pagecache import PageEntry
+from .pages import PageReader, links_parser
+from .parsed import FileColumns, ProjectFiles, Segment
+from .simple import Warn
 from .urls import file_url_to_path, is_file_url, path_to_file_url, redact_url
 
 log = logging.getLogger(__name__)
-
-FetchPage = Callable[[str], "tuple[str, bytes] | None"]
-"""``url -> (final_url, body)`` for a remote page, or ``None`` when it has nothing (404, offline miss)."""
 
 
 def is_remote(location: str) -> bool:
     return location.lower().startswith(("http://", "https://"))
 
 
-def list_directory(directory: Path, source: str) -> list[DistFile]:
-    """Every wheel/sdist directly inside ``directory``, sorted by file name."""
-    files: list[DistFile] = []
-    with os.scandir(directory) as entries:
-        names = sorted(entry.name for entry in entries if entry.is_file())
-    for name in names:
-        if is_dist_filename(name):
-            files.append(DistFile(url=path_to_file_url(directory / name), filename=name, source=source))
-    return files
+class _Location:
+    """One read location: its columns and, per project, its row numbers."""
+
+    def __init__(self, columns: FileColumns) -> None:
+        self.columns = columns
+        self.rows: dict[str, list[int]] = {}
+        for row, project in enumerate(columns.projects or ()):
+            self.rows.setdefault(project, []).append(row)
 
 
 class FindLinks:
     """The files of all find-links locations, read lazily and once (thread-safe)."""
 
-    def __init__(self, locations: Sequence[str], fetch_page: FetchPage, warn: Warn) -> None:
+    def __init__(self, locations: Sequence[str], reader: PageReader, warn: Warn) -> None:
         self.locations = tuple(locations)
-        self._fetch_page = fetch_page
+        self._reader = reader
         self._warn = warn
         self._lock = threading.Lock()
-        self._files: dict[str, list[DistFile]] = {}
+        self._read: dict[str, _Location] = {}
 
-    def files(self) -> list[DistFile]:
-        result: list[DistFile] = []
+    def load(self) -> list[_Location]:
+        """Every location, read on first use."""
+        result: list[_Location] = []
         for location in self.locations:
             with self._lock:
-                cached = self._files.get(location)
-            if cached is None:
-                cached = self._read(location)
+                known = self._read.get(location)
+            if known is None:
+                known = _Location(self._load(location))
                 with self._lock:
-                    self._files.setdefault(location, cached)
-            result.extend(cached)
+                    known = self._read.setdefault(location, known)
+            result.append(known)
         return result
 
-    def _read(self, location: str) -> list[DistFile]:
+    def segments(self, project: str) -> list[Segment]:
+        """The rows of ``project`` in every location, in order (malformed names are warned about)."""
+        result: list[Segment] = []
+        for location, known in zip(self.locations, self.load(), strict=True):
+            for row in known.rows.get("!" + project, ()):
+                filename = known.columns.filenames[row]
+                log.info("skipping malformed file name %s", filename)
+                self._warn(f"skipping {filename}: not a valid wheel or sdist file name")
+            rows = known.rows.get(project)
+            if rows:
+                result.append(Segment(known.columns, location, rows))
+        return result
+
+    def files(self, project: str) -> list[DistFile]:
+        return list(ProjectFiles(self.segments(project)))
+
+    def _load(self, location: str) -> FileColumns:
+        entry = self._entry(location)
+        if entry is None:
+            return FileColumns([], [], [], [], [], [], [], [], projects=[])
+        for warning in entry.warnings:
+            self._warn(warning)
+        return entry.columns
+
+    def _entry(self, location: str) -> PageEntry | None:
         if is_remote(location):
-            fetched = self._fetch_page(location)
-            if fetched is None:
-                return []
-            final_url, body = fetched
-            return parse_html(body, final_url, source=location)
+            return self._reader.http_page(location, links_parser, accept="text/html")
         path = file_url_to_path(location) if is_file_url(location) else Path(location).expanduser()
         try:
-            if path.is_dir():
-                return list_directory(path, location)
-            if path.is_file():
-                return parse_html(path.read_bytes(), path_to_file_url(path), source=location)
+            st = os.stat(path)
+            if stat.S_ISDIR(st.st_mode):
+                return self._reader.directory(path)
+            if stat.S_ISREG(st.st_mode):
+                return self._reader.file_page(path, path_to_file_url(path), links_parser, st)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
         except OSError as exc:
             self._warn(f"cannot read find-links location {redact_url(location)}: {exc}")
-            return []
+            return None
         self._warn(f"find-links location {redact_url(location)} does not exist")
-        return []
+        return None

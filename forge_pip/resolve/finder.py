@@ -144,7 +144,11 @@ class Finder:
         self._index_cache: dict[NormalizedName, list[IndexVersion]] = {}
         self._store_cache: dict[NormalizedName, list[StoredDist]] = {}
         self._held: dict[DistFile, StoredDist | None] = {}
-        self._skipped: dict[NormalizedName, dict[str, None]] = {}  # ordered sets: pages have 10k+ files
+        self._skipped: dict[NormalizedName, dict[str | tuple[str, str], None]] = {}
+        """Ordered sets (pages have 10k+ files) of reasons; ``("tags", filename)`` stands for a
+        wheel rejected on its name's tags, spelled out only when :meth:`skipped` is asked."""
+        self._fits: dict[str, bool] = {}
+        self._python_ok: dict[str, bool] = {}
 
     @property
     def prefer_binary(self) -> bool:
@@ -156,17 +160,50 @@ class Finder:
 
     def skipped(self, name: NormalizedName) -> list[str]:
         """Why files or entries of ``name`` were not usable (filled as a side effect of lookups)."""
-        return list(self._skipped.get(name, ()))
+        reasons: dict[str, None] = {}
+        for why in self._skipped.get(name, ()):
+            if isinstance(why, tuple):  # a wheel rejected on its name's tags: say why now
+                filename = why[1]
+                parts = filename[: -len(".whl")].split("-")
+                shown = ", ".join(sorted(_expand(parts[-3:]))[:3]) if len(parts) >= 5 else "?"
+                why = f"{parts[1]}: no wheel for the target ({filename}: {shown})"
+            reasons[why] = None
+        return list(reasons)
+
+    def prefetch(self, names: Iterable[NormalizedName]) -> None:
+        """Let the index read the pages of ``names`` ahead of :meth:`index_versions`, if it can
+        (an ``IndexView`` with a ``prefetch`` method; optional, so fakes need none)."""
+        prefetch = getattr(self._index, "prefetch", None)
+        if prefetch is not None:
+            wanted = [n for n in dict.fromkeys(names) if n not in self._index_cache]
+            if wanted:
+                prefetch(wanted)
 
     def _skip(self, name: NormalizedName, why: str) -> None:
         self._skipped.setdefault(name, {})[why] = None
 
     def _may_fit(self, filename: str) -> bool:
-        """Whether any tag spelled in a wheel's file name is one the target supports (string test)."""
-        parts = filename[: -len(".whl")].split("-")
-        if len(parts) < 5:
+        """Whether any tag spelled in a wheel's file name is one the target supports (string test,
+        memoised per tag triple: a page has thousands of files but a few dozen triples)."""
+        parts = filename[: -len(".whl")].rsplit("-", 3)
+        if len(parts) < 4 or "-" not in parts[0]:
             return True  # malformed: let the full parser report it
-        return any(tag in self._tag_strings for tag in _expand([p.lower() for p in parts[-3:]]))
+        triple = filename[len(parts[0]) + 1 :]
+        fits = self._fits.get(triple)
+        if fits is None:
+            tags = _expand([p.lower() for p in parts[1:]])
+            fits = self._fits[triple] = any(tag in self._tag_strings for tag in tags)
+        return fits
+
+    def _python_accepts(self, requires_python: str | None) -> bool:
+        """:func:`python_accepts` for the target, memoised per Requires-Python text."""
+        if not requires_python:
+            return True
+        accepted = self._python_ok.get(requires_python)
+        if accepted is None:
+            accepted = python_accepts(requires_python, self._options.target.python_version)
+            self._python_ok[requires_python] = accepted
+        return accepted
 
     def _tag_rank(self, file: DistFile) -> int:
         priority = self._options.target.tag_priority
@@ -182,14 +219,18 @@ class Finder:
         wanted = opts.hashes.get(name)
         by_version: dict[Version, list[DistFile]] = {}
         hash_rejected: list[tuple[Version, DistFile]] = []
-        for file in self._index.files(name):
-            if file.is_wheel and not self._may_fit(file.filename):
-                # most files on a big project page are for other platforms: reject them on the
-                # name's text before building packaging Tag and Version objects for them
-                parts = file.filename[: -len(".whl")].split("-")
-                shown = ", ".join(sorted(_expand(parts[-3:]))[:3]) if len(parts) >= 5 else "?"
-                self._skip(name, f"{parts[1]}: no wheel for the target ({file.filename}: {shown})")
+        files = self._index.files(name)
+        # most files on a big project page are for other platforms: reject them on the name's
+        # text, before a DistFile (a lazy sequence builds one per row read), packaging Tag and
+        # Version objects exist for them; why they were skipped is spelled out only when asked
+        filenames: Sequence[str] = getattr(files, "filenames", None) or [f.filename for f in files]
+        reasons = self._skipped.setdefault(name, {})
+        may_fit = self._may_fit
+        for row, filename in enumerate(filenames):
+            if filename.endswith(".whl") and not may_fit(filename):
+                reasons["tags", filename] = None
                 continue
+            file = files[row]
             try:
                 version, tags = file.version, file.tags
             except ValueError:
@@ -199,7 +240,7 @@ class Finder:
                 shown = ", ".join(sorted(str(t) for t in tags)[:3])
                 self._skip(name, f"{version}: no wheel for the target ({file.filename}: {shown})")
                 continue
-            if not python_accepts(file.requires_python, opts.target.python_version):
+            if not self._python_accepts(file.requires_python):
                 self._skip(name, f"{version}: requires a different Python ({file.requires_python})")
                 continue
             if policy == "wheel" and not file.is_wheel:

@@ -155,6 +155,20 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
     def marker_applies(self, marker: Marker | None, extra: str = "") -> bool:
         return marker is None or marker.evaluate({**self._env, "extra": extra})
 
+    def prefetch(self, names: Iterable[NormalizedName]) -> None:
+        """Read ahead the index pages the resolver is about to ask for: the names it will look up
+        on an index (not those a layer satisfies without ``-U``, nor fixed ones, nor, with
+        ``--prefer-offline``, those the store has)."""
+
+        def wanted(name: NormalizedName) -> bool:
+            if name in self._fixed:
+                return False
+            if not self._upgrade(name) and self.visible_installed(name) is not None:
+                return False
+            return not (self.finder.prefer_store and self.finder.stored(name))
+
+        self.finder.prefetch(n for n in names if wanted(n))
+
     def visible_installed(self, name: NormalizedName) -> InstalledDist | None:
         """The copy of ``name`` the target env sees (None under ``force_local`` if it is not LOCAL)."""
         if name not in self._visible:
@@ -464,6 +478,7 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
         cached = self._deps.get(id(candidate))
         if cached is None:
             cached = self._deps[id(candidate)] = self._compute_dependencies(candidate)
+            self.prefetch(r.name for r in cached if isinstance(r, NamedReq))
             base = candidate.base
             tried = self.tried.setdefault(base.name, [])
             if base.version not in tried:

@@ -26,6 +26,7 @@ from forge_pip.resolve.candidates import (
     DistCandidate,
     ExplicitReq,
     ExtrasCandidate,
+    NamedReq,
     Req,
 )
 from forge_pip.resolve.errors import InvalidConstraint, ResolutionError
@@ -247,6 +248,7 @@ def resolve(
             roots.append(ExplicitReq(provider.with_extras(base, item.extras)))
         else:
             roots.append(provider.make_requirement(item))
+    provider.prefetch(r.name for r in roots if isinstance(r, NamedReq))
 
     # resolvelib's Resolution, not Resolver: Resolver.resolve() builds its result graph with an
     # unguarded recursion that never ends on a dependency cycle cut off from the root.

@@ -85,13 +85,17 @@ def test_etag_revalidation_gets_304(demo_index: LocalIndex, tmp_path: Path) -> N
     assert second["if-none-match"].startswith('"')
 
 
-def test_max_age_fresh_page_makes_no_request(demo_index: LocalIndex, tmp_path: Path) -> None:
+def test_max_age_does_not_skip_revalidating_an_index_page(demo_index: LocalIndex, tmp_path: Path) -> None:
+    """pip asks for index pages with ``Cache-Control: max-age=0`` (pypa/pip#5670): a page within
+    its max-age is still revalidated, so an upload a minute ago is seen; a 304 costs no parse."""
     cache = tmp_path / "cache"
     with serve(demo_index.root, cache_control="max-age=600") as server:
         for _ in range(2):
             with IndexClient(index_urls=[server.index_url], cache_dir=cache, **FAST) as client:
                 assert len(client.project_files("demo")) == 3
-        assert server.requests["/simple/demo/"] == 1
+        assert server.requests["/simple/demo/"] == 2
+        assert [h["cache-control"] for p, h in server.log] == ["max-age=0", "max-age=0"]
+        assert "if-none-match" in server.log[-1][1]
 
 
 def test_no_store_is_not_cached(demo_index: LocalIndex, tmp_path: Path) -> None:

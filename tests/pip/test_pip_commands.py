@@ -70,8 +70,11 @@ def test_download_wheel_and_cache(store: Store, demo_index: LocalIndex, pip: Pip
     r = pip("wheel", "-i", demo_index.file_url, "-w", str(tmp_path / "wh"), "gamma")
     assert r.code == 0 and (tmp_path / "wh" / "gamma-1.0-py3-none-any.whl").is_file()
     assert pip("cache", "dir").out.strip() == str(store.home.cache)
-    assert "Built wheels location" in pip("cache", "info").out
+    info = pip("cache", "info").out
+    assert "Built wheels location" in info and "Parsed index page cache location" in info
+    assert any((store.home.cache / "pages").rglob("*"))  # `pip wheel` read the demo index
     assert pip("cache", "purge").out.startswith("Files removed:")
+    assert not (store.home.cache / "pages").exists()  # purge removes the parsed pages too
 
 
 def test_pip_index_url_variable_and_config_file(

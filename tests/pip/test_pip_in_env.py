@@ -432,7 +432,7 @@ def test_cache_dir_moves_the_http_and_download_cache(
         proc = _http_install(env, server.index_url, "gamma", *extra, **environ)
     assert proc.returncode == 0, proc.stderr
     assert _cached(cache, "gamma-1.0-py3-none-any.whl"), "downloads cached in cache-dir"
-    assert any((cache / "http").rglob("*")), "index pages cached in cache-dir"
+    assert any((cache / "pages").rglob("*")), "parsed index pages cached in cache-dir"
     assert not _cached(forge_home / "cache"), "not in Forge's own cache"
     proc = _run([FORGE_BIN / "forge", "pip", "cache", "dir", *extra], **environ)
     assert proc.stdout.strip() == str(cache), proc.stderr

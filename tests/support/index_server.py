@@ -11,9 +11,11 @@ Build a tree, then serve it (or use it as ``file://``)::
         assert server.requests["/simple/demo/"] == 1
 
 The server answers PEP 691 JSON when the ``Accept`` header asks for it (unless ``json=False``), sets a
-content ``ETag`` and honours ``If-None-Match`` (304), can require Basic auth, adds a configurable
-``Cache-Control``, gzips pages on request, speaks TLS when given a certificate, can be told to fail or
-redirect paths, counts requests per path, and also acts as a plain-HTTP forward proxy (absolute-URI
+content ``ETag`` and honours ``If-None-Match`` (304) and/or sends ``Last-Modified`` (the file's mtime)
+and honours ``If-Modified-Since`` (``validators=``; none at all, like some mirrors, with ``()``), counts
+its 304 answers per path, can require Basic auth, adds a configurable ``Cache-Control``, gzips pages
+on request, speaks TLS when given a certificate, can be told to fail or redirect paths, counts
+requests per path, and also acts as a plain-HTTP forward proxy (absolute-URI
 requests are served from the tree and recorded in ``proxied``).
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import collections
 import contextlib
+import email.utils
 import gzip
 import hashlib
 import html
@@ -199,14 +202,19 @@ class IndexServer:
         json_pages: bool,
         cache_control: str | None,
         gzip_pages: bool,
+        validators: tuple[str, ...] = ("etag",),
     ) -> None:
         self.root = root
         self.auth = auth
         self.json_pages = json_pages
         self.cache_control = cache_control
         self.gzip_pages = gzip_pages
+        self.validators = validators
+        """Which of ``"etag"`` and ``"last-modified"`` responses carry (and requests may match)."""
         self.requests: collections.Counter[str] = collections.Counter()
         """Requests per path (including 304s and refused ones)."""
+        self.not_modified: collections.Counter[str] = collections.Counter()
+        """304 answers per path."""
         self.log: list[tuple[str, dict[str, str]]] = []
         """``(path, headers)`` of every request, in order."""
         self.client_ports: list[int] = []
@@ -270,10 +278,16 @@ def _make_handler(server: IndexServer) -> type[BaseHTTPRequestHandler]:
             else:
                 content_type = "application/octet-stream"
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-            extra = {"ETag": etag}
+            mtime = int(target.stat().st_mtime)
+            extra: dict[str, str] = {}
+            if "etag" in server.validators:
+                extra["ETag"] = etag
+            if "last-modified" in server.validators:
+                extra["Last-Modified"] = email.utils.formatdate(mtime, usegmt=True)
             if server.cache_control:
                 extra["Cache-Control"] = server.cache_control
-            if self.headers.get("If-None-Match") == etag:
+            if self._not_modified(etag, mtime):
+                server.not_modified[path] += 1
                 self._send(304, b"", None, extra)
                 return
             if (
@@ -284,6 +298,17 @@ def _make_handler(server: IndexServer) -> type[BaseHTTPRequestHandler]:
                 body = gzip.compress(body)
                 extra["Content-Encoding"] = "gzip"
             self._send(200, body, content_type, extra)
+
+        def _not_modified(self, etag: str, mtime: int) -> bool:
+            if "etag" in server.validators and self.headers.get("If-None-Match") is not None:
+                return self.headers.get("If-None-Match") == etag  # takes precedence (RFC 9110)
+            since = self.headers.get("If-Modified-Since")
+            if "last-modified" in server.validators and since:
+                try:
+                    return mtime <= email.utils.parsedate_to_datetime(since).timestamp()
+                except (TypeError, ValueError):
+                    return False
+            return False
 
         def _authorized(self, auth: tuple[str, str]) -> bool:
             expected = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
@@ -328,13 +353,20 @@ def serve(
     cache_control: str | None = None,
     gzip_pages: bool = False,
     tls: tuple[Path, Path] | None = None,
+    validators: tuple[str, ...] = ("etag",),
 ) -> Iterator[IndexServer]:
     """Serve ``root`` on 127.0.0.1 (a free port) in a thread; always stopped on exit.
 
     ``tls`` is ``(certfile, keyfile)``: the server then speaks https (see :func:`make_certificate`).
+    ``validators``: which of ``"etag"``, ``"last-modified"`` it sends and honours (``()``: none).
     """
     state = IndexServer(
-        root, auth=auth, json_pages=json_pages, cache_control=cache_control, gzip_pages=gzip_pages
+        root,
+        auth=auth,
+        json_pages=json_pages,
+        cache_control=cache_control,
+        gzip_pages=gzip_pages,
+        validators=validators,
     )
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(state))
     httpd.daemon_threads = True
