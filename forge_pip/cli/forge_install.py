@@ -151,8 +151,16 @@ def _install_json(store: Store, argv: list[str]) -> int:
     if result.report is not None:
         emit_json("install", _report_json(result.report))
     else:
-        satisfied = [
-            {"name": i.name, "version": i.version, "action": i.action.value} for i in result.plan.items
+        satisfied: list[dict[str, object]] = [
+            {
+                "name": i.name,
+                "version": i.version,
+                "action": i.action.value,
+                "reused": True,
+                "reuse_kind": "exact",
+                "warnings": [],
+            }
+            for i in result.plan.items
         ]
         emit_json("install", {"env": env.name, "actions": satisfied, "warnings": []})
     return 0

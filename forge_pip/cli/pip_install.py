@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from forge_pip.reqfile import ReqLine
     from forge_pip.resolve import Resolution
     from forge_pip.sources import LocalDist
-    from forge_store.models import EnvInfo, Interpreter, StoredWheel
+    from forge_store.models import EnvInfo, InstallReport, Interpreter, StoredWheel
     from forge_store.store import Store
 
 
@@ -314,6 +314,9 @@ def cmd_install(ns: argparse.Namespace) -> int:
         if ns.verbose:
             notes.append(f"link mode {result.report.link_mode.value}")
         reporter.out("Forge: " + "; ".join(notes))
+        if ns.verbose:  # the reuse report, one line per dist linked
+            for line in reuse_lines(result.report):
+                reporter.out(line)
         if not (ns.no_warn_conflicts or options.no_deps):
             for line in _conflicts(store, env, list(by_name)):
                 print(line, file=sys.stderr)
@@ -394,6 +397,17 @@ def _tree_install(ns: argparse.Namespace) -> int:
         f"Forge: {len(report.installed)} copied into {where} (link mode {report.mode}: not a Forge env)"
     )
     return 0
+
+
+def reuse_lines(report: InstallReport) -> list[str]:
+    """``Forge: linked attrs 25.1 (store: reused, abi_compatible)``, one per dist linked."""
+    out: list[str] = []
+    for a in report.actions:
+        if a.action not in ("linked", "replaced"):
+            continue
+        how = f"reused, {a.reuse_kind.value}" if a.reused_entry else "new"
+        out.append(f"Forge: {a.action} {a.name} {a.version} (store: {how})")
+    return out
 
 
 def _display_names(store: Store, env: EnvInfo) -> dict[str, str]:
