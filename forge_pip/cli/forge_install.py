@@ -123,6 +123,7 @@ def _install(ns: argparse.Namespace, rest: list[str]) -> int:
     parsed = pip_options.parse(argv[0], argv[1:])
     if isinstance(parsed, int):
         return parsed
+    parsed.reuse_report = True  # Forge's own command: how the store served each dist, always
     return pip_install.cmd_install(parsed)
 
 

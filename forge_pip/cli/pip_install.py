@@ -229,6 +229,8 @@ def _ignored_by_markers(options: InstallOptions, markers: dict[str, str]) -> lis
 
 
 def cmd_install(ns: argparse.Namespace) -> int:
+    """``pip install``; ``ns.reuse_report`` (set by ``forge install``) prints the reuse report's
+    lines without ``-v``."""
     from forge_pip.cli.pip_output import install_order, looking_in, would_install
     from forge_pip.install import InstallOptions, install, installation_report
     from forge_store.errors import UsageError
@@ -314,7 +316,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
         if ns.verbose:
             notes.append(f"link mode {result.report.link_mode.value}")
         reporter.out("Forge: " + "; ".join(notes))
-        if ns.verbose:  # the reuse report, one line per dist linked
+        if ns.verbose or getattr(ns, "reuse_report", False):  # the reuse report, a line per dist
             for line in reuse_lines(result.report):
                 reporter.out(line)
         if not (ns.no_warn_conflicts or options.no_deps):

@@ -521,3 +521,21 @@ def test_forge_install_prints_the_reuse_report(forge_home: Path, wheel_dir: Path
     three = forge_cli("create", "three", "-q")
     assert three.returncode == 0
     assert "linked: liar 1.0 (store: reused, exact)" in forge_cli("install", "--env", "three", whl).stdout
+
+
+def test_forge_install_of_requirements_prints_the_reuse_report_without_v(
+    forge_home: Path, wheel_dir: Path
+) -> None:
+    make_wheel(wheel_dir, "attrs", "25.1", files={"attrs/__init__.py": ""})
+    lines = {}
+    for env in ("one", "two"):
+        assert forge_cli("create", env, "-q").returncode == 0
+        proc = forge_cli("install", "--env", env, "--no-index", "-f", str(wheel_dir), "attrs")
+        assert proc.returncode == 0, proc.stderr
+        lines[env] = [line for line in proc.stdout.splitlines() if line.startswith("Forge: linked")]
+    assert lines == {
+        "one": ["Forge: linked attrs 25.1 (store: new)"],
+        "two": ["Forge: linked attrs 25.1 (store: reused, exact)"],
+    }
+    plain = forge_cli("pip", "install", "--env", "one", "--no-index", "-f", str(wheel_dir), "attrs", "-U")
+    assert "Forge: linked" not in plain.stdout, "pip's front end prints them under -v only"
