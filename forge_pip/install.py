@@ -34,7 +34,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from forge_pip.models import DistFile
-from forge_pip.plan import Plan, make_plan, removal_plan
+from forge_pip.plan import Plan, PlanItem, make_plan, removal_plan
 from forge_pip.reqfile import ReqKind, ReqLine, parse_requirement_line
 from forge_pip.sources import (
     DirectSource,
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     )
     from forge_pip.sources import LocalDist
     from forge_store.linker import DistSpec
-    from forge_store.models import EnvInfo, InstallReport, Interpreter, StoredWheel
+    from forge_store.models import EnvInfo, InstallAction, InstallReport, Interpreter, StoredWheel
     from forge_store.store import Store
 
 log = logging.getLogger(__name__)
@@ -1172,12 +1172,27 @@ def lock(
         return resolution, render_pylock(resolution, hashes_of, direct_of)
 
 
+def _forge_report_fields(item: PlanItem, action: InstallAction | None) -> dict[str, object]:
+    """The ``forge`` key of a ``--report`` item: the plan's action and entry and, once linked,
+    the reuse report (``reused``, ``reuse_kind``, ``warnings``; absent in ``--dry-run``)."""
+    out: dict[str, object] = {"action": item.action.value, "entry": item.entry_id}
+    if action is not None:
+        out.update(
+            entry=action.entry_id,
+            reused=action.reused_entry,
+            reuse_kind=action.reuse_kind.value,
+            warnings=list(action.warnings),
+        )
+    return out
+
+
 def installation_report(result: InstallResult) -> dict[str, object]:
     """pip's ``--report`` JSON (version "1"): what would be / was installed, with its origin."""
     from forge_pip.pipcompat import PIP_VERSION
 
     items = []
     by_name = {p.name: p for p in result.resolution.pins.values()}
+    actions = {a.name: a for a in result.report.actions} if result.report is not None else {}
     for item in result.plan.installs:
         pin = by_name[NormalizedName(item.name)]
         download: dict[str, object]
@@ -1202,6 +1217,8 @@ def installation_report(result: InstallResult) -> dict[str, object]:
         }
         if item.extras:
             entry["requested_extras"] = list(item.extras)
+        # Forge's fields under its own key (pip's schema is left as it is): the reuse report
+        entry["forge"] = _forge_report_fields(item, actions.get(item.name))
         items.append(entry)
     return {
         "version": "1",

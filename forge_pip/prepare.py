@@ -106,8 +106,10 @@ def prepare(
     for item in plan.installs:
         if item.action is Action.LINK:
             assert item.entry_id is not None
-            entry = store.lease(item.entry_id)  # held until the link step commits
-            out.append(Prepared(item, dataclasses.replace(entry, reused=True)))
+            # held until the link step commits; pycs for the target added if the entry was made
+            # for another interpreter (reused by its tags)
+            entry = store.lease(item.entry_id, interpreters_=[interpreter])
+            out.append(Prepared(item, entry))
             continue
         assert item.file is not None
         source = files.local_path(item.file)

@@ -525,6 +525,16 @@ class Catalog:
     def set_meta(self, entry_id: str, meta: dict[str, object]) -> None:
         self._exec("UPDATE entries SET meta = ? WHERE id = ?", (json.dumps(meta, sort_keys=True), entry_id))
 
+    def merge_meta(self, entry_id: str, updates: dict[str, object]) -> None:
+        """Set some keys of an entry's metadata, reading the rest inside the same transaction (a
+        concurrent writer of other keys loses nothing)."""
+        with self.transaction():
+            row = self._exec("SELECT meta FROM entries WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                return
+            meta = {**json.loads(row[0] or "{}"), **updates}
+            self.set_meta(entry_id, meta)
+
     def add_alias(self, sha256: str, entry_id: str, filename: str) -> None:
         self._exec(
             "INSERT OR IGNORE INTO aliases(sha256, entry_id, filename) VALUES (?,?,?)",

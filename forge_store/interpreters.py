@@ -22,6 +22,16 @@ from .models import Interpreter
 # Runs inside the probed interpreter: stdlib only, works on 3.8+.
 _PROBE = r"""
 import json, os, platform, sys, sysconfig
+try:
+    from importlib.machinery import EXTENSION_SUFFIXES as suffixes
+except ImportError:
+    suffixes = []
+libpython = ""
+if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+    name = sysconfig.get_config_var("INSTSONAME") or sysconfig.get_config_var("LDLIBRARY") or ""
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    if name and libdir:
+        libpython = os.path.join(libdir, name)
 impl = sys.implementation
 iver = impl.version
 impl_version = "{0.major}.{0.minor}.{0.micro}".format(iver)
@@ -49,8 +59,14 @@ print(json.dumps({
     "abiflags": getattr(sys, "abiflags", ""),
     "machine": platform.machine(),
     "markers": markers,
+    "extension_suffixes": list(suffixes),
+    "multiarch": getattr(impl, "_multiarch", "") or "",
+    "libpython": libpython,
 }))
 """
+
+# Part of the probe cache key: a cached answer of an older probe lacks fields a newer one adds.
+PROBE_VERSION = 2
 
 _VERSION_RE = re.compile(r"^(?:python|cpython|py)?(\d+)(?:\.(\d+))?(?:\.(\d+))?(t?)$")
 
@@ -69,7 +85,15 @@ def from_json(data: dict[str, object]) -> Interpreter:
         abiflags=str(data["abiflags"]),
         machine=str(data["machine"]),
         markers=tuple(sorted((str(k), str(v)) for k, v in markers.items())),
+        extension_suffixes=tuple(str(x) for x in _strs(data.get("extension_suffixes"))),
+        multiarch=str(data.get("multiarch") or ""),
+        libpython=str(data.get("libpython") or ""),
     )
+
+
+def _strs(value: object) -> list[object]:
+    """A list from the probe's JSON, or ``[]`` (the catalog's rows of an older probe lack it)."""
+    return list(value) if isinstance(value, list | tuple) else []
 
 
 def to_json(interp: Interpreter) -> dict[str, object]:
@@ -79,6 +103,7 @@ def to_json(interp: Interpreter) -> dict[str, object]:
     data = dataclasses.asdict(interp)
     data["executable"] = str(interp.executable)
     data["markers"] = dict(interp.markers)
+    data["extension_suffixes"] = list(interp.extension_suffixes)
     return data
 
 
@@ -101,7 +126,8 @@ def probe(executable: Path, cache_dir: Path | None = None) -> Interpreter:
         st = real.stat()
     except OSError:
         raise InterpreterNotFound(f"no Python interpreter at {executable}") from None
-    key = hashlib.sha256(f"{real}\0{st.st_size}\0{st.st_mtime_ns}\0{executable}".encode()).hexdigest()[:32]
+    key = f"{real}\0{st.st_size}\0{st.st_mtime_ns}\0{executable}\0{PROBE_VERSION}"
+    key = hashlib.sha256(key.encode()).hexdigest()[:32]
     cache_file = cache_dir / f"{key}.json" if cache_dir else None
     if cache_file is not None:
         try:

@@ -26,6 +26,14 @@ class LayeringMode(enum.Enum):
     FLAT = "flat"  # parents' entries linked into the child; relinked when a parent changes
 
 
+class ReuseKind(enum.Enum):
+    """How an install got a dist's store entry (the reuse report: ``reuse_kind``)."""
+
+    EXACT = "exact"  # the entry already had this interpreter's pycs (it was made for it)
+    ABI_COMPATIBLE = "abi_compatible"  # an entry of another interpreter, reused by its tags; pycs added
+    NONE = "none"  # newly unpacked
+
+
 class Layer(enum.Enum):
     """Where a distribution visible in an env comes from; earlier wins."""
 
@@ -55,6 +63,11 @@ class Interpreter:
     machine: str  # "x86_64"
     markers: tuple[tuple[str, str], ...]
     """The PEP 508 marker environment of this interpreter, as sorted pairs."""
+    extension_suffixes: tuple[str, ...] = ()
+    """``importlib.machinery.EXTENSION_SUFFIXES``: the file names an extension module may have
+    (``()`` for an env recorded by an older probe: :mod:`.abi` derives them from ``soabi``)."""
+    multiarch: str = ""  # ``sys.implementation._multiarch``: "x86_64-linux-gnu"
+    libpython: str = ""  # the shared libpython a ``--enable-shared`` build exports its C API from
 
     @property
     def short_version(self) -> str:
@@ -121,6 +134,7 @@ class StoredWheel:
     has_scripts: bool
     record_issues: tuple[str, ...] = ()  # RECORD problems tolerated by policy (reported)
     reused: bool = False  # True when add_wheel found it already in the store
+    reuse_kind: ReuseKind = ReuseKind.NONE  # how (EXACT or ABI_COMPATIBLE when ``reused``)
 
     @property
     def site(self) -> Path:
@@ -177,6 +191,11 @@ class InstallAction:
     entry_id: str | None
     reused_entry: bool  # the store already had it
     detail: str = ""
+    reuse_kind: ReuseKind = ReuseKind.EXACT
+    """``exact``: the entry was there for this interpreter (also for dists already linked,
+    provided by a parent, or unlinked); ``abi_compatible``: an entry of another interpreter
+    reused by its tags (pycs added); ``none``: newly unpacked."""
+    warnings: tuple[str, ...] = ()  # this dist's lines of :attr:`InstallReport.warnings`
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

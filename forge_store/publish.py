@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from . import faults, recovery
 from .catalog import EntryRow
-from .models import Interpreter, StoredWheel
+from .models import Interpreter, ReuseKind, StoredWheel
 
 if TYPE_CHECKING:
     from .ingest import WheelInfo
@@ -54,7 +54,7 @@ def ingest(
         if row is not None and store._entry_present(row):
             leased = store.catalog.lease_entry(row.id, store.holder, alias=(sha, path.name))
             if leased is not None:
-                return store._stored(store._ensure_climbs(ensure_pycs(store, leased, targets)), reused=True)
+                return reuse(store, leased, targets)
         staging = store.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"
         intent = recovery.begin(store, "ingest", lock, {"staging": str(staging)})
         try:
@@ -67,8 +67,15 @@ def ingest(
             if store.catalog.intents(lock):
                 recovery.abandon(store, intent)
     if reused:
-        row = store._ensure_climbs(ensure_pycs(store, row, targets))
-    return store._stored(row, reused=reused)
+        return reuse(store, row, targets)
+    return store._stored(row)
+
+
+def reuse(store: Store, row: EntryRow, targets: Sequence[Interpreter]) -> StoredWheel:
+    """A leased entry that is already in the store, with bytecode for ``targets``: EXACT if it had
+    it, ABI_COMPATIBLE if it was made for other interpreters and serves these by its tags."""
+    kind = ReuseKind.EXACT if all(t.cache_tag in row.pyc_tags for t in targets) else ReuseKind.ABI_COMPATIBLE
+    return store._stored(store._ensure_climbs(ensure_pycs(store, row, targets)), reused=True, kind=kind)
 
 
 def _unpack_and_publish(
@@ -80,7 +87,7 @@ def _unpack_and_publish(
     staging: Path,
     intent: str,
 ) -> tuple[EntryRow, bool]:
-    from . import elf
+    from . import abi, elf
     from . import ingest as unpacker
     from .seal import remove_tree, seal_contents, seal_top
 
@@ -111,6 +118,7 @@ def _unpack_and_publish(
         "has_scripts": (staging / "scripts").is_dir(),
         "record_issues": list(info.record_issues),
         "pyc_tags": pyc_tags,
+        abi.META_KEY: abi.scan_meta(staging),
     }
     unpacker.write_meta(staging, meta)
     # the top stays writable: renaming a directory to another parent needs write permission on
@@ -168,12 +176,18 @@ def _unpack_and_publish(
 
 
 def ensure_pycs(store: Store, row: EntryRow, targets: Sequence[Interpreter]) -> EntryRow:
-    """Add bytecode for interpreters an existing entry was not compiled for; the compile runs
-    outside the store lock (see the module docstring)."""
+    """Add bytecode for interpreters an existing entry was not compiled for (an entry reused by
+    tags: one ``py3-none-any`` entry serves 3.10 to 3.13); the compile runs outside the store lock
+    (see the module docstring).
+
+    Only the directories that receive files are opened, under the store lock: the ``__pycache__``
+    dirs (or, where there is none yet, the directory that gets one), the dist-info (RECORD) and
+    the RECORD variants. Everything else of the entry, which other envs use meanwhile, stays
+    sealed; so does every existing file."""
     if all(t.cache_tag in row.pyc_tags for t in targets):
         return row
     from . import ingest as unpacker
-    from .seal import remove_tree, seal, unseal
+    from .seal import close_dirs, open_dirs, remove_tree
 
     lock = f"pyc-{row.id}"
     with store.work_lock(lock):
@@ -191,16 +205,19 @@ def ensure_pycs(store: Store, row: EntryRow, targets: Sequence[Interpreter]) -> 
             unpacker.compile_bytecode(staging, missing)
             faults.point("pyc-compiled")
             tags = tuple(fresh.pyc_tags) + tuple(t.cache_tag for t in missing)
-            meta = {**fresh.meta, "pyc_tags": list(tags)}
+            opened, created = _pyc_dirs(staging, entry, sources, fresh.dist_info)
             with store.store_lock():
-                unseal(entry)  # a crash from here on leaves it unsealed: _entry_present reseals it
+                # a crash from here on leaves the top unsealed: _entry_present reseals the entry
+                open_dirs(entry, opened)
                 try:
                     _move_pycs(staging, entry / "site", sources)
                     unpacker.record_bytecode(entry / "site", fresh.dist_info)
                     faults.point("pyc-moved")
                 finally:
-                    seal(entry)
+                    close_dirs(entry, [*opened, *(d for d in created if (entry / d).is_dir())])
                 with store.catalog.transaction():
+                    now = store.catalog.entry(fresh.id)
+                    meta = {**(now.meta if now is not None else fresh.meta), "pyc_tags": list(tags)}
                     store.catalog.set_pyc_tags(fresh.id, tags, meta)
                     store.catalog.delete_intent(intent)
         finally:
@@ -211,6 +228,32 @@ def ensure_pycs(store: Store, row: EntryRow, targets: Sequence[Interpreter]) -> 
     out = store.catalog.entry(row.id)
     assert out is not None
     return out
+
+
+def _pyc_dirs(
+    staging: Path, entry: Path, sources: Sequence[str], dist_info: str
+) -> tuple[list[str], list[str]]:
+    """The entry's directories (relative to it) that adding the pycs compiled in ``staging``
+    writes to, and the ``__pycache__`` dirs it creates."""
+    from .ingest import RECORD_VARIANTS
+
+    opened = [f"site/{dist_info}"]
+    created: list[str] = []
+    if (entry / RECORD_VARIANTS).is_dir():
+        opened.append(RECORD_VARIANTS)
+    else:  # an entry of older code: record_bytecode makes it in the (opened) top
+        created.append(RECORD_VARIANTS)
+    for rel_dir in sorted({os.path.dirname(rel) for rel in sources}):
+        if not (staging / rel_dir / "__pycache__").is_dir():
+            continue
+        here = os.path.normpath(f"site/{rel_dir}")
+        cache = f"{here}/__pycache__"
+        if (entry / cache).is_dir():
+            opened.append(cache)
+        else:
+            opened.append(here)
+            created.append(cache)
+    return list(dict.fromkeys(opened)), created
 
 
 def _link_sources(site: Path, staging: Path) -> list[str]:

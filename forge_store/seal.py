@@ -21,6 +21,7 @@ import fcntl
 import os
 import stat
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 _FS_IOC_GETFLAGS = 0x80086601
@@ -197,3 +198,39 @@ def remove_tree(root: Path) -> None:
         return
     unseal(root)
     shutil.rmtree(root)
+
+
+def open_dirs(root: Path, rels: Sequence[str]) -> None:
+    """Make ``root`` and only the directories ``rels`` below it writable (to add files to them:
+    bytecode for another interpreter), nothing else: every other directory and every file of the
+    sealed tree stays as it is, so the envs that use the entry meanwhile see no writable path but
+    those. ``root`` comes first, so that :func:`is_sealed` sees an interrupted update (then
+    :func:`seal` completes it); :func:`close_dirs` undoes it."""
+    clear_flag = _may_set_immutable()
+    for path in [str(root), *(os.path.join(root, rel) for rel in rels)]:
+        if clear_flag:
+            _set_immutable(path, False)
+        if stat.S_IMODE(os.lstat(path).st_mode) != 0o755:
+            os.chmod(path, 0o755)
+
+
+def close_dirs(root: Path, rels: Sequence[str]) -> None:
+    """Seal again what :func:`open_dirs` opened and what was created in it (list new directories
+    in ``rels`` too), deepest first, ``root`` last: their files a-w, the directories 0555 and
+    immutable where the flag works."""
+    flag = _may_set_immutable() and _immutable_supported.get(os.stat(root).st_dev) is not False
+    for rel in sorted(set(rels), key=lambda r: (-r.count("/"), r)):
+        path = os.path.join(root, rel)
+        with os.scandir(path) as it:
+            for e in it:
+                if e.is_file(follow_symlinks=False):
+                    mode = stat.S_IMODE(e.stat(follow_symlinks=False).st_mode)
+                    if mode != mode & ~0o222 | 0o444:
+                        os.chmod(e.path, mode & ~0o222 | 0o444)
+        if stat.S_IMODE(os.lstat(path).st_mode) != 0o555:
+            os.chmod(path, 0o555)
+        if flag:
+            _set_immutable(path, True)
+    os.chmod(root, 0o555)
+    if flag:
+        _set_immutable(str(root), True)

@@ -57,6 +57,7 @@ from .models import (
     LinkedDist,
     LinkMode,
     OriginClimb,
+    ReuseKind,
     StoredWheel,
 )
 
@@ -219,7 +220,8 @@ class Store:
 
     # -- entries ----------------------------------------------------------------------------------
 
-    def _stored(self, row: EntryRow, *, reused: bool = False) -> StoredWheel:
+    def _stored(self, row: EntryRow, *, reused: bool = False, kind: ReuseKind | None = None) -> StoredWheel:
+        """``kind``: how it was reused (default: EXACT when ``reused``, else NONE)."""
         meta = row.meta
 
         def strs(key: str) -> tuple[str, ...]:
@@ -251,6 +253,7 @@ class Store:
             has_scripts=bool(meta.get("has_scripts")),
             record_issues=strs("record_issues"),
             reused=reused,
+            reuse_kind=kind or (ReuseKind.EXACT if reused else ReuseKind.NONE),
         )
 
     def entry(self, entry_id: str) -> StoredWheel:
@@ -321,7 +324,7 @@ class Store:
             # leased only if still there: a concurrent gc may just have taken it
             row = cat.lease_entry(row.id, self.holder, alias=(sha, path.name))
             if row is not None:
-                return self._stored(self._ensure_climbs(publish.ensure_pycs(self, row, targets)), reused=True)
+                return publish.reuse(self, row, targets)
         try:
             return publish.ingest(self, path, sha, info, targets)
         except InvalidWheel as exc:  # "cannot unpack" because the disk is full is no bad wheel
@@ -399,9 +402,10 @@ class Store:
                     self.catalog.delete_entry(entry.id)
                 remove_tree(self.home.store / row.dir)
 
-    def lease(self, entry_id: str) -> StoredWheel:
+    def lease(self, entry_id: str, *, interpreters_: Sequence[Interpreter] = ()) -> StoredWheel:
         """Mark an existing entry as used by this operation until :meth:`release` (gc and rollbacks
-        leave leased entries alone), and return it."""
+        leave leased entries alone), and return it; with ``interpreters_`` (the env's), it gets
+        their pycs if it lacks them (an entry reused by its tags), and ``reuse_kind`` says so."""
         self._hold()
         row = self.catalog.lease_entry(entry_id, self.holder)  # atomic against gc
         if row is None:
@@ -410,7 +414,11 @@ class Store:
             )
         entry = self._stored(row)
         self._require_entries([entry])
-        return self._stored(self._ensure_climbs(row))
+        if interpreters_:
+            from . import publish
+
+            return publish.reuse(self, row, interpreters_)
+        return self._stored(self._ensure_climbs(row), reused=True)
 
     def _require_entries(self, entries: Sequence[StoredWheel], env_name: str | None = None) -> None:
         """``EntryMissing`` for the first entry whose directory is gone (deleted by hand)."""
@@ -1019,7 +1027,15 @@ class Store:
                 new_local.pop(name, None)
                 action = "from-parent" if layer is Layer.PARENT else "from-global"
                 actions.append(
-                    InstallAction(name, entry.version, action, entry.id, spec.entry.reused, detail=owner.name)
+                    InstallAction(
+                        name,
+                        entry.version,
+                        action,
+                        entry.id,
+                        spec.entry.reused,
+                        detail=owner.name,
+                        reuse_kind=spec.entry.reuse_kind if spec.entry.id == entry.id else ReuseKind.EXACT,
+                    )
                 )
                 continue
             old = new_local.get(name)
@@ -1042,7 +1058,15 @@ class Store:
                 ) + f"overrides {provided[1].name}'s {provided[0].version}"
             new_local[name] = spec
             actions.append(
-                InstallAction(name, spec.entry.version, kind, spec.entry.id, spec.entry.reused, detail=detail)
+                InstallAction(
+                    name,
+                    spec.entry.version,
+                    kind,
+                    spec.entry.id,
+                    spec.entry.reused,
+                    detail=detail,
+                    reuse_kind=spec.entry.reuse_kind,
+                )
             )
         for name in remove:
             old = new_local.pop(name, None)
@@ -1076,16 +1100,25 @@ class Store:
             previous,
         )
         placed = {a.entry_id for a in actions if a.action in ("linked", "replaced")}
-        notes = tuple(
-            f"{s.entry.name}-{s.entry.version}: {issue}"
-            for s in add
-            if s.entry.id in placed
-            for issue in s.entry.record_issues
-        )
+        per_dist: dict[str, list[str]] = {}
+        for s in add:
+            if s.entry.id in placed:
+                per_dist.setdefault(s.entry.name, []).extend(
+                    f"{s.entry.name}-{s.entry.version}: {issue}" for issue in s.entry.record_issues
+                )
+        notes = tuple(line for lines in per_dist.values() for line in lines)
         if checked is not None and checked.warned:
             notes += tuple(f.message for f in checked.warned)
             report = dataclasses.replace(report, findings=checked.warned)
-        return dataclasses.replace(report, warnings=notes) if notes else report
+            for f in checked.warned:
+                per_dist.setdefault(f.subject, []).append(f.message)
+        if not notes:
+            return report
+        acts = tuple(
+            dataclasses.replace(a, warnings=tuple(per_dist.get(a.name, ()))) if a.name in per_dist else a
+            for a in report.actions
+        )
+        return dataclasses.replace(report, warnings=notes, actions=acts)
 
     def _flat_parent_specs(self, env: EnvInfo, local_names: set[str]) -> list[DistSpec]:
         from .linker import DistSpec

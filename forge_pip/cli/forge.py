@@ -159,9 +159,14 @@ def _report_json(report: InstallReport) -> dict[str, object]:
                 "entry": a.entry_id,
                 "reused_entry": a.reused_entry,
                 "detail": a.detail,
+                # the reuse report (docs/json.md)
+                "reused": a.reused_entry,
+                "reuse_kind": a.reuse_kind.value,
+                "warnings": list(a.warnings),
             }
             for a in report.actions
         ],
+        "findings": [f.to_dict() for f in report.findings],
     }
 
 
@@ -186,7 +191,7 @@ def _print_report(report: InstallReport, quiet: int) -> None:
         store_word = (
             ""
             if a.action in ("unlinked", "from-parent", "from-global", "unchanged", "repaired")
-            else (" (store: reused)" if a.reused_entry else " (store: new)")
+            else (f" (store: reused, {a.reuse_kind.value})" if a.reused_entry else " (store: new)")
         )
         note = f" [{a.detail}]" if a.detail and a.action in ("linked", "replaced") else ""
         print(f"{words.get(a.action, a.action)}{extra}: {a.name} {a.version}{store_word}{note}")

@@ -123,6 +123,7 @@ def _install(ns: argparse.Namespace, rest: list[str]) -> int:
     parsed = pip_options.parse(argv[0], argv[1:])
     if isinstance(parsed, int):
         return parsed
+    parsed.reuse_report = True  # Forge's own command: how the store served each dist, always
     return pip_install.cmd_install(parsed)
 
 
@@ -151,8 +152,16 @@ def _install_json(store: Store, argv: list[str]) -> int:
     if result.report is not None:
         emit_json("install", _report_json(result.report))
     else:
-        satisfied = [
-            {"name": i.name, "version": i.version, "action": i.action.value} for i in result.plan.items
+        satisfied: list[dict[str, object]] = [
+            {
+                "name": i.name,
+                "version": i.version,
+                "action": i.action.value,
+                "reused": True,
+                "reuse_kind": "exact",
+                "warnings": [],
+            }
+            for i in result.plan.items
         ]
         emit_json("install", {"env": env.name, "actions": satisfied, "warnings": []})
     return 0

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from forge_pip.reqfile import ReqLine
     from forge_pip.resolve import Resolution
     from forge_pip.sources import LocalDist
-    from forge_store.models import EnvInfo, Interpreter, StoredWheel
+    from forge_store.models import EnvInfo, InstallReport, Interpreter, StoredWheel
     from forge_store.store import Store
 
 
@@ -229,6 +229,8 @@ def _ignored_by_markers(options: InstallOptions, markers: dict[str, str]) -> lis
 
 
 def cmd_install(ns: argparse.Namespace) -> int:
+    """``pip install``; ``ns.reuse_report`` (set by ``forge install``) prints the reuse report's
+    lines without ``-v``."""
     from forge_pip.cli.pip_output import install_order, looking_in, would_install
     from forge_pip.install import InstallOptions, install, installation_report
     from forge_store.errors import UsageError
@@ -314,6 +316,9 @@ def cmd_install(ns: argparse.Namespace) -> int:
         if ns.verbose:
             notes.append(f"link mode {result.report.link_mode.value}")
         reporter.out("Forge: " + "; ".join(notes))
+        if ns.verbose or getattr(ns, "reuse_report", False):  # the reuse report, a line per dist
+            for line in reuse_lines(result.report):
+                reporter.out(line)
         if not (ns.no_warn_conflicts or options.no_deps):
             for line in _conflicts(store, env, list(by_name)):
                 print(line, file=sys.stderr)
@@ -394,6 +399,17 @@ def _tree_install(ns: argparse.Namespace) -> int:
         f"Forge: {len(report.installed)} copied into {where} (link mode {report.mode}: not a Forge env)"
     )
     return 0
+
+
+def reuse_lines(report: InstallReport) -> list[str]:
+    """``Forge: linked attrs 25.1 (store: reused, abi_compatible)``, one per dist linked."""
+    out: list[str] = []
+    for a in report.actions:
+        if a.action not in ("linked", "replaced"):
+            continue
+        how = f"reused, {a.reuse_kind.value}" if a.reused_entry else "new"
+        out.append(f"Forge: {a.action} {a.name} {a.version} (store: {how})")
+    return out
 
 
 def _display_names(store: Store, env: EnvInfo) -> dict[str, str]:

@@ -230,14 +230,15 @@ def _forge(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[st
 
 
 def report_shape(doc: dict[str, Any]) -> tuple[str, ...]:
-    """What must agree in two ``--report`` documents: pip's keys at every level and what is installed."""
+    """What must agree in two ``--report`` documents: pip's keys at every level and what is installed
+    (Forge's extra ``forge`` key per item left out)."""
     out = [f"keys: {sorted(doc)}", f"version: {doc.get('version')}"]
     out.append(f"environment keys: {sorted(doc.get('environment', {}))}")
     for item in sorted(doc.get("install", []), key=lambda i: str(i.get("metadata", {}).get("name"))):
         meta = item.get("metadata", {})
         info = item.get("download_info", {})
         out.append(
-            f"{meta.get('name')}=={meta.get('version')}: keys {sorted(item)}"
+            f"{meta.get('name')}=={meta.get('version')}: keys {sorted(k for k in item if k != 'forge')}"
             f" requested={item.get('requested')} direct={item.get('is_direct')}"
             f" extras={item.get('requested_extras')} yanked={item.get('is_yanked')}"
             f" download_info {sorted(info)} archive_info {sorted(info.get('archive_info', {}))}"
