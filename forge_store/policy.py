@@ -246,7 +246,7 @@ def judge(new: Sequence[Finding], policy: Policy, env_name: str) -> ChangeVerdic
         raise PolicyRefused(
             f"refused ({setting} {value}): {first.message}{more}",
             refused,
-            hint=f"nothing was changed; see `forge inspect {first.subject} --env {env_name}`,"
+            hint=f"nothing was changed; see `forge inspect {first.subject} --env {first.env}`,"
             f" or run with a laxer mode (`forge env set {env_name} {setting} ...`)",
         )
     from . import enforce
