@@ -220,3 +220,46 @@ def test_policy_options_are_forge_only(store: Store, base: LocalIndex, pip: Pip,
     assert r.code == 2 and "invalid choice: 'harsh'" in r.err
     r = pip("install", "--env", "kid", "--abi-policy", "lax", "numpy")
     assert r.code == 2 and "invalid choice: 'lax'" in r.err
+
+
+def test_real_pip_over_a_base_site_takes_it_as_installed_but_upgrades_into_the_venv(
+    tmp_path: Path, base: LocalIndex
+) -> None:
+    """pip's analogue of a child env: a venv whose ``sys.path`` also holds a base site-packages
+    (what ``--system-site-packages`` does with the system's). pip takes the base's numpy as
+    installed, as Forge takes a parent's; but ``-U`` installs the upgrade into the venv, which
+    Forge does only with ``--local``. The pip is ``FORGE_TEST_PIP26`` when given, else the test
+    interpreter's, acting on the venvs with ``--python``."""
+    import sys
+
+    given = os.environ.get("FORGE_TEST_PIP26")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+    def venv(path: Path) -> Path:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+        return path
+
+    def run(prefix: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        python = str(prefix / "bin" / "python")
+        head = [given] if given else [sys.executable, "-m", "pip"]  # pip >= 22.3 takes --python
+        head += ["--python", python]
+        cmd = [*head, "--disable-pip-version-check", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=300)
+
+    def site(prefix: Path) -> Path:
+        return next((prefix / "lib").glob("python3.*/site-packages"))
+
+    def here(prefix: Path) -> set[str]:
+        return {p.name.split("-")[0] for p in site(prefix).glob("*.dist-info")} - {"pip", "setuptools"}
+
+    real_base = venv(tmp_path / "pip-base")
+    assert run(real_base, "install", "-q", "-i", base.file_url, "numpy==1.26.4").returncode == 0
+    kid = venv(tmp_path / "pip-kid")
+    (site(kid) / "zz_base.pth").write_text(str(site(real_base)) + "\n")
+    r = run(kid, "install", "-i", base.file_url, "scipy==1.10.0")
+    assert r.returncode == 0, r.stderr
+    assert f"Requirement already satisfied: {SCIPY_REQ}" in r.stdout
+    assert here(kid) == {"scipy"}  # as in Forge: the base's numpy counts as installed
+    r = run(kid, "install", "-i", base.file_url, "-U", "numpy")
+    assert r.returncode == 0, r.stderr
+    assert here(kid) == {"scipy", "numpy"}  # pip: the upgrade goes into the venv (Forge: --local only)
