@@ -8,9 +8,9 @@ path (``Store.install_wheels``: the given files are linked, nothing is resolved)
 
 Forge's own options are taken out first, wherever they stand: ``--env/-e NAME``, ``--global``,
 ``--python`` (with ``--global``), ``--local``, ``--mode/--conflict-mode``, ``--abi-policy``,
-``--json``, ``-q``/``-v``. Everything else is handed
-to pip's ``install`` parser in its order, so an option Forge's pip does not have fails with its one
-line.
+``--json``, ``-q``/``-v``. Everything else is handed to pip's ``install`` parser in its order, so
+an option Forge's pip does not have fails with its one line. The policy options reach both paths:
+a list of wheel files is judged with them as a requirement install is.
 """
 
 from __future__ import annotations

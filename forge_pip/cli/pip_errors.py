@@ -1,11 +1,10 @@
 """How the pip front end reports errors: pip's ``ERROR:`` lines and pip's exit codes.
 
 pip exits 1 for every failure of a command and 2 for a usage error its option parser finds
-(that one never reaches here: ``pip_options.parse`` returns 2). A layer-policy refusal, which pip
-has no counterpart of, keeps Forge's code (4, or 5 for the ABI policy) and prints its chain
-indented under the ``ERROR:`` line. Forge's finer exit codes and the
+(that one never reaches here: ``pip_options.parse`` returns 2). Forge's finer exit codes and the
 error's ``reference`` stay available: ``-v`` prints them, and ``forge`` (not the pip front end)
-still exits with them.
+still exits with them. A layer-policy refusal, which pip has no counterpart of, keeps Forge's code
+(4, or 5 for the ABI policy) and prints its chain indented under the ``ERROR:`` line.
 
 pip's shapes, reproduced from its source:
 
