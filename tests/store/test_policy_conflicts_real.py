@@ -4,7 +4,7 @@ Real cp311 wheels from the machine's local indexes, fetched once with plain ``pi
 ``$FORGE_TEST_CACHE`` (default ~/.cache/forge-tests) and installed with ``forge pip install
 --no-index -f CACHE``: in a ``strict`` child the override is refused naming scipy and the env stays
 as it was; in a ``warn`` child it installs and warns; ``forge inspect numpy --json`` shows both
-candidates and the shadowing.
+candidates and the shadowing; ``forge --enforce doctor`` then exits 30.
 """
 
 from __future__ import annotations
@@ -95,5 +95,9 @@ def test_numpy2_in_a_child_under_a_parents_scipy(wheels: Path, forge_home: Path)
     assert doc["reason"] == "local layer shadows parent 'base'"
     kinds = {(f["kind"], f["subject"], f["verdict"]) for f in doc["findings"]}
     assert kinds == {("broken-requirement", "scipy", "warn"), ("shadowed", "numpy", "warn")}
-    # TODO(integrator, --enforce): `forge --enforce doctor` here must exit non-zero (the
-    # broken-requirement code of policy.EXIT_CODES, 30) once h-enforce's --enforce has landed.
+    # CI enforcement sees the same break: the broken-requirement code of policy.EXIT_CODES
+    proc = forge("--enforce", "doctor")
+    assert proc.returncode == 30, (proc.stdout, proc.stderr)
+    assert (
+        "enforce: exit 30 (broken-requirement): scipy 1.10.0 (parent 'base') requires numpy<" in proc.stderr
+    )
