@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from forge_pip.sources import LocalDist
     from forge_store.linker import DistSpec
     from forge_store.models import EnvInfo, InstallAction, InstallReport, Interpreter, StoredWheel
+    from forge_store.settings import AbiPolicy, ConflictMode
     from forge_store.store import Store
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,11 @@ class InstallOptions:
     lock_files: tuple[str, ...] = ()
     """``-r pylock.toml`` (PEP 751): the packages each selects for the target are installed as
     locked, with no resolution (see :mod:`forge_pip.pylock`)."""
+    conflict_mode: ConflictMode | None = None
+    """``--mode``: what a change that breaks or shadows another layer's dist does (None: the
+    env's ``conflict_mode`` setting); see :mod:`forge_store.policy`."""
+    abi_policy: AbiPolicy | None = None
+    """``--abi-policy`` (None: the env's ``abi_policy`` setting)."""
 
 
 class InstallReporter(Protocol):
@@ -895,6 +901,7 @@ def install(
     """Resolve, plan, prepare and link ``options.requirements`` into ``env`` (all or nothing)."""
     from forge_pip.prepare import prepare
     from forge_store.linker import DistSpec
+    from forge_store.policy import policy_for
 
     rep: InstallReporter = reporter or NullInstallReporter()
     with _Pipeline(
@@ -963,7 +970,16 @@ def install(
             manifest: dict[str, str | None] = {
                 name: text for name, text in reqs.manifest.items() if name in resolution.pins
             }
-            report = store.change(env.name, add=specs, local=options.local, manifest=manifest, evict=evict)
+            rules = policy_for(
+                store,
+                env,
+                conflict_mode=options.conflict_mode,
+                abi_policy=options.abi_policy,
+                explicit_local=options.local,
+            )
+            report = store.change(
+                env.name, add=specs, local=options.local, manifest=manifest, evict=evict, policy=rules
+            )
         except BaseException:
             store._discard_unused(added)
             raise
@@ -1008,11 +1024,24 @@ def _broken_satisfied(
     return out
 
 
-def uninstall(store: Store, env: EnvInfo, names: Sequence[str], *, dry_run: bool = False) -> UninstallResult:
+def uninstall(
+    store: Store,
+    env: EnvInfo,
+    names: Sequence[str],
+    *,
+    dry_run: bool = False,
+    conflict_mode: ConflictMode | None = None,
+    abi_policy: AbiPolicy | None = None,
+) -> UninstallResult:
     """Remove dists from the env's own layer: Forge's links are unlinked, unmanaged files evicted.
 
     A dist a parent layer provides is an error (uninstall it there); an unknown one is skipped.
+    The removal is judged by the layer policy (the env's settings, ``conflict_mode`` /
+    ``abi_policy`` winning) like an install: one that breaks a dist of this env's stack or of a
+    descendant's is refused in ``strict`` (:class:`~forge_store.policy.PolicyRefused`).
     """
+    from forge_store.policy import policy_for
+
     local = local_dists(store, env)
     visible = {d.name: d for d in store.visible(env.name)}
     fixed = front_end_dists(env)
@@ -1044,7 +1073,10 @@ def uninstall(store: Store, env: EnvInfo, names: Sequence[str], *, dry_run: bool
         if not dist.managed:
             evict.extend(dist.record_files())
     managed = [d.name for d in chosen if d.managed]
-    report = store.change(env.name, remove=managed, manifest={n: None for n in managed}, evict=evict)
+    rules = policy_for(store, env, conflict_mode=conflict_mode, abi_policy=abi_policy)
+    report = store.change(
+        env.name, remove=managed, manifest={n: None for n in managed}, evict=evict, policy=rules
+    )
     return UninstallResult(plan, report, tuple(skipped))
 
 

@@ -61,7 +61,7 @@ def _broken(view: StackView, winners: dict[str, StackDist], e: Edge) -> Finding:
     chain: list[str] = []
     roots = requested_by(view, source.name)
     if len(roots) > 1:
-        chain.append(" -> ".join(reversed(roots)))
+        chain.append(" -> ".join(roots))  # requester first: "app-tool -> scipy"
     chain.append(f"{source.name} {source.version} requires {e.requirement}")
     layers = [source.env]
     packages = [source.name, e.target]

@@ -207,6 +207,19 @@ class PolicyRefused(ForgeError):
         if self.findings and GOVERNED_BY[self.findings[0].kind] == "abi_policy":
             self.exit_code = ExitCode.INCOMPATIBLE
 
+    @property
+    def details(self) -> tuple[str, ...]:
+        """What the CLIs print indented under the error line: the first finding's chain, then
+        every further refused finding with its chain."""
+        if not self.findings:
+            return ()
+        first, *more = self.findings
+        lines = list(first.chain)
+        for f in more:
+            lines.append(f"also: {f.message}")
+            lines.extend(f"  {step}" for step in f.chain)
+        return tuple(lines)
+
     def to_dict(self) -> dict[str, object]:
         out = super().to_dict()
         out["findings"] = [f.to_dict() for f in self.findings]
@@ -233,7 +246,7 @@ def judge(new: Sequence[Finding], policy: Policy, env_name: str) -> ChangeVerdic
         raise PolicyRefused(
             f"refused ({setting} {value}): {first.message}{more}",
             refused,
-            hint=f"nothing was changed; see `forge inspect {first.subject} --env {env_name}`,"
+            hint=f"nothing was changed; see `forge inspect {first.subject} --env {first.env}`,"
             f" or run with a laxer mode (`forge env set {env_name} {setting} ...`)",
         )
     from . import enforce

@@ -824,9 +824,16 @@ class Store:
     # -- changing an env --------------------------------------------------------------------------
 
     def install_wheels(
-        self, env_name: str, wheels: Sequence[Path], *, local: bool = False, requested: bool = True
+        self,
+        env_name: str,
+        wheels: Sequence[Path],
+        *,
+        local: bool = False,
+        requested: bool = True,
+        policy: Policy | None = None,
     ) -> InstallReport:
-        """Link local wheel files into an env (ingesting them first). Link and unlink only."""
+        """Link local wheel files into an env (ingesting them first). Link and unlink only.
+        ``policy``: as for :meth:`change`."""
         from .linker import DistSpec, direct_url_json
 
         env = self.env(env_name)
@@ -872,16 +879,19 @@ class Store:
             manifest: dict[str, str | None] = {}
             if requested:
                 manifest = {s.entry.name: f"{s.entry.name}=={s.entry.version}" for s in specs}
-            return self.change(env_name, add=specs, local=local, manifest=manifest)
+            return self.change(env_name, add=specs, local=local, manifest=manifest, policy=policy)
         except BaseException:
             self._discard_unused(added)
             raise
         finally:
             self.release()
 
-    def uninstall(self, env_name: str, names: Sequence[str], *, local: bool = False) -> InstallReport:
+    def uninstall(
+        self, env_name: str, names: Sequence[str], *, local: bool = False, policy: Policy | None = None
+    ) -> InstallReport:
         """Unlink distributions from an env's LOCAL layer (store content is never deleted here);
-        names that are not installed are skipped with a warning in the report, as pip does."""
+        names that are not installed are skipped with a warning in the report, as pip does.
+        ``policy``: as for :meth:`change` (removing a dist can break this env or a descendant)."""
         from packaging.utils import canonicalize_name
 
         env = self.env(env_name)
@@ -906,7 +916,7 @@ class Store:
                     hint=f"uninstall it there: forge uninstall {name} --env {provider.env}",
                 )
             skipped.append(name)
-        report = self.change(env_name, remove=wanted, manifest={n: None for n in wanted})
+        report = self.change(env_name, remove=wanted, manifest={n: None for n in wanted}, policy=policy)
         # as pip: a name that is not installed is skipped with a warning, so an uninstall re-run
         # after it was interrupted past its commit succeeds
         notes = tuple(f"skipping {n}: it is not installed in {env_name!r}" for n in skipped)

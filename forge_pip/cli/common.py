@@ -71,7 +71,16 @@ def _print_error(prog: str, exc: ForgeError, as_json: bool) -> int:
     if exc.hint:
         line += f" (hint: {exc.hint})"
     print(line, file=sys.stderr)
+    for detail in error_details(exc):
+        print(f"  {detail}", file=sys.stderr)
     return int(exc.exit_code)
+
+
+def error_details(exc: ForgeError) -> tuple[str, ...]:
+    """The lines an error shows indented under its one line (a policy refusal's chain); most
+    errors have none."""
+    details = getattr(exc, "details", ())
+    return tuple(str(d) for d in details) if isinstance(details, tuple) else ()
 
 
 def run_guarded(prog: str, body: Callable[[], int], *, verbose: int = 0, as_json: bool = False) -> int:

@@ -21,6 +21,7 @@ from .common import emit_json, human_size, run_guarded, setup_logging, table
 from .env_target import add_env_args as _env_args
 from .env_target import target_env as _target_env
 from .globals import GlobalOptions
+from .policy_args import add_policy_args, policy_from_args
 
 if TYPE_CHECKING:
     from forge_store.models import EnvInfo, InstallReport
@@ -101,11 +102,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("wheels", nargs="+", metavar="REQUIREMENT|WHEEL")
     _env_args(p)
     p.add_argument("--local", action="store_true", help="link locally even if a parent layer provides it")
+    add_policy_args(p)
 
     p = sub.add_parser("uninstall", parents=[common], help="unlink distributions from an env")
     p.add_argument("names", nargs="+", metavar="NAME")
     _env_args(p)
     p.add_argument("--local", action="store_true", help="only touch the env's own layer; skip the rest")
+    add_policy_args(p)
 
     p = sub.add_parser("list", parents=[common], help="what an env sees, layer by layer")
     _env_args(p)
@@ -151,6 +154,7 @@ def _report_json(report: InstallReport) -> dict[str, object]:
         "fallback": report.fallback,
         "relinked_children": list(report.relinked_children),
         "warnings": list(report.warnings),
+        "findings": [f.to_dict() for f in report.findings],
         "actions": [
             {
                 "name": a.name,
@@ -166,7 +170,6 @@ def _report_json(report: InstallReport) -> dict[str, object]:
             }
             for a in report.actions
         ],
-        "findings": [f.to_dict() for f in report.findings],
     }
 
 
@@ -267,7 +270,8 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 def _cmd_uninstall(args: argparse.Namespace) -> int:
     with _store() as store:
         env = _target_env(store, args)
-        report = store.uninstall(env.name, args.names, local=args.local)
+        rules = policy_from_args(store, env, args, explicit_local=False)
+        report = store.uninstall(env.name, args.names, local=args.local, policy=rules)
     if args.json:
         emit_json("uninstall", _report_json(report))
     else:

@@ -7,9 +7,10 @@ path (``Store.install_wheels``: the given files are linked, nothing is resolved)
 ``pip`` wheel, which the pip path answers with the env's front end.
 
 Forge's own options are taken out first, wherever they stand: ``--env/-e NAME``, ``--global``,
-``--python`` (with ``--global``), ``--local``, ``--json``, ``-q``/``-v``. Everything else is handed
-to pip's ``install`` parser in its order, so an option Forge's pip does not have fails with its one
-line.
+``--python`` (with ``--global``), ``--local``, ``--mode/--conflict-mode``, ``--abi-policy``,
+``--json``, ``-q``/``-v``. Everything else is handed to pip's ``install`` parser in its order, so
+an option Forge's pip does not have fails with its one line. The policy options reach both paths:
+a list of wheel files is judged with them as a requirement install is.
 """
 
 from __future__ import annotations
@@ -28,7 +29,19 @@ _FORGE_FLAG = {"--global": "global_", "--local": "local", "--json": "json"}
 
 def split_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """Forge's own options (a namespace like the ``forge install`` parser's) and the rest, in order."""
-    ns = argparse.Namespace(env=None, python=None, global_=False, local=False, json=False, quiet=0, verbose=0)
+    from forge_pip.cli.policy_args import VALUE_OPTIONS, check_value
+
+    ns = argparse.Namespace(
+        env=None,
+        python=None,
+        global_=False,
+        local=False,
+        json=False,
+        quiet=0,
+        verbose=0,
+        conflict_mode=None,
+        abi_policy=None,
+    )
     rest: list[str] = []
     args = list(argv)
     i = 0
@@ -38,7 +51,7 @@ def split_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
             rest.extend(args[i:])
             break
         name, eq, value = token.partition("=")
-        if name in _FORGE_VALUE:
+        if name in _FORGE_VALUE or name in VALUE_OPTIONS:
             if not eq:
                 if i + 1 >= len(args):
                     from forge_store.errors import UsageError
@@ -46,7 +59,10 @@ def split_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                     raise UsageError(f"{name} needs a value", hint="see `forge install --help`")
                 value = args[i + 1]
                 i += 1
-            setattr(ns, _FORGE_VALUE[name], value)
+            if name in VALUE_OPTIONS:
+                setattr(ns, VALUE_OPTIONS[name], check_value(name, value))
+            else:
+                setattr(ns, _FORGE_VALUE[name], value)
         elif token in _FORGE_FLAG:
             setattr(ns, _FORGE_FLAG[token], True)
         elif token in ("-q", "--quiet", "-v", "--verbose") or (
@@ -106,7 +122,10 @@ def _install(ns: argparse.Namespace, rest: list[str]) -> int:
     with _store() as store:
         env = _target_env(store, ns)
         if wheels is not None:
-            report = store.install_wheels(env.name, wheels, local=ns.local)
+            from forge_pip.cli.policy_args import policy_from_args
+
+            rules = policy_from_args(store, env, ns, explicit_local=ns.local)
+            report = store.install_wheels(env.name, wheels, local=ns.local, policy=rules)
             if ns.json:
                 emit_json("install", _report_json(report))
             else:
@@ -115,6 +134,10 @@ def _install(ns: argparse.Namespace, rest: list[str]) -> int:
         argv = ["install", *rest, "--env", env.name]
         if ns.local:
             argv.append("--local")
+        if ns.conflict_mode:
+            argv += ["--mode", ns.conflict_mode]
+        if ns.abi_policy:
+            argv += ["--abi-policy", ns.abi_policy]
         argv += ["-q"] * ns.quiet + ["-v"] * ns.verbose
         if ns.json:
             return _install_json(store, argv)
@@ -133,6 +156,7 @@ def _install_json(store: Store, argv: list[str]) -> int:
     from forge_pip.cli.common import emit_json
     from forge_pip.cli.forge import _report_json
     from forge_pip.cli.pip_install import _options
+    from forge_pip.cli.policy_args import overrides
     from forge_pip.cli.target import open_target
     from forge_pip.install import InstallOptions, NullInstallReporter, install
 
@@ -140,12 +164,15 @@ def _install_json(store: Store, argv: list[str]) -> int:
     if isinstance(parsed, int):
         return parsed
     env = open_target(parsed, store)
+    mode, abi = overrides(parsed)
     options = _options(
         parsed,
         env.path,
         upgrade=bool(parsed.upgrade),
         force_reinstall=bool(parsed.force_reinstall or parsed.ignore_installed),
         local=bool(parsed.local),
+        conflict_mode=mode,
+        abi_policy=abi,
     )
     assert isinstance(options, InstallOptions)
     result = install(store, env, options, reporter=NullInstallReporter())
@@ -163,5 +190,5 @@ def _install_json(store: Store, argv: list[str]) -> int:
             }
             for i in result.plan.items
         ]
-        emit_json("install", {"env": env.name, "actions": satisfied, "warnings": []})
+        emit_json("install", {"env": env.name, "actions": satisfied, "warnings": [], "findings": []})
     return 0

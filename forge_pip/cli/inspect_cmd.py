@@ -1,9 +1,11 @@
 """``forge inspect PKG`` and ``forge tree``: where a package comes from in an env's stack, and why.
 
-Both print :class:`forge_store.stack.StackView`. ``--mode`` (default: the env's ``conflict_mode``)
-decides how requirement problems are worded: ``loose`` lists them as notes, ``warn`` as warnings,
-``strict`` as what an install under strict would refuse; the exit code is 0 in every mode (the
-enforcement belongs to installs).
+Both print :class:`forge_store.stack.StackView` and the layer-policy findings of the stack as it
+is (:func:`forge_store.policy.findings`: broken requirements, shadowing, and whatever the ABI and
+native checks find); ``inspect PKG`` only those that concern PKG. ``--mode`` / ``--abi-policy``
+(default: the env's settings) decide each finding's verdict and wording: ``note`` (ignored),
+``warning``, ``conflict (strict would refuse)``. The exit code is 0 in every mode (the
+enforcement belongs to installs and to ``--enforce``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from .common import emit_json, table
 from .env_target import add_env_args, target_env
+from .policy_args import add_policy_args, policy_from_args
 
 if TYPE_CHECKING:
-    from forge_store.settings import AbiPolicy, ConflictMode
-    from forge_store.stack import Edge, StackView
+    from forge_store.policy import Finding, Policy
+    from forge_store.stack import StackView
     from forge_store.store import Store
-
-_CONFLICT_MODES = ("loose", "warn", "strict")
-_ABI_POLICIES = ("strict_abi", "warn_abi", "allow_abi")
 
 
 def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
@@ -31,41 +31,55 @@ def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     )
     p.add_argument("package", metavar="PKG")
     add_env_args(p, allow_global=False)
-    p.add_argument("--mode", choices=_CONFLICT_MODES, help="conflict mode (default: the env's conflict_mode)")
-    p.add_argument("--abi-policy", choices=_ABI_POLICIES, help="ABI policy (default: the env's abi_policy)")
+    add_policy_args(p)
     p = sub.add_parser("tree", parents=[common], help="an env's stack: layers, packages, requirement edges")
     add_env_args(p, allow_global=False)
+    add_policy_args(p)
 
 
-def _policies(store: Store, args: argparse.Namespace) -> tuple[StackView, ConflictMode, AbiPolicy]:
-    from forge_store import settings, stack
+def _policies(store: Store, args: argparse.Namespace) -> tuple[StackView, Policy, list[Finding]]:
+    """The stack, the modes (flags over the env's settings) and the stack's findings now."""
+    from forge_store import policy, stack
 
     env = target_env(store, args)
-    mode = (
-        settings.ConflictMode(args.mode)
-        if getattr(args, "mode", None)
-        else settings.conflict_mode(store, env)
-    )
-    policy = (
-        settings.AbiPolicy(args.abi_policy)
-        if getattr(args, "abi_policy", None)
-        else settings.abi_policy(store, env)
-    )
-    return stack.build(store, env), mode, policy
-
-
-def _problem(e: Edge) -> str:
-    if e.resolved_version is None:
-        return f"{e.source} ({e.source_env}) requires {e.requirement}, which no layer provides"
+    view = stack.build(store, env)
     return (
-        f"{e.source} ({e.source_env}) requires {e.requirement},"
-        f" but the env runs {e.target} {e.resolved_version} from {e.resolved_env!r}"
+        view,
+        policy_from_args(store, env, args, explicit_local=False),
+        policy.findings(view, policy.CheckContext(store, env)),
     )
 
 
-def _findings(view: StackView, edges: list[Edge], mode: ConflictMode) -> list[str]:
-    prefix = {"loose": "note", "warn": "warning", "strict": "conflict (strict would refuse)"}[mode.value]
-    return [f"{prefix}: {_problem(e)}" for e in edges if not e.satisfied]
+def _prefix(rules: Policy, f: Finding) -> str:
+    """How a finding is worded under the chosen modes: ``note`` (ignored), ``warning`` (an
+    install would warn), ``conflict (strict would refuse)`` (an install would be refused)."""
+    from forge_store.policy import GOVERNED_BY, Verdict
+
+    verdict = rules.verdict(f)
+    if verdict is Verdict.IGNORE:
+        return "note"
+    if verdict is Verdict.WARN:
+        return "warning"
+    setting = GOVERNED_BY[f.kind]
+    value = rules.abi_policy.value if setting == "abi_policy" else rules.conflict_mode.value
+    return f"conflict ({value} would refuse)"
+
+
+def _finding_json(rules: Policy, f: Finding) -> dict[str, object]:
+    return {**f.to_dict(), "verdict": rules.verdict(f).name.lower()}
+
+
+def _finding_lines(rules: Policy, found: list[Finding]) -> list[str]:
+    lines = []
+    for f in found:
+        lines.append(f"{_prefix(rules, f)}: {f.message}")
+        lines.extend(f"  {step}" for step in f.chain)
+    return lines
+
+
+def _about(found: list[Finding], name: str) -> list[Finding]:
+    """The findings that concern ``name``: about it, or naming it among their packages."""
+    return [f for f in found if f.subject == name or name in f.packages]
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -77,8 +91,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
     name = canonicalize_name(args.package)
     with Store() as store:
-        view, mode, policy = _policies(store, args)
+        view, rules, stack_found = _policies(store, args)
         cuda = _cuda(store, view)
+    mode, policy = rules.conflict_mode, rules.abi_policy
     found = view.candidates(name)
     if not found:
         raise NotFoundError(
@@ -86,7 +101,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         )
     win = found[0]
     requires, required_by = view.requires(name), view.required_by(name)
-    findings = _findings(view, [*requires, *required_by], mode)
+    findings = _about(stack_found, name)
     shadowed = [{"env": d.env, "layer": d.layer.value, "version": d.version} for d in found[1:]]
     note = (
         "the env's pip is Forge's pip front end: `pip` and `python -m pip` run Forge on this env"
@@ -108,7 +123,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                 "shadowed_sources": shadowed,
                 "requires": edges_json(requires),
                 "required_by": edges_json(required_by),
-                "findings": findings,
+                "findings": [_finding_json(rules, f) for f in findings],
                 "cuda": list(cuda.values()),
             },
         )
@@ -145,7 +160,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     variants = [f"{env} {'+'.join(c['variants'])}" for env, c in cuda.items() if c["variants"]]
     if variants:
         print(f"cuda: {', '.join(variants)}")
-    for line in findings:
+    for line in _finding_lines(rules, findings):
         print(line, file=sys.stderr)
     return 0
 
@@ -162,9 +177,9 @@ def _cmd_tree(args: argparse.Namespace) -> int:
     from forge_store.store import Store
 
     with Store() as store:
-        view, mode, _policy = _policies(store, args)
+        view, rules, findings = _policies(store, args)
         cuda = _cuda(store, view)
-    findings = _findings(view, list(view.edges), mode)
+    mode = rules.conflict_mode
     if args.json:
         emit_json(
             "tree",
@@ -182,7 +197,7 @@ def _cmd_tree(args: argparse.Namespace) -> int:
                     for layer in view.layers
                 ],
                 "edges": edges_json(view.edges),
-                "findings": findings,
+                "findings": [_finding_json(rules, f) for f in findings],
             },
         )
         return 0
@@ -198,7 +213,7 @@ def _cmd_tree(args: argparse.Namespace) -> int:
             for e in view.requires(d.name):
                 got = f"{e.resolved_version} ({e.resolved_env})" if e.resolved_version else "missing"
                 print(f"    -> {e.requirement}: {got}{'' if e.satisfied else '  NOT satisfied'}")
-    for line in findings:
+    for line in _finding_lines(rules, findings):
         print(line, file=sys.stderr)
     return 0
 

@@ -3,7 +3,8 @@
 pip exits 1 for every failure of a command and 2 for a usage error its option parser finds
 (that one never reaches here: ``pip_options.parse`` returns 2). Forge's finer exit codes and the
 error's ``reference`` stay available: ``-v`` prints them, and ``forge`` (not the pip front end)
-still exits with them.
+still exits with them. A layer-policy refusal, which pip has no counterpart of, keeps Forge's code
+(4, or 5 for the ABI policy) and prints its chain indented under the ``ERROR:`` line.
 
 pip's shapes, reproduced from its source:
 
@@ -91,8 +92,10 @@ def render(exc: ForgeError, *, verbose: int = 0) -> list[str]:
             lines.extend(f"        Expected {next(prefix)} {digest}" for digest in expected)
             lines.append(f"             Got        {exc.got.get(algorithm, '?')}")
         return lines
+    from forge_pip.cli.common import error_details
+
     first, *rest = exc.message.splitlines() or [""]
-    lines = [f"ERROR: {first}", *rest]
+    lines = [f"ERROR: {first}", *rest, *(f"  {d}" for d in error_details(exc))]
     if exc.hint:
         lines.append(f"hint: {exc.hint}")
     return lines
@@ -104,7 +107,10 @@ def pip_exit_code(exc: ForgeError) -> int:
     A question that got no answer is 2: pip's ``input()`` raises there, an unknown error to pip;
     so is an option value pip's parser rejects (``OptionValueError``)."""
     from forge_store.errors import AnswerUnavailable, OptionValueError
+    from forge_store.policy import PolicyRefused
 
+    if isinstance(exc, PolicyRefused):  # pip never refuses a layer conflict: Forge's own code
+        return int(exc.exit_code)
     return 2 if isinstance(exc, AnswerUnavailable | OptionValueError) else int(ExitCode.ERROR)
 
 

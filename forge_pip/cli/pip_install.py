@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from forge_pip.cli.policy_args import overrides
 from forge_pip.cli.progress import DownloadProgress
 from forge_pip.cli.target import open_target
 from forge_pip.install import NullInstallReporter
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from forge_pip.resolve import Resolution
     from forge_pip.sources import LocalDist
     from forge_store.models import EnvInfo, InstallReport, Interpreter, StoredWheel
+    from forge_store.policy import Finding
     from forge_store.store import Store
 
 
@@ -245,6 +247,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
     with Store() as store:
         env = open_target(ns, store)
         upgrade = bool(ns.upgrade)
+        mode, abi = overrides(ns)
         options = _options(
             ns,
             env.path,
@@ -252,6 +255,8 @@ def cmd_install(ns: argparse.Namespace) -> int:
             upgrade=upgrade,
             force_reinstall=bool(ns.force_reinstall or ns.ignore_installed),
             local=bool(ns.local),
+            conflict_mode=mode,
+            abi_policy=abi,
         )
         assert isinstance(options, InstallOptions)
         quiet = ns.quiet + (1 if ns.report == "-" else 0)
@@ -279,12 +284,17 @@ def cmd_install(ns: argparse.Namespace) -> int:
             return 0
         if result.report is None:
             return 0
+        layer_findings = result.report.findings
+        layer_lines = {f.message for f in layer_findings}
         for warning in result.report.warnings:
-            reporter.on_warning(warning)
+            if warning not in layer_lines:
+                reporter.on_warning(warning)
         for a in result.report.actions:
             if a.action == "repaired":
                 reporter.out(f"Repaired {a.name}-{a.version}: its files were missing in the env (relinked)")
         if not plan.installs:
+            for line in layer_warnings(layer_findings, env.name, []):
+                reporter.on_warning(line)
             return 0
         if result.report.fallback:
             reporter.on_warning(f"link mode fell back: {result.report.fallback}")
@@ -319,9 +329,14 @@ def cmd_install(ns: argparse.Namespace) -> int:
         if ns.verbose or getattr(ns, "reuse_report", False):  # the reuse report, a line per dist
             for line in reuse_lines(result.report):
                 reporter.out(line)
+        pip_lines: list[str] = []
         if not (ns.no_warn_conflicts or options.no_deps):
-            for line in _conflicts(store, env, list(by_name)):
+            pip_lines = _conflicts(store, env, list(by_name))
+            for line in pip_lines:
                 print(line, file=sys.stderr)
+        # Forge's layer-aware lines, except the breaks pip's own lines just named
+        for line in layer_warnings(layer_findings, env.name, pip_lines):
+            reporter.on_warning(line)
         return 0
 
 
@@ -409,6 +424,25 @@ def reuse_lines(report: InstallReport) -> list[str]:
             continue
         how = f"reused, {a.reuse_kind.value}" if a.reused_entry else "new"
         out.append(f"Forge: {a.action} {a.name} {a.version} (store: {how})")
+    return out
+
+
+def layer_warnings(found: Sequence[Finding], env_name: str, pip_lines: Sequence[str]) -> list[str]:
+    """The warned layer findings the pip front end prints (``WARNING: ...``, pip's style), without
+    the requirement breaks of ``env_name`` that pip's own conflict lines (``pip_lines``, of
+    :func:`~forge_pip.cli.pip_output.conflict_lines`) already named: the same break is never
+    printed twice. Shadowing, breaks in other envs (descendants) and the other kinds are Forge's
+    alone."""
+    from forge_pip.cli.pip_output import conflict_pairs
+    from forge_store.policy import Kind
+
+    named = conflict_pairs(pip_lines)
+    out: list[str] = []
+    for f in found:
+        pair = (f.subject, f.packages[1] if len(f.packages) > 1 else "")
+        if f.kind is Kind.BROKEN_REQUIREMENT and f.env == env_name and pair in named:
+            continue
+        out.append(f.message)
     return out
 
 
@@ -507,8 +541,12 @@ def cmd_uninstall(ns: argparse.Namespace) -> int:
                         print(f"    {path}")
                 if _ask("Proceed (Y/n)? ", ("y", "n", ""), no_input=no_input) == "n":
                     continue
-            uninstall(store, env, [item.name])
+            mode, abi = overrides(ns)
+            done = uninstall(store, env, [item.name], conflict_mode=mode, abi_policy=abi)
             out(f"  Successfully uninstalled {shown}-{item.version}")
+            if done.report is not None:  # pip checks nothing here: Forge's lines are all there is
+                for note in layer_warnings(done.report.findings, env.name, []):
+                    print(f"WARNING: {note}", file=sys.stderr)
         return 0
 
 

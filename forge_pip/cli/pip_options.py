@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from forge_pip.cli.pip import PROG
+from forge_pip.cli.policy_args import add_policy_args
 
 if TYPE_CHECKING:
     from forge_pip.cli.pip_sources import StandardOptions
@@ -162,6 +163,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--no-warn-script-location", action="store_true")
         p.add_argument("--no-warn-conflicts", action="store_true")
         p.add_argument("--local", action="store_true", help="Forge: link locally even what a parent provides")
+        add_policy_args(p.add_argument_group("Forge layer policy"), forge_prefix=True)
         p.add_argument("--user", action="store_true", help="refused in a venv, as pip refuses it")
         p.add_argument("-t", "--target", help="install into this directory (files copied, not linked)")
         p.add_argument("--prefix", help="install under this prefix (files copied, not linked)")
@@ -182,6 +184,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("names", nargs="*", metavar="PACKAGE")
         p.add_argument("-r", "--requirement", action="append", default=[], dest="requirement_files")
         p.add_argument("-y", "--yes", action="store_true")
+        add_policy_args(p.add_argument_group("Forge layer policy"), forge_prefix=True)
     elif command == "list":
         p.add_argument("--format", choices=["columns", "freeze", "json"], default="columns")
         p.add_argument("-l", "--local", action="store_true", help="only the env's own layer")

@@ -177,6 +177,20 @@ def conflict_lines(
     return [CONFLICT_HEADER, *problems] if problems else []
 
 
+def conflict_pairs(lines: Iterable[str]) -> set[tuple[str, str]]:
+    """``(dist, required name)``, canonical, of each problem line :func:`conflict_lines` made."""
+    import re
+
+    from packaging.utils import canonicalize_name
+
+    out: set[tuple[str, str]] = set()
+    for line in lines:
+        m = re.match(r"(\S+) \S+ requires ([A-Za-z0-9._-]+)", line)
+        if m is not None and line != CONFLICT_HEADER:
+            out.add((canonicalize_name(m.group(1)), canonicalize_name(m.group(2))))
+    return out
+
+
 def would_install(plan: Plan, names: Mapping[str, str]) -> str:
     """pip's dry-run line: ``Would install a-1.0 b-2.0``, sorted by the names pip shows."""
     items = sorted(f"{names.get(i.name, i.name)}-{i.version}" for i in plan.installs)

@@ -24,8 +24,13 @@ A *fixed* dist (the env's ``pip``, which is Forge's front end) is the only candi
 with or without ``-U``: "Requirement already satisfied"; a specifier that excludes it is an error.
 
 When upgrading a name (``-U``), all candidates are merged newest first and, for one version,
-installed beats stored beats index. Only the most visible layer's copy is a candidate: a LOCAL
-1.0 shadows a PARENT 2.0 at run time, so the parent's copy cannot satisfy ``>=2``.
+installed beats stored beats index. A name the env sees from a parent (or the global layer) is
+never upgraded in the env, whatever ``--upgrade-strategy``: its parent's copy stays the candidate
+while it satisfies (upgrade it in the parent, or pass ``--local``). pip, in a
+``--system-site-packages`` venv, would install the upgrade into the venv; Forge's layers are
+shared, so an upgrade in a child is a deliberate override. Only the most visible layer's copy is
+a candidate: a LOCAL 1.0 shadows a PARENT 2.0 at run time, so the parent's copy cannot satisfy
+``>=2``.
 """
 
 from __future__ import annotations
@@ -295,6 +300,16 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
                 name, installed.version, Origin.LAYER, installed.layer, installed=installed
             )
         upgrade = self._upgrade(name)
+        if upgrade and installed is not None and not installed.is_local:
+            # a parent's (or the global layer's) copy is upgraded in that env, never in this
+            # one: only ``--local`` (``force_local``: then ``installed`` is LOCAL or None) does
+            upgrade = False
+            if name in self.requested and layer_cand is not None:
+                self.warn(
+                    f"{name} {installed.version} is provided by the {_layer_words(installed.layer)}:"
+                    " not upgraded here (upgrade it in that env, or pass --local to install a newer"
+                    " one into this env's own layer)"
+                )
         allow_yanked = self._allow_yanked_pinned and is_pinned(specifier)
         if not upgrade:
             if layer_cand is not None:
@@ -541,3 +556,8 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
             out.append(parents[0])
             name = parents[0].name
         return out, True
+
+
+def _layer_words(layer: str) -> str:
+    """``"parent:base"`` -> ``parent layer 'base'``; ``"global"`` -> ``global layer``."""
+    return f"parent layer {layer.split(':', 1)[1]!r}" if layer.startswith("parent:") else "global layer"

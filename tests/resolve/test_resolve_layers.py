@@ -159,7 +159,7 @@ def test_prefer_store_keeps_pip_s_pre_release_rule() -> None:
 
 
 def test_upgrade_prefers_newest_but_reuses_what_is_here() -> None:
-    layers = FakeLayers(installed("lib", "1.0", "parent:base"))
+    layers = FakeLayers(installed("lib", "1.0", "local"))
     lib = pin(world(INDEX, layers=layers).resolve("lib", upgrade=True), "lib")
     assert (lib.origin, str(lib.version)) == (Origin.INDEX, "2.0")
     store = FakeStore(stored("lib", "2.0", holds="lib-2.0-py3-none-any.whl"))
@@ -175,6 +175,27 @@ def test_upgrade_prefers_newest_but_reuses_what_is_here() -> None:
     same = FakeStore(stored("lib", "2.0"))
     lib = pin(world(INDEX, store=same).resolve("lib", upgrade=True, prefer_store=True), "lib")
     assert (lib.origin, str(lib.version)) == (Origin.STORE, "2.0")
+
+
+def test_upgrade_never_upgrades_a_parents_dist_without_local() -> None:
+    """A parent's (or the global layer's) copy stays the candidate under -U and eager; the
+    requested name gets a warning; --local (force_local) resolves as if the parents were empty."""
+    for layer in ("parent:base", "global"):
+        layers = FakeLayers(installed("lib", "1.0", layer))
+        w = world(INDEX, layers=layers)
+        lib = pin(w.resolve("lib", upgrade=True), "lib")
+        assert (lib.origin, lib.layer, str(lib.version)) == (Origin.LAYER, layer, "1.0")
+        assert any("not upgraded here" in m for m in w.reporter.warnings), w.reporter.warnings
+        eager = world(INDEX, layers=layers).resolve(
+            "app", upgrade=True, upgrade_strategy=UpgradeStrategy.EAGER
+        )
+        assert (pin(eager, "lib").origin, str(pin(eager, "lib").version)) == (Origin.LAYER, "1.0")
+        lib = pin(world(INDEX, layers=layers).resolve("lib", upgrade=True, force_local=True), "lib")
+        assert (lib.origin, str(lib.version)) == (Origin.INDEX, "2.0")
+    # a requirement the parent's copy does not meet is still resolved (an override, judged later)
+    layers = FakeLayers(installed("lib", "1.0", "parent:base"))
+    lib = pin(world(INDEX, layers=layers).resolve("lib>=2", upgrade=True), "lib")
+    assert (lib.origin, str(lib.version)) == (Origin.INDEX, "2.0")
 
 
 def test_upgrade_strategy_only_if_needed_vs_eager() -> None:

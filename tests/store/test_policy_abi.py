@@ -81,7 +81,9 @@ def test_strict_abi_from_the_cli_exits_5_and_names_the_file(forge_home: Path, wh
     proc = forge_cli("install", "--env", "kid", str(_liar(wheel_dir)))
     assert proc.returncode == 5, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("forge: error: refused (abi_policy strict_abi): liar 1.0")
+    assert lines[0].startswith("forge: error: refused (abi_policy strict_abi): liar 1.0")
+    # the refusal's chain, indented under its one line (h-conflicts' rendering)
+    assert lines[1:] == [f"  {FOREIGN_SO} is built for CPython {OTHER_MINOR[0]}.{OTHER_MINOR[1:]}"]
     assert "Traceback" not in proc.stderr
     doc = json.loads(forge_cli("list", "--env", "kid", "--json").stdout)
     assert doc["packages"] == []
