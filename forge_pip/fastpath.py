@@ -9,8 +9,8 @@ resolver would build, or returns None, and then the caller runs the resolver as 
   Requires-Python, ``--only-binary`` / ``--no-binary``, ``--hash``, yanked files allowed for a
   pin with pip's warning, ``-c`` constraints, pip's pre-release rule, newest local version first);
 - the sources are still asked for that file (:func:`offered_files`, one read of the index
-  client's cached page per project), except with ``--prefer-offline`` / ``--offline``, where the
-  resolver takes store entries first too;
+  client's cached page per project, several projects at once), except with ``--prefer-offline``
+  / ``--offline``, where the resolver takes store entries first too;
 - the store must hold that very file (its sha256 is an entry's wheel alias, or the entry was
   built from that sdist): an entry ingested from another file with the same name is never used;
 - what a layer already has at the pinned version is satisfied, as the resolver does;
@@ -53,6 +53,10 @@ __all__ = ["offered_files", "pinned_resolution"]
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar")
 
 
+class _Fallback(Exception):
+    """Internal: the fast path cannot answer for sure; the resolver will."""
+
+
 def _version_text(filename: str) -> str | None:
     """The version a file name spells, without parsing the rest (None when it is not plain)."""
     if filename.endswith(".whl"):
@@ -89,15 +93,40 @@ def offered_files(index: IndexView, name: NormalizedName, specifier: SpecifierSe
     return out
 
 
+PREFETCH_THREADS = 8
+"""Project pages read at once: the index client is thread-safe, and a warm page read is mostly
+a revalidation round trip, so the waits overlap (the parsing still takes turns on the GIL)."""
+
+
 class _Offered:
-    """The ``IndexView`` the fast path's Finder sees: only the pinned versions' files."""
+    """The ``IndexView`` the fast path's Finder sees: only the pinned versions' files, every
+    project's page read up front, several at once."""
 
     def __init__(self, index: IndexView, specifiers: Mapping[NormalizedName, SpecifierSet]) -> None:
-        self._index = index
         self._specifiers = specifiers
+        self._files: dict[NormalizedName, list[DistFile]] = {}
+        names = sorted(specifiers)
+        if len(names) == 1:
+            self._files[names[0]] = offered_files(index, names[0], specifiers[names[0]])
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(PREFETCH_THREADS, len(names)), thread_name_prefix="forge-pages") as pool:
+            found = pool.map(lambda n: offered_files(index, n, specifiers[n]), names)
+            self._files = dict(zip(names, found, strict=True))
 
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
-        return offered_files(self._index, name, self._specifiers[name])
+        return self._files[name]
+
+    def metadata(self, file: DistFile) -> CoreMetadata:  # pragma: no cover - never asked
+        raise AssertionError("the pinned fast path reads no metadata")
+
+
+class _NoIndex:
+    """``--prefer-offline`` / ``--offline``: the store answers first, as in the resolver."""
+
+    def files(self, name: NormalizedName) -> Sequence[DistFile]:
+        raise _Fallback  # the store lacked the pin: the resolver asks the index
 
     def metadata(self, file: DistFile) -> CoreMetadata:  # pragma: no cover - never asked
         raise AssertionError("the pinned fast path reads no metadata")
@@ -109,10 +138,6 @@ def _single_pin(req: Requirement) -> bool:
     return (
         not req.url and len(specs) == 1 and specs[0].operator == "==" and not specs[0].version.endswith(".*")
     )
-
-
-class _Fallback(Exception):
-    """Internal: the fast path cannot answer for sure; the resolver will."""
 
 
 def pinned_resolution(
@@ -222,7 +247,7 @@ class _Fast:
                 prefer_store=request.prefer_store,
                 uploaded_prior_to=request.uploaded_prior_to,
             ),
-            _Offered(self.index, specs),
+            _NoIndex() if request.prefer_store else _Offered(self.index, specs),
             self.store,
         )
         pins: dict[NormalizedName, Pin] = {}
