@@ -313,3 +313,47 @@ def test_a_parent_layer_satisfies_a_pin_as_in_the_resolver(
             assert local_names(store, child) == {"alpha": "1.0"}
     assert len(w.resolver_runs) == runs + 1
     assert reports[0] == reports[1]
+
+
+def test_a_file_the_index_replaced_under_the_same_name_is_fetched_again(
+    store: Store, pip: Pip, w: World
+) -> None:
+    warm(store, pip, w, "beta==2.0")
+    old_entry = next(d.entry_id for d in store.visible("warm") if d.name == "beta")
+    src = w.tmp / "reupload"
+    new_wheel = make_wheel(src, "beta", "2.0", files={"beta/__init__.py": "REUPLOADED = True\n"})
+    w.index.entries = [e for e in w.index.entries if e.filename != new_wheel.name]
+    w.index.add(new_wheel)
+    w.index.write()
+    store.create_env("e")
+    runs = len(w.resolver_runs)
+    install(pip, w, "e", "--no-cache-dir", "beta==2.0")
+    assert len(w.resolver_runs) == runs + 1
+    entry = next(d.entry_id for d in store.visible("e") if d.name == "beta")
+    assert entry != old_entry
+    proc = run_py(store.env("e").python, "import beta; print(beta.REUPLOADED)")
+    assert proc.stdout.strip() == "True", proc.stderr
+
+
+def test_find_links_files_without_a_stated_digest_are_checked_by_their_bytes(
+    store: Store, pip: Pip, w: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    links = tmp_path / "links"
+    make_wheel(links, "omega", "1.0")
+    store.create_env("warm")
+    found_at = ("-f", str(links), "omega==1.0")
+    assert pip("install", "--env", "warm", "--no-index", *found_at).code == 0
+    store.create_env("fast")
+    runs = len(w.resolver_runs)
+    r = pip("install", "--env", "fast", "--no-index", *found_at)
+    assert r.code == 0 and "1 reused from the store, 0 new" in r.out, r.out + r.err
+    assert len(w.resolver_runs) == runs
+    # the directory's file changes under the same name: its bytes decide, the resolver fetches it
+    (links / "omega-1.0-py3-none-any.whl").unlink()
+    make_wheel(links, "omega", "1.0", files={"omega/__init__.py": "CHANGED = True\n"})
+    store.create_env("changed")
+    r = pip("install", "--env", "changed", "--no-index", *found_at)
+    assert r.code == 0 and "0 reused from the store, 1 new" in r.out, r.out + r.err
+    assert len(w.resolver_runs) == runs + 1
+    proc = run_py(store.env("changed").python, "import omega; print(omega.CHANGED)")
+    assert proc.stdout.strip() == "True", proc.stderr
