@@ -103,7 +103,6 @@ class _Offered:
     project's page read up front, several at once."""
 
     def __init__(self, index: IndexView, specifiers: Mapping[NormalizedName, SpecifierSet]) -> None:
-        self._specifiers = specifiers
         self._files: dict[NormalizedName, list[DistFile]] = {}
         names = sorted(specifiers)
         if len(names) == 1:
@@ -231,6 +230,19 @@ class _Fast:
         constraints = self.constraints()
         specs = {name: req.specifier & constraints.get(name, SpecifierSet()) for name, req in roots.items()}
 
+        pins: dict[NormalizedName, Pin] = {}
+        extras: dict[NormalizedName, set[NormalizedName]] = {}
+        requires: dict[NormalizedName, tuple[Requirement, ...]] = {}
+        provides: dict[NormalizedName, frozenset[NormalizedName]] = {}
+        for name, req in roots.items():
+            extras[name] = {canonicalize_name(e) for e in req.extras}
+            installed = self.visible(name)
+            if installed is not None and specs[name].contains(installed.version, prereleases=True):
+                # satisfied as the resolver satisfies it: its page is not read either
+                pins[name] = Pin(name, installed.version, Origin.LAYER, layer=installed.layer, requested=True)
+                requires[name], provides[name] = installed.requires, installed.provides_extra
+        wanted = {name: spec for name, spec in specs.items() if name not in pins}
+
         def canonical(names: frozenset[str]) -> frozenset[str]:
             return frozenset(n if n == ":all:" else canonicalize_name(n) for n in names)
 
@@ -247,25 +259,15 @@ class _Fast:
                 prefer_store=request.prefer_store,
                 uploaded_prior_to=request.uploaded_prior_to,
             ),
-            _NoIndex() if request.prefer_store else _Offered(self.index, specs),
+            _NoIndex() if request.prefer_store or not wanted else _Offered(self.index, wanted),
             self.store,
         )
-        pins: dict[NormalizedName, Pin] = {}
-        extras: dict[NormalizedName, set[NormalizedName]] = {}
-        requires: dict[NormalizedName, tuple[Requirement, ...]] = {}
-        provides: dict[NormalizedName, frozenset[NormalizedName]] = {}
-        for name, req in roots.items():
-            installed = self.visible(name)
-            if installed is not None and specs[name].contains(installed.version, prereleases=True):
-                pins[name] = Pin(name, installed.version, Origin.LAYER, layer=installed.layer, requested=True)
-                requires[name], provides[name] = installed.requires, installed.provides_extra
-            else:
-                dist, file = self.stored(finder, name, specs[name])
-                pins[name] = Pin(
-                    name, dist.version, Origin.STORE, store_entry=dist.entry_id, file=file, requested=True
-                )
-                requires[name], provides[name] = dist.requires, dist.provides_extra
-            extras[name] = {canonicalize_name(e) for e in req.extras}
+        for name, spec in wanted.items():
+            dist, file = self.stored(finder, name, spec)
+            pins[name] = Pin(
+                name, dist.version, Origin.STORE, store_entry=dist.entry_id, file=file, requested=True
+            )
+            requires[name], provides[name] = dist.requires, dist.provides_extra
         applied = self.close(pins, extras, requires, provides, constraints)
         out: dict[NormalizedName, Pin] = {}
         graph: dict[NormalizedName, tuple[NormalizedName, ...]] = {}

@@ -357,3 +357,16 @@ def test_find_links_files_without_a_stated_digest_are_checked_by_their_bytes(
     assert len(w.resolver_runs) == runs + 1
     proc = run_py(store.env("changed").python, "import omega; print(omega.CHANGED)")
     assert proc.stdout.strip() == "True", proc.stderr
+
+
+def test_pins_the_env_already_has_read_no_page(
+    store: Store, pip: Pip, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    req = reqfile(w, "alpha==1.0", "beta==2.0")
+    warm(store, pip, w, "-r", req)
+    pages = w.pages()
+    same_as_resolver(store, pip, w, monkeypatch, "-r", req)
+    assert w.pages() == pages + 4
+    again, _ = install(pip, w, "fast", "-r", req)
+    assert "Requirement already satisfied: alpha==1.0" in again.out, again.out
+    assert w.pages() == pages + 4  # as the resolver: what the env has is not looked up
