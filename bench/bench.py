@@ -324,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if req in primed:
             return
         primed.add(req)
-        tag = Path(req).stem
+        tag = Path(req).name.replace(".", "-")
         _run(_forge("create", "-q", f"prime-{tag}"), env)
         _run(_front("install", "-q", "--env", f"prime-{tag}", "-r", req), env)
         target = fresh(f"uvprime-{tag}", 0)
