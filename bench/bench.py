@@ -317,22 +317,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     def forge_env(env_name: str) -> Path:
         return home / "envs" / env_name
 
-    primed: set[str] = set()
+    primed: set[tuple[str, bool]] = set()
 
-    def prime(req: str) -> None:
-        """Warm Forge's store and caches, uv's cache and pip's cache for ``req`` (once)."""
-        if req in primed:
+    def prime(req: str, *, pip: bool = True) -> None:
+        """Warm Forge's store and caches, uv's cache and (``pip``) pip's cache for ``req`` (once)."""
+        if (req, pip) in primed or (req, True) in primed:
             return
-        primed.add(req)
+        if (req, False) in primed:  # Forge and uv are warm already
+            primed.add((req, True))
+            target = fresh("pipprime", 0)
+            venv(target)
+            _run([PY, "-m", "pip", "--python", str(target / "bin/python"), "install", "-q", "-r", req], env)
+            return
+        primed.add((req, pip))
         tag = Path(req).name.replace(".", "-")
         _run(_forge("create", "-q", f"prime-{tag}"), env)
         _run(_front("install", "-q", "--env", f"prime-{tag}", "-r", req), env)
         target = fresh(f"uvprime-{tag}", 0)
         _run([uv, "venv", "-q", str(target)], env)
         _run([uv, "pip", "install", "-q", "--python", str(target / "bin/python"), *uv_src, "-r", req], env)
-        target = fresh(f"pipprime-{tag}", 0)
-        venv(target)
-        _run([PY, "-m", "pip", "--python", str(target / "bin/python"), "install", "-q", "-r", req], env)
+        if pip:
+            target = fresh(f"pipprime-{tag}", 0)
+            venv(target)
+            _run([PY, "-m", "pip", "--python", str(target / "bin/python"), "install", "-q", "-r", req], env)
 
     if "startup" in only:
         _run(_forge("create", "-q", "startup"), env)
@@ -360,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     if "create-r" in only:
-        prime(set_a_txt)
+        prime(set_a_txt, pip=False)
 
         def forge_create_r(i: int) -> Sample:
             env_name = name("cr", i)
@@ -402,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     if "resolve-a" in only or "offline-a" in only:
-        prime(set_a_in)
+        prime(set_a_in, pip="resolve-a" in only)
         target = fresh("resolve", 0)
         venv(target)
         tpy = str(target / "bin/python")
@@ -522,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("warm-offline-a", set_a_in, "warm install set-a.in --offline into a fresh env", True),
     ):
         if key in only:
-            prime(req)
+            prime(req, pip=not offline)
             bench.compare(
                 title,
                 front_ends(req, offline=offline, with_pip=not offline),
