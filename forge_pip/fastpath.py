@@ -9,7 +9,7 @@ resolver would build, or returns None, and then the caller runs the resolver as 
   Requires-Python, ``--only-binary`` / ``--no-binary``, ``--hash``, yanked files allowed for a
   pin with pip's warning, ``-c`` constraints, pip's pre-release rule, newest local version first);
 - the sources are still asked for that file (:func:`offered_files`, one read of the index
-  client's cached page per project, several projects at once), except with ``--prefer-offline``
+  client's cached page per project, read ahead together), except with ``--prefer-offline``
   / ``--offline``, where the resolver takes store entries first too;
 - the store must hold that very file (its sha256 is an entry's wheel alias, or the entry was
   built from that sdist): an entry ingested from another file with the same name is never used;
@@ -71,48 +71,38 @@ def _version_text(filename: str) -> str | None:
 def offered_files(index: IndexView, name: NormalizedName, specifier: SpecifierSet) -> list[DistFile]:
     """The files the sources offer for ``name`` whose version ``specifier`` may admit, in source order.
 
-    One call of ``index.files`` (the index client's validated page cache); the file names are
-    only split for their version, so a project page of thousands of files costs a string scan.
-    A file name this cannot read is kept: the :class:`Finder` judges (and skips) it as usual.
+    One call of ``index.files`` (the index client's validated page cache); only the file names
+    are read, split for their version (a lazy table of the page builds a :class:`DistFile` only
+    for the rows kept), so a project page of thousands of files costs a string scan. A file name
+    this cannot read is kept: the :class:`Finder` judges (and skips) it as usual.
     """
+    files = index.files(name)
+    filenames: Sequence[str] = getattr(files, "filenames", None) or [f.filename for f in files]
     versions: dict[str, Version | None] = {}
     out: list[DistFile] = []
-    for file in index.files(name):
-        text = _version_text(file.filename)
-        if text is None:
-            out.append(file)
-            continue
-        if text not in versions:
+    for row, filename in enumerate(filenames):
+        text = _version_text(filename)
+        if text is not None and text not in versions:
             try:
                 versions[text] = Version(text)
             except InvalidVersion:
                 versions[text] = None
-        version = versions[text]
+        version = versions.get(text) if text is not None else None
         if version is None or specifier.contains(version, prereleases=True):
-            out.append(file)
+            out.append(files[row])
     return out
-
-
-PREFETCH_THREADS = 8
-"""Project pages read at once: the index client is thread-safe, and a warm page read is mostly
-a revalidation round trip, so the waits overlap (the parsing still takes turns on the GIL)."""
 
 
 class _Offered:
     """The ``IndexView`` the fast path's Finder sees: only the pinned versions' files, every
-    project's page read up front, several at once."""
+    project's page asked for up front (read ahead in the background where the index can)."""
 
     def __init__(self, index: IndexView, specifiers: Mapping[NormalizedName, SpecifierSet]) -> None:
-        self._files: dict[NormalizedName, list[DistFile]] = {}
         names = sorted(specifiers)
-        if len(names) == 1:
-            self._files[names[0]] = offered_files(index, names[0], specifiers[names[0]])
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(PREFETCH_THREADS, len(names)), thread_name_prefix="forge-pages") as pool:
-            found = pool.map(lambda n: offered_files(index, n, specifiers[n]), names)
-            self._files = dict(zip(names, found, strict=True))
+        prefetch = getattr(index, "prefetch", None)  # optional on an IndexView (fakes need none)
+        if prefetch is not None and len(names) > 1:
+            prefetch(names)
+        self._files = {name: offered_files(index, name, specifiers[name]) for name in names}
 
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
         return self._files[name]

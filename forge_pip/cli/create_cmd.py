@@ -84,6 +84,7 @@ def _create_and_install(args: argparse.Namespace, rest: list[str]) -> int:
     parsed = pip_options.parse("install", pip_argv)  # before anything exists: a bad option changes nothing
     if isinstance(parsed, int):
         return parsed
+    parsed.reuse_report = True  # Forge's own command, as `forge install`: how the store served each dist
     with _store() as store:
         env = _create(store, args)
     from forge_store.errors import ForgeError
