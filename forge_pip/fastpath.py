@@ -78,17 +78,18 @@ def offered_files(index: IndexView, name: NormalizedName, specifier: SpecifierSe
     """
     files = index.files(name)
     filenames: Sequence[str] = getattr(files, "filenames", None) or [f.filename for f in files]
-    versions: dict[str, Version | None] = {}
+    keep: dict[str | None, bool] = {None: True}  # version text -> admitted (unreadable: kept)
     out: list[DistFile] = []
     for row, filename in enumerate(filenames):
         text = _version_text(filename)
-        if text is not None and text not in versions:
+        kept = keep.get(text)
+        if kept is None:
             try:
-                versions[text] = Version(text)
+                kept = specifier.contains(Version(text or ""), prereleases=True)
             except InvalidVersion:
-                versions[text] = None
-        version = versions.get(text) if text is not None else None
-        if version is None or specifier.contains(version, prereleases=True):
+                kept = True
+            keep[text] = kept
+        if kept:
             out.append(files[row])
     return out
 
