@@ -701,7 +701,10 @@ def _resolve(
     store_view: StoreView,
     reporter: InstallReporter,
     fixed: Mapping[NormalizedName, InstalledDist] | None = None,
+    *,
+    pinned: bool = False,
 ) -> Resolution:
+    """Resolve ``reqs``; ``pinned``: try :mod:`forge_pip.fastpath` first (installs into an env)."""
     from forge_pip.resolve import ResolveRequest, resolve
 
     request = ResolveRequest(
@@ -724,6 +727,13 @@ def _resolve(
         fixed=dict(fixed or {}),
     )
     rep: ResolveReporter = reporter
+    if pinned:  # ``==`` pins the store holds: the resolver's answer without the search
+        from forge_pip.fastpath import pinned_resolution
+
+        fast = pinned_resolution(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
+        if fast is not None:
+            log.debug("pinned fast path: %d pins, no resolution", len(fast.pins))
+            return fast
     return resolve(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
 
 
@@ -929,7 +939,7 @@ def install(
             resolution, reqs = _locked(pipe, options, layers, store_view, rep)
             resolution = _keep_fixed(resolution, fixed)
         else:
-            resolution = _resolve(pipe, reqs, options, layers, store_view, rep, fixed)
+            resolution = _resolve(pipe, reqs, options, layers, store_view, rep, fixed, pinned=True)
         if options.only_deps:
             resolution = _without_requested(resolution)
         local = local_dists(store, env)

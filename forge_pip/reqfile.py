@@ -28,7 +28,6 @@ import re
 import shlex
 import sys
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -511,7 +510,7 @@ class _Reader:
                 ) from None
         path = location
         if scheme == "file":
-            path = urllib.request.url2pathname(urllib.parse.urlsplit(location).path)
+            path = _url2pathname(urllib.parse.urlsplit(location).path)
         try:
             data = (Path(self.cwd or ".") / path).read_bytes()
         except OSError as exc:
@@ -526,7 +525,7 @@ class _Reader:
         if _url_scheme(location) in ("http", "https"):
             return location
         if _url_scheme(location) == "file":
-            location = urllib.request.url2pathname(urllib.parse.urlsplit(location).path)
+            location = _url2pathname(urllib.parse.urlsplit(location).path)
         return os.path.realpath(Path(self.cwd or ".") / location)
 
     def parse(self, location: str, constraint: bool, included_from: str | None = None) -> None:
@@ -613,3 +612,11 @@ def parse_requirements(
     reader = _Reader(environ, fetch, cwd)
     reader.parse(path_or_url, constraint)
     return reader.reqs, reader.file_options()
+
+
+def _url2pathname(path: str) -> str:
+    """``urllib.request.url2pathname``, imported when a ``file:`` location is read (it loads
+    ``http.client``, ``email`` and ``ssl``, which a plain requirements file never needs)."""
+    import urllib.request
+
+    return urllib.request.url2pathname(path)

@@ -66,8 +66,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("create", parents=[common], help="create an env (a real venv, without pip)")
+    p = sub.add_parser(
+        "create",
+        parents=[common],
+        help="create an env (a real venv, without pip), and install into it",
+        description="Requirements, -r FILE and pip's install options after NAME (-c, -i, --no-deps,"
+        " --offline, ...) are installed into the new env in the same process, as forge install does;"
+        " if that install fails, the new env is removed again.",
+    )
     p.add_argument("name")
+    p.add_argument("requirements", nargs="*", metavar="REQUIREMENT", help="what to install into it")
     p.add_argument("--parent", help="stack this env on top of PARENT")
     p.add_argument(
         "--python", help="interpreter: 3.12, python3.12 or a path (default: the parent's, or Forge's)"
@@ -202,27 +210,33 @@ def _print_report(report: InstallReport, quiet: int) -> None:
         print(f"relinked flat child: {child}")
 
 
-def _cmd_create(args: argparse.Namespace) -> int:
+def create_env(store: Store, args: argparse.Namespace, *, announce: bool) -> EnvInfo:
+    """``forge create``'s env from its parsed arguments (``announce``: print the created line)."""
     from forge_store.models import LayeringMode, LinkMode
 
-    with _store() as store:
-        env = store.create_env(
-            args.name,
-            python=args.python,
-            parent=args.parent,
-            path=args.path,
-            layering=LayeringMode(args.layering),
-            link_mode=LinkMode(args.link_mode),
-        )
-        if args.seed == "pip":
-            from .seed import seed_real_pip
+    env = store.create_env(
+        args.name,
+        python=args.python,
+        parent=args.parent,
+        path=args.path,
+        layering=LayeringMode(args.layering),
+        link_mode=LinkMode(args.link_mode),
+    )
+    if args.seed == "pip":
+        from .seed import seed_real_pip
 
-            seed_real_pip(store, env, quiet=args.quiet + (1 if args.json else 0))
+        seed_real_pip(store, env, quiet=args.quiet + (0 if announce else 1))
+    if announce and not args.quiet:
+        parent = f", on top of {env.parent}" if env.parent else ""
+        print(f"created env {env.name} at {env.path} (Python {env.interpreter.full_version}{parent})")
+    return env
+
+
+def _cmd_create(args: argparse.Namespace) -> int:
+    with _store() as store:
+        env = create_env(store, args, announce=not args.json)
         if args.json:
             emit_json("env", {"env": _env_json(env, store)})
-        elif not args.quiet:
-            parent = f", on top of {env.parent}" if env.parent else ""
-            print(f"created env {env.name} at {env.path} (Python {env.interpreter.full_version}{parent})")
     return 0
 
 
@@ -366,6 +380,12 @@ def _dispatch(opts: GlobalOptions, args_list: list[str]) -> int:
         from .forge_install import main as install_main
 
         return enforce.finish("install", install_main([*opts.verbosity_args(), *args_list[1:]]))
+    if args_list and args_list[0] == "create":
+        from .create_cmd import has_install
+        from .create_cmd import main as create_main
+
+        if has_install(args_list[1:]):  # create, then install: the install's findings count
+            return enforce.finish("create", create_main([*opts.verbosity_args(), *args_list[1:]]))
     try:
         args = parse(args_list, opts)
     except SystemExit as exc:

@@ -154,15 +154,22 @@ def _install_json(store: Store, argv: list[str]) -> int:
     """``--json``: the pip install path, printing Forge's install document instead of pip's lines."""
     from forge_pip.cli import pip_options
     from forge_pip.cli.common import emit_json
+
+    parsed = pip_options.parse(argv[0], argv[1:])
+    if isinstance(parsed, int):
+        return parsed
+    emit_json("install", install_document(store, parsed))
+    return 0
+
+
+def install_document(store: Store, parsed: argparse.Namespace) -> dict[str, object]:
+    """Run pip's install for parsed ``install`` options; Forge's install document (``--json``)."""
     from forge_pip.cli.forge import _report_json
     from forge_pip.cli.pip_install import _options
     from forge_pip.cli.policy_args import overrides
     from forge_pip.cli.target import open_target
     from forge_pip.install import InstallOptions, NullInstallReporter, install
 
-    parsed = pip_options.parse(argv[0], argv[1:])
-    if isinstance(parsed, int):
-        return parsed
     env = open_target(parsed, store)
     mode, abi = overrides(parsed)
     options = _options(
@@ -177,18 +184,16 @@ def _install_json(store: Store, argv: list[str]) -> int:
     assert isinstance(options, InstallOptions)
     result = install(store, env, options, reporter=NullInstallReporter())
     if result.report is not None:
-        emit_json("install", _report_json(result.report))
-    else:
-        satisfied: list[dict[str, object]] = [
-            {
-                "name": i.name,
-                "version": i.version,
-                "action": i.action.value,
-                "reused": True,
-                "reuse_kind": "exact",
-                "warnings": [],
-            }
-            for i in result.plan.items
-        ]
-        emit_json("install", {"env": env.name, "actions": satisfied, "warnings": [], "findings": []})
-    return 0
+        return _report_json(result.report)
+    satisfied: list[dict[str, object]] = [
+        {
+            "name": i.name,
+            "version": i.version,
+            "action": i.action.value,
+            "reused": True,
+            "reuse_kind": "exact",
+            "warnings": [],
+        }
+        for i in result.plan.items
+    ]
+    return {"env": env.name, "actions": satisfied, "warnings": [], "findings": []}

@@ -288,6 +288,20 @@ def _reachable(
     return {k: c for k, c in mapping.items() if k in seen}
 
 
+def yanked_warning(name: NormalizedName, version: Version, file: DistFile) -> str:
+    """pip's words for a yanked pick: the candidate, its URL and the page it came from, the reason."""
+    from forge_pip.index.urls import redact_url
+
+    reason = file.yanked or "<none given>"
+    url = redact_url(file.url)
+    page = redact_url(f"{file.source.rstrip('/')}/{name}/") if file.source else url
+    return (
+        "The candidate selected for download or install is a yanked version:"
+        f" '{name}' candidate (version {version} at {url} (from {page}))\n"
+        f"Reason for being yanked: {reason}"
+    )
+
+
 def _build(
     mapping: Mapping[str, Candidate],
     provider: ForgeProvider,
@@ -309,17 +323,7 @@ def _build(
     graph: dict[NormalizedName, tuple[NormalizedName, ...]] = {}
     for name, cand in sorted(bases.items()):
         if cand.file is not None and cand.file.yanked is not None:
-            # pip's words: the candidate, its URL and the page it came from, then the reason
-            reason = cand.file.yanked or "<none given>"
-            from forge_pip.index.urls import redact_url
-
-            url = redact_url(cand.file.url)
-            page = redact_url(f"{cand.file.source.rstrip('/')}/{name}/") if cand.file.source else url
-            reporter.on_warning(
-                "The candidate selected for download or install is a yanked version:"
-                f" '{name}' candidate (version {cand.version} at {url} (from {page}))\n"
-                f"Reason for being yanked: {reason}"
-            )
+            reporter.on_warning(yanked_warning(name, cand.version, cand.file))
         pins[name] = Pin(
             name=name,
             version=cand.version,

@@ -1,0 +1,87 @@
+"""Start-up stays lean: ``forge``, ``python -m forge_pip`` and an env's ``bin/pip`` answer
+``--version`` / ``--help`` without importing what only real work needs.
+
+Each entry point runs as a real subprocess with ``-X importtime`` (``PYTHONPROFILEIMPORTTIME``),
+whose report names every module the process imported. Not a timing: a list that can fail.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forge_store.store import Store
+
+HEAVY = (
+    "resolvelib",
+    "packaging.metadata",
+    "packaging.requirements",
+    "packaging.specifiers",
+    "packaging.version",
+    "packaging.tags",
+    "sqlite3",
+    "http.client",
+    "ssl",
+    "email",
+    "zipfile",
+    "urllib.request",
+    "installer",
+    "subprocess",
+    "concurrent.futures",
+    "tempfile",
+    "forge_store.store",
+    "forge_store.catalog",
+    "forge_pip.install",
+    "forge_pip.index",
+    "forge_pip.resolve",
+    "forge_pip.fastpath",
+)
+
+
+def imported(command: list[str]) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONPROFILEIMPORTTIME")}
+    env["PYTHONPROFILEIMPORTTIME"] = "1"
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip())
+    assert "forge_store" in names, "no import report: is PYTHONPROFILEIMPORTTIME honoured?"
+    return names
+
+
+def heavy(names: set[str]) -> list[str]:
+    return sorted(n for n in names for h in HEAVY if n == h or n.startswith(h + "."))
+
+
+FORGE = [sys.executable, "-c", "from forge_store.isolation import forge_main; forge_main()"]
+FRONT_END = [sys.executable, "-m", "forge_pip"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [*FORGE, "--version"],
+        [*FORGE, "--help"],
+        [*FORGE, "create", "--help"],
+        [*FORGE, "install", "--help"],
+        [*FORGE, "pip", "--version"],
+        [*FRONT_END, "--version"],
+        [*FRONT_END, "--help"],
+        [*FRONT_END, "install", "--help"],
+    ],
+    ids=lambda c: " ".join(["forge" if "forge_main" in " ".join(c) else "forge_pip", *c[3:]]),
+)
+def test_entry_points_import_nothing_heavy_for_version_and_help(forge_home: Path, command: list[str]) -> None:
+    assert heavy(imported(command)) == []
+
+
+def test_an_envs_pip_imports_nothing_heavy_for_version(store: Store) -> None:
+    env = store.create_env("e")
+    for args in (["--version"], ["--help"]):
+        assert heavy(imported([str(env.path / "bin" / "pip"), *args])) == []
