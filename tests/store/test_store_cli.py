@@ -23,7 +23,13 @@ def _fail(proc: subprocess.CompletedProcess[str], code: ExitCode, words: str) ->
 
 
 def _tree(home: Path) -> list[str]:
-    return sorted(str(p.relative_to(home)) for p in home.rglob("*") if "locks" not in p.parts)
+    """Every path under FORGE_HOME but locks and caches (a failed command may still have cached
+    the index pages it read, as pip's HTTP cache does: that loses nothing)."""
+    return sorted(
+        str(p.relative_to(home))
+        for p in home.rglob("*")
+        if "locks" not in p.parts and p.relative_to(home).parts[0] != "cache"
+    )
 
 
 def test_create_list_activate_remove(forge_home: Path) -> None:
