@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .errors import ExitCode, ForgeError
@@ -109,6 +109,16 @@ class Policy:
     conflict_mode: ConflictMode = ConflictMode.WARN
     abi_policy: AbiPolicy = AbiPolicy.WARN_ABI
     explicit_local: bool = False  # ``--local``: the user asked for the override on purpose
+
+    def stricter(self, other: Policy) -> Policy:
+        """Each mode at the stricter of the two; ``explicit_local`` from ``other``."""
+        cm = [ConflictMode.LOOSE, ConflictMode.WARN, ConflictMode.STRICT]
+        ap = [AbiPolicy.ALLOW_ABI, AbiPolicy.WARN_ABI, AbiPolicy.STRICT_ABI]
+        return Policy(
+            max(self.conflict_mode, other.conflict_mode, key=cm.index),
+            max(self.abi_policy, other.abi_policy, key=ap.index),
+            other.explicit_local,
+        )
 
     def verdict(self, finding: Finding) -> Verdict:
         if GOVERNED_BY[finding.kind] == "abi_policy":
@@ -234,26 +244,41 @@ class ChangeVerdict:
     ignored: tuple[Finding, ...] = ()
 
 
-def judge(new: Sequence[Finding], policy: Policy, env_name: str) -> ChangeVerdict:
+def judge(
+    new: Sequence[Finding],
+    policy: Policy,
+    env_name: str,
+    per_env: Mapping[str, Policy] | None = None,
+) -> ChangeVerdict:
     """Sort new findings by verdict; raise :class:`PolicyRefused` if any is refused. Under
-    ``forge --enforce`` the warned ones are counted for the exit code (:func:`.enforce.note`)."""
-    refused = [f for f in new if policy.verdict(f) is Verdict.REFUSE]
+    ``forge --enforce`` the warned ones are counted for the exit code (:func:`.enforce.note`).
+
+    ``per_env``: the policy a finding in another env's stack is judged with (a descendant's own
+    settings when they are stricter than the command's); ``policy`` for the rest."""
+
+    def rules(f: Finding) -> Policy:
+        return (per_env or {}).get(f.env, policy)
+
+    refused = [f for f in new if rules(f).verdict(f) is Verdict.REFUSE]
     if refused:
         first = refused[0]
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
         setting = GOVERNED_BY[first.kind]
-        value = policy.abi_policy.value if setting == "abi_policy" else policy.conflict_mode.value
+        used = rules(first)
+        value = used.abi_policy.value if setting == "abi_policy" else used.conflict_mode.value
+        flag = "--abi-policy" if setting == "abi_policy" else "--mode"
         raise PolicyRefused(
             f"refused ({setting} {value}): {first.message}{more}",
             refused,
-            hint=f"nothing was changed; see `forge inspect {first.subject} --env {first.env}`,"
-            f" or run with a laxer mode (`forge env set {env_name} {setting} ...`)",
+            hint=f"nothing was changed; see `forge inspect {first.subject} --env {first.env}`;"
+            f" to allow it, use a laxer mode (`forge env set {first.env} {setting} ...`"
+            + (f", or {flag} for one command)" if first.env == env_name else ")"),
         )
     from . import enforce
 
     verdict = ChangeVerdict(
-        tuple(f for f in new if policy.verdict(f) is Verdict.WARN),
-        tuple(f for f in new if policy.verdict(f) is Verdict.IGNORE),
+        tuple(f for f in new if rules(f).verdict(f) is Verdict.WARN),
+        tuple(f for f in new if rules(f).verdict(f) is Verdict.IGNORE),
     )
     enforce.note(verdict.warned)
     return verdict
@@ -286,8 +311,13 @@ def check_change(
     override = {env.name: list(new_local)}
     before: list[Finding] = []
     after: list[Finding] = []
+    per_env: dict[str, Policy] = {}
     for e in [env, *descendants(store, env)]:
         ctx = CheckContext(store, e)
         before += findings(stack.build(store, e), ctx)
         after += findings(stack.build(store, e, local_rows=override), ctx)
-    return judge(new_findings(before, after), policy, env.name)
+        if e.name != env.name:
+            # a child's own settings protect it from a parent's change when they are stricter;
+            # its overrides are its own choice (shadowing there is shown, never refused)
+            per_env[e.name] = policy.stricter(policy_for(store, e, explicit_local=True))
+    return judge(new_findings(before, after), policy, env.name, per_env)

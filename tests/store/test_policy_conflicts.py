@@ -184,6 +184,29 @@ def test_a_parent_change_is_judged_in_every_descendant(world: dict[str, str], fo
     assert "replaced" in {a["action"] for a in doc["actions"]}
 
 
+def test_a_strict_child_is_protected_from_a_warn_parent(world: dict[str, str], forge_home: Path) -> None:
+    """The child's own settings judge what a parent's change does to the child's stack when they
+    are stricter than the command's: a strict child refuses the break; a warn child only warns."""
+    ok("create", "root", "-q")
+    ok("install", world["lib1"], "--env", "root", "-q")
+    ok("create", "leaf", "--parent", "root", "-q")
+    ok("install", world["app"], "--env", "leaf", "-q")
+    ok("env", "set", "leaf", "conflict_mode", "strict")
+    root = forge_home / "envs" / "root"
+    before, cat = snapshot(root), catalog_state(forge_home)
+    proc = forge_cli("install", world["lib2"], "--env", "root")  # root's own mode: warn
+    assert proc.returncode == 4, proc.stderr
+    assert "refused (conflict_mode strict): app 1.0 (local 'leaf') requires lib<2" in proc.stderr
+    assert "forge env set leaf conflict_mode" in proc.stderr
+    assert snapshot(root) == before and catalog_state(forge_home) == cat
+    # the child overriding lib itself is its own choice: a parent change that makes the child's
+    # copy shadow another version is shown, not refused
+    ok("install", world["lib15"], "--env", "leaf", "--local", "-q")
+    proc = ok("install", world["lib2"], "--env", "root")
+    assert "shadows" in proc.stderr, proc.stderr
+    ok("env", "set", "leaf", "conflict_mode", "warn")
+
+
 def test_uninstall_that_breaks_a_child(world: dict[str, str], forge_home: Path) -> None:
     ok("create", "kid", "--parent", "base", "-q")
     ok("install", world["tool"], "--env", "kid", "-q")  # tool needs app, which base provides
