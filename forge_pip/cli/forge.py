@@ -74,7 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
         " --offline, ...) are installed into the new env in the same process, as forge install does;"
         " if that install fails, the new env is removed again.",
     )
-    p.add_argument("name")
+    p.add_argument("name", help="the env's name (letters, digits, '.', '_', '-')")
     p.add_argument("requirements", nargs="*", metavar="REQUIREMENT", help="what to install into it")
     p.add_argument("--parent", help="stack this env on top of PARENT")
     p.add_argument(
@@ -93,7 +93,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("envs", parents=[common], help="list envs")
 
     p = sub.add_parser("remove", parents=[common], help="delete an env (never store content)")
-    p.add_argument("name")
+    p.add_argument("name", help="the env to remove")
     p.add_argument("--recursive", action="store_true", help="also remove its children")
 
     p = sub.add_parser("activate", parents=[common], help="print shell code that activates an env")
@@ -107,13 +107,18 @@ def _build_parser() -> argparse.ArgumentParser:
         " through the pip front end's resolver, as forge pip install; a list of local wheel files alone"
         " is linked as given. Here -e is --env (pip's editable is --editable).",
     )
-    p.add_argument("wheels", nargs="+", metavar="REQUIREMENT|WHEEL")
+    p.add_argument(
+        "wheels",
+        nargs="+",
+        metavar="REQUIREMENT|WHEEL",
+        help="requirement specifiers (with any forge pip install option), or local wheel files",
+    )
     _env_args(p)
     p.add_argument("--local", action="store_true", help="link locally even if a parent layer provides it")
     add_policy_args(p)
 
     p = sub.add_parser("uninstall", parents=[common], help="unlink distributions from an env")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="+", metavar="NAME", help="distribution names")
     _env_args(p)
     p.add_argument("--local", action="store_true", help="only touch the env's own layer; skip the rest")
     add_policy_args(p)
