@@ -132,8 +132,8 @@ def test_exit_codes_are_all_listed() -> None:
     for code in ExitCode:
         assert f"| {int(code)} | `{code.name}` | " in text
         assert not text.split(f"| {int(code)} | `{code.name}` | ", 1)[1].startswith(" |"), code
-    for kind, code in EXIT_CODES.items():
-        assert f"| {code} | `{kind.value}` |" in text
+    for kind, enforce_code in EXIT_CODES.items():
+        assert f"| {enforce_code} | `{kind.value}` |" in text
 
 
 def test_json_schemas_are_linked_to_existing_headings() -> None:
