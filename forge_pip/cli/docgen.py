@@ -121,7 +121,7 @@ def _default_note(action: argparse.Action) -> str:
         return ""
     if not isinstance(default, str | int | float) or isinstance(default, bool):
         return ""
-    if str(default) in _help(action):
+    if "default" in _help(action).lower():  # the help says it already
         return ""
     return f"default: `{default}`"
 
@@ -381,6 +381,9 @@ def _pip_section(parsers: dict[str, argparse.ArgumentParser], summaries: dict[st
         f" *{_FORGE_MARK}* are Forge's extensions.",
         "",
         "```\npython -m forge_pip [general options] COMMAND [options]\n```",
+        "",
+        "`python -m forge_pip -V` (`--version`) prints pip's version line with Forge's after it;"
+        " `python -m forge_pip help` (or `--help`) lists the commands, `COMMAND --help` its options.",
         "",
         "| command | purpose |",
         "| --- | --- |",

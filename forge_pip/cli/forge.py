@@ -81,8 +81,20 @@ def _build_parser() -> argparse.ArgumentParser:
         "--python", help="interpreter: 3.12, python3.12 or a path (default: the parent's, or Forge's)"
     )
     p.add_argument("--path", type=Path, help="create the env here instead of $FORGE_HOME/envs/NAME")
-    p.add_argument("--layering", choices=["stacked", "flat"], default="stacked")
-    p.add_argument("--link-mode", choices=["symlink", "hardlink", "copy"], default="symlink")
+    p.add_argument(
+        "--layering",
+        choices=["stacked", "flat"],
+        default="stacked",
+        help="how the env sees its parents: stacked (on sys.path at start-up, by a .pth hook) or flat"
+        " (their entries linked into this env too, relinked when a parent changes)",
+    )
+    p.add_argument(
+        "--link-mode",
+        choices=["symlink", "hardlink", "copy"],
+        default="symlink",
+        help="how site-packages points at the store: symlink (one link per top-level entry), hardlink"
+        " (real dirs, files hardlinked; same filesystem) or copy (always works, costs disk)",
+    )
     p.add_argument(
         "--seed",
         choices=["pip"],
@@ -90,7 +102,9 @@ def _build_parser() -> argparse.ArgumentParser:
         " Forge's pip front-end package; bin/pip stays Forge's",
     )
 
-    p = sub.add_parser("envs", parents=[common], help="list envs")
+    p = sub.add_parser(
+        "envs", parents=[common], help="list envs: name, Python, parent, layering, links, path"
+    )
 
     p = sub.add_parser("remove", parents=[common], help="delete an env (never store content)")
     p.add_argument("name", help="the env to remove")
