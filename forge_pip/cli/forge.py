@@ -74,7 +74,10 @@ def _build_parser() -> argparse.ArgumentParser:
         " --offline, ...) are installed into the new env in the same process, as forge install does;"
         " if that install fails, the new env is removed again.",
     )
-    p.add_argument("name", help="the env's name (letters, digits, '.', '_', '-')")
+    p.add_argument(
+        "name",
+        help="the env's name: up to 64 letters, digits, '.', '_', '-', starting with a letter or digit",
+    )
     p.add_argument("requirements", nargs="*", metavar="REQUIREMENT", help="what to install into it")
     p.add_argument("--parent", help="stack this env on top of PARENT")
     p.add_argument(
