@@ -52,14 +52,27 @@ def _subparsers(
 
 
 def walk(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> Iterator[Command]:
-    """Every command under ``parser`` (depth first, sorted by name), verbs of verbs included."""
+    """Every command under ``parser`` (depth first, sorted by name), verbs of verbs included.
+
+    A command whose help is ``argparse.SUPPRESS`` is hidden, as in ``--help``; an alias
+    (``add_parser(..., aliases=[...])``) is listed once, under its first name, with the others."""
     sub = _subparsers(parser)
     if sub is None:
         return
-    summaries = {a.dest: a.help or "" for a in sub._get_subactions()}
+    summaries = {a.dest: a.help for a in sub._get_subactions()}
+    names: dict[int, list[str]] = {}
+    for name, child in sub.choices.items():
+        names.setdefault(id(child), []).append(name)
     for name in sorted(sub.choices):
         child = sub.choices[name]
-        command = Command((*words, name), child, _one_line(summaries.get(name, "")))
+        first, *aliases = names[id(child)]
+        summary = summaries.get(first)
+        if name != first or summary == argparse.SUPPRESS:
+            continue
+        text = _one_line(summary)
+        if aliases:
+            text += (" " if text else "") + "(also: " + ", ".join(aliases) + ")"
+        command = Command((*words, name), child, text)
         yield command
         yield from walk(child, command.words)
 

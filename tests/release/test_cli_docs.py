@@ -127,6 +127,21 @@ def test_a_new_flag_shows_up_without_touching_the_generator() -> None:
     assert text != docgen.render()
 
 
+def test_hidden_commands_stay_hidden_and_aliases_are_listed_once() -> None:
+    def forge_with_more() -> argparse.ArgumentParser:
+        parser = _build_parser()
+        sub = docgen._subparsers(parser)
+        assert sub is not None
+        sub.add_parser("secret-cmd", help=argparse.SUPPRESS)
+        sub.add_parser("store-test", aliases=["st-test"], help="a group with an alias")
+        return parser
+
+    text = docgen.render(forge=forge_with_more)
+    assert "secret-cmd" not in text and "SUPPRESS" not in text
+    assert text.count("#### `forge store-test`") == 1 and "#### `forge st-test`" not in text
+    assert "a group with an alias (also: st-test)" in text
+
+
 def test_exit_codes_are_all_listed() -> None:
     text = docgen.render().split("## Exit codes", 1)[1]
     for code in ExitCode:
