@@ -15,7 +15,7 @@ import errno
 class ExitCode(enum.IntEnum):
     """Process exit codes, in one place so they never collide (pip's where pip has them)."""
 
-    OK = 0
+    OK = 0  # success (forge doctor: no finding remains)
     ERROR = 1  # pip: generic error
     USAGE = 2  # argparse and bad options
     NOT_FOUND = 3  # unknown env, package or file

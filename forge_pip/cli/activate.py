@@ -16,7 +16,7 @@ from .common import emit_json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name")
+    p.add_argument("name", help="the env to activate")
     p.add_argument(
         "--shell", choices=["bash", "zsh", "fish"], default=None, help="default: $SHELL's, else bash"
     )

@@ -27,15 +27,15 @@ def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     q = verbs.add_parser(
         "get", parents=[common], help="effective settings (default or set)", epilog=_KEYS_HELP
     )
-    q.add_argument("env_name", metavar="ENV")
-    q.add_argument("key", metavar="KEY", nargs="?")
+    q.add_argument("env_name", metavar="ENV", help="the env")
+    q.add_argument("key", metavar="KEY", nargs="?", help="one setting (default: all)")
     q = verbs.add_parser("set", parents=[common], help="set a setting", epilog=_KEYS_HELP)
-    q.add_argument("env_name", metavar="ENV")
-    q.add_argument("key", metavar="KEY")
-    q.add_argument("value", metavar="VALUE")
+    q.add_argument("env_name", metavar="ENV", help="the env")
+    q.add_argument("key", metavar="KEY", help="the setting (keys below)")
+    q.add_argument("value", metavar="VALUE", help="its new value")
     q = verbs.add_parser("unset", parents=[common], help="back to the default", epilog=_KEYS_HELP)
-    q.add_argument("env_name", metavar="ENV")
-    q.add_argument("key", metavar="KEY")
+    q.add_argument("env_name", metavar="ENV", help="the env")
+    q.add_argument("key", metavar="KEY", help="the setting (keys below)")
 
 
 def settings_json(env: EnvInfo, items: Sequence[Setting]) -> dict[str, object]:

@@ -74,15 +74,30 @@ def _build_parser() -> argparse.ArgumentParser:
         " --offline, ...) are installed into the new env in the same process, as forge install does;"
         " if that install fails, the new env is removed again.",
     )
-    p.add_argument("name")
+    p.add_argument(
+        "name",
+        help="the env's name: up to 64 letters, digits, '.', '_', '-', starting with a letter or digit",
+    )
     p.add_argument("requirements", nargs="*", metavar="REQUIREMENT", help="what to install into it")
     p.add_argument("--parent", help="stack this env on top of PARENT")
     p.add_argument(
         "--python", help="interpreter: 3.12, python3.12 or a path (default: the parent's, or Forge's)"
     )
     p.add_argument("--path", type=Path, help="create the env here instead of $FORGE_HOME/envs/NAME")
-    p.add_argument("--layering", choices=["stacked", "flat"], default="stacked")
-    p.add_argument("--link-mode", choices=["symlink", "hardlink", "copy"], default="symlink")
+    p.add_argument(
+        "--layering",
+        choices=["stacked", "flat"],
+        default="stacked",
+        help="how the env sees its parents: stacked (on sys.path at start-up, by a .pth hook) or flat"
+        " (their entries linked into this env too, relinked when a parent changes)",
+    )
+    p.add_argument(
+        "--link-mode",
+        choices=["symlink", "hardlink", "copy"],
+        default="symlink",
+        help="how site-packages points at the store: symlink (one link per top-level entry), hardlink"
+        " (real dirs, files hardlinked; same filesystem) or copy (always works, costs disk)",
+    )
     p.add_argument(
         "--seed",
         choices=["pip"],
@@ -90,10 +105,12 @@ def _build_parser() -> argparse.ArgumentParser:
         " Forge's pip front-end package; bin/pip stays Forge's",
     )
 
-    p = sub.add_parser("envs", parents=[common], help="list envs")
+    p = sub.add_parser(
+        "envs", parents=[common], help="list envs: name, Python, parent, layering, links, path"
+    )
 
     p = sub.add_parser("remove", parents=[common], help="delete an env (never store content)")
-    p.add_argument("name")
+    p.add_argument("name", help="the env to remove")
     p.add_argument("--recursive", action="store_true", help="also remove its children")
 
     p = sub.add_parser("activate", parents=[common], help="print shell code that activates an env")
@@ -107,13 +124,18 @@ def _build_parser() -> argparse.ArgumentParser:
         " through the pip front end's resolver, as forge pip install; a list of local wheel files alone"
         " is linked as given. Here -e is --env (pip's editable is --editable).",
     )
-    p.add_argument("wheels", nargs="+", metavar="REQUIREMENT|WHEEL")
+    p.add_argument(
+        "wheels",
+        nargs="+",
+        metavar="REQUIREMENT|WHEEL",
+        help="requirement specifiers (with any forge pip install option), or local wheel files",
+    )
     _env_args(p)
     p.add_argument("--local", action="store_true", help="link locally even if a parent layer provides it")
     add_policy_args(p)
 
     p = sub.add_parser("uninstall", parents=[common], help="unlink distributions from an env")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="+", metavar="NAME", help="distribution names")
     _env_args(p)
     p.add_argument("--local", action="store_true", help="only touch the env's own layer; skip the rest")
     add_policy_args(p)

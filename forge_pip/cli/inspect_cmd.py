@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     p = sub.add_parser(
         "inspect", parents=[common], help="where a package comes from in an env's stack, and why"
     )
-    p.add_argument("package", metavar="PKG")
+    p.add_argument("package", metavar="PKG", help="the distribution name")
     add_env_args(p, allow_global=False)
     add_policy_args(p)
     p = sub.add_parser("tree", parents=[common], help="an env's stack: layers, packages, requirement edges")

@@ -92,32 +92,36 @@ def split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
     return None, args
 
 
-_USAGE = f"""Usage:
-  {PROG} <command> [options]
+# Each command's one-line purpose, in the order ``python -m forge_pip --help`` lists them.
+SUMMARIES: dict[str, str] = {
+    "install": "Install packages (linked from Forge's store).",
+    "download": "Download packages.",
+    "uninstall": "Uninstall packages.",
+    "freeze": "Output installed packages in requirements format.",
+    "list": "List installed packages, with the layer that provides each.",
+    "show": "Show information about installed packages.",
+    "check": "Verify installed packages have compatible dependencies (across all layers).",
+    "cache": "Inspect and manage Forge's HTTP, download and built-wheel caches.",
+    "wheel": "Build wheels from your requirements.",
+    "hash": "Compute hashes of package archives.",
+    "index": "Inspect information available from package indexes.",
+    "config": "Show pip's configuration (files, values).",
+    "inspect": "Inspect the python environment (pip's JSON, with Forge's layers).",
+    "debug": "Show information useful for debugging.",
+    "lock": "Resolve requirements and write a pylock.toml (PEP 751).",
+}
 
-Commands:
-  install      Install packages (linked from Forge's store).
-  download     Download packages.
-  uninstall    Uninstall packages.
-  freeze       Output installed packages in requirements format.
-  list         List installed packages, with the layer that provides each.
-  show         Show information about installed packages.
-  check        Verify installed packages have compatible dependencies (across all layers).
-  cache        Inspect and manage Forge's HTTP, download and built-wheel caches.
-  wheel        Build wheels from your requirements.
-  hash         Compute hashes of package archives.
-  index        Inspect information available from package indexes.
-  config       Show pip's configuration (files, values).
-  inspect      Inspect the python environment (pip's JSON, with Forge's layers).
-  debug        Show information useful for debugging.
-  lock         Resolve requirements and write a pylock.toml (PEP 751).
-
+_USAGE = (
+    f"Usage:\n  {PROG} <command> [options]\n\nCommands:\n"
+    + "".join(f"  {name:<12} {text}\n" for name, text in SUMMARIES.items())
+    + """
 General Options:
   --python PATH    Act on the venv of this interpreter (or venv prefix).
   --env NAME       Act on the Forge env NAME.
   -v, -q           More / less output.
   -V, --version    Show version and exit.
 """
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 def _general(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("General Options")
     g.add_argument("--python", help="the venv interpreter (or venv prefix) to act on")
-    g.add_argument("--env", help="the Forge env to act on")
+    g.add_argument("--env", help="Forge: the Forge env to act on (instead of --python or the active venv)")
     g.add_argument("-v", "--verbose", action="count", default=0)
     g.add_argument("-q", "--quiet", action="count", default=0)
     g.add_argument("--isolated", action="store_true", help="ignore environment variables and user config")
@@ -231,6 +231,9 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     elif command == "cache":
         p.add_argument("words", nargs="*", metavar="ARG")
         p.add_argument("--format", choices=["human", "abspath"], default="human")
+    from forge_pip.cli import pip_help
+
+    pip_help.apply(command, p)
     return p
 
 
