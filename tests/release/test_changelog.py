@@ -15,6 +15,7 @@ import pytest
 from forge_store import changelog
 from forge_store.errors import ExitCode, ReleaseNotFound
 from tests.conftest import REPO, forge_cli
+from tests.release.checkout import copy_checkout
 
 SAMPLE = """\
 # Changelog
@@ -138,23 +139,7 @@ def test_version_falls_back_to_the_source_tree(monkeypatch: pytest.MonkeyPatch) 
 def test_built_sdist_and_wheel_ship_the_changelog(tmp_path: Path) -> None:
     """The wheel built from the source tree, and the one built from the sdist, carry CHANGELOG.md's
     text as forge_store/CHANGELOG.md (not a symlink, not a stale copy)."""
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    src = tmp_path / "src"
-    for name in filter(None, files):
-        rel = name.decode()
-        target, origin = src / rel, REPO / rel
-        if not origin.exists() and not origin.is_symlink():
-            continue  # deleted in the work tree
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if origin.is_symlink():
-            target.symlink_to(origin.readlink())
-        else:
-            target.write_bytes(origin.read_bytes())
+    src = copy_checkout(tmp_path / "src")
     build = (
         "import sys; from setuptools import build_meta as b; "
         "print(b.build_sdist(sys.argv[1]) if sys.argv[2] == 'sdist' else b.build_wheel(sys.argv[1]))"
