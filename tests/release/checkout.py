@@ -1,24 +1,41 @@
 """A copy of this checkout (its tracked and unignored files, symlinks kept) for tests that build
-or install it, so that they never write build artifacts into the real tree or race another run."""
+or install it, so that they never write build artifacts into the real tree or race another run.
+
+Outside a git work tree (scripts/test-unprivileged.sh runs a plain copy), every file but the usual
+local state (venvs, build output, caches) is copied."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 from tests.conftest import REPO
 
+SKIP_DIRS = {".git", ".venv", ".venv-pip26", "build", "dist", "__pycache__", ".mypy_cache", ".ruff_cache"}
+SKIP_DIRS |= {".pytest_cache", ".hypothesis", "results"}
 
-def copy_checkout(dest: Path) -> Path:
-    """Copy the checkout's files (as ``git ls-files`` lists them, work-tree content) to ``dest``."""
-    listed = subprocess.run(
+
+def _listed() -> list[str]:
+    proc = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
         capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, listed):
-        rel = name.decode()
+    )
+    if proc.returncode == 0:
+        return [name.decode() for name in proc.stdout.split(b"\0") if name]
+    out = []
+    for dirpath, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")]
+        rel = Path(dirpath).relative_to(REPO)
+        out.extend(str(rel / name) for name in files)
+        out.extend(str(rel / d) for d in dirs if (Path(dirpath) / d).is_symlink())
+    return out
+
+
+def copy_checkout(dest: Path) -> Path:
+    """Copy the checkout's files (work-tree content, modes and symlinks kept) to ``dest``."""
+    for rel in _listed():
         origin, target = REPO / rel, dest / rel
         if not origin.exists() and not origin.is_symlink():
             continue  # deleted in the work tree
