@@ -12,8 +12,9 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-SKIP_DIRS = {".git", ".venv", ".venv-pip26", "build", "dist", "__pycache__", ".mypy_cache", ".ruff_cache"}
-SKIP_DIRS |= {".pytest_cache", ".hypothesis", "results"}
+TOP_SKIP = {".git", ".venv", ".venv-pip26", "build", "dist"}
+"""Local state at the top of a checkout (``forge_pip/build`` is a package: only the top ``build``)."""
+ANY_SKIP = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis"}
 
 
 def _listed() -> list[str]:
@@ -26,8 +27,13 @@ def _listed() -> list[str]:
         return [name.decode() for name in proc.stdout.split(b"\0") if name]
     out = []
     for dirpath, dirs, files in os.walk(REPO):
-        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")]
         rel = Path(dirpath).relative_to(REPO)
+        top = rel == Path()
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in ANY_SKIP and not d.endswith(".egg-info") and not (top and d in TOP_SKIP)
+        ]
         out.extend(str(rel / name) for name in files)
         out.extend(str(rel / d) for d in dirs if (Path(dirpath) / d).is_symlink())
     return out

@@ -161,7 +161,8 @@ def test_built_sdist_and_wheel_ship_the_changelog(tmp_path: Path) -> None:
 
     unpacked = tmp_path / "sdist"
     with tarfile.open(sdist) as tf:
-        tf.extractall(unpacked, filter="data")
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # 3.11.4+
+        tf.extractall(unpacked, **safe)  # type: ignore[arg-type]
     (root,) = unpacked.iterdir()
     shipped = root / "forge_store" / "CHANGELOG.md"
     assert not shipped.is_symlink() and shipped.read_bytes() == expected
