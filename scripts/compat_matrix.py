@@ -65,10 +65,13 @@ def find_python(minor: str) -> str | None:
         return on_path
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     patches = []
-    for candidate in root.glob(f"{minor}.*/bin/python{minor}") if root.is_dir() else []:
-        tail = candidate.parents[1].name[len(minor) + 1 :]
-        if tail.isdigit():
-            patches.append((int(tail), candidate))
+    try:
+        for candidate in root.glob(f"{minor}.*/bin/python{minor}"):
+            tail = candidate.parents[1].name[len(minor) + 1 :]
+            if tail.isdigit():
+                patches.append((int(tail), candidate))
+    except OSError:  # another user's pyenv (PYENV_ROOT inherited): not ours to use
+        return None
     for _, candidate in sorted(patches, reverse=True):
         if (probe(str(candidate)) or "").startswith(f"{minor}."):
             return str(candidate)
@@ -86,10 +89,15 @@ def run_step(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[boo
 
 
 def smoke_failure(output: str) -> str:
-    """The ``smoke: FAILED at step ...`` line (else the last line) of a smoke run's output."""
+    """The ``smoke: FAILED at step ...`` line of a smoke run and the failed step's output under it
+    (else the last lines of the output)."""
     lines = [line for line in output.splitlines() if line.strip()]
-    failed = [line for line in lines if line.startswith("smoke: FAILED")]
-    return (failed or lines or ["no output"])[-1]
+    failed = [i for i, line in enumerate(lines) if line.startswith("smoke: FAILED")]
+    if not failed:
+        return "\n    ".join(lines[-10:] or ["no output"])
+    starts = [i for i, line in enumerate(lines) if line.startswith("---- output of step")]
+    block = lines[starts[-1] + 1 : failed[-1]][-15:] if starts else []
+    return "\n    ".join([lines[failed[-1]], *block])
 
 
 def _local_state(folder: str, names: list[str]) -> set[str]:

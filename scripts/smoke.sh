@@ -24,9 +24,21 @@ if [ -z "$FORGE" ]; then
     if [ -x "$ROOT/.venv/bin/forge" ]; then FORGE=$ROOT/.venv/bin/forge; else FORGE=$(command -v forge || true); fi
 fi
 [ -n "$FORGE" ] && [ -x "$FORGE" ] || { echo "smoke: error: no forge command (use --forge)" >&2; exit 2; }
-# Forge's own interpreter (the console script's shebang): builds the test wheel, cleans up
-FORGE_PY=$(head -n 1 "$FORGE" | sed -n 's/^#!\(\/[^ ]*\).*/\1/p')
-[ -x "$FORGE_PY" ] || FORGE_PY=$(command -v python3)
+# Forge's own interpreter, from the console script: `#!/path/python`, or for a long path pip's
+# /bin/sh trampoline, whose second line execs the interpreter. It builds the test wheels and cleans
+# up the sealed FORGE_HOME.
+forge_python() {
+    local first second
+    { IFS= read -r first; IFS= read -r second; } <"$FORGE" 2>/dev/null || true
+    case $first in
+    "#!/bin/sh"*) second=${second#*exec\' }; second=${second%% \"\$0\"*}; echo "${second//\'/}" ;;
+    "#!/"*) first=${first#\#!}; echo "${first%% *}" ;;
+    esac
+}
+FORGE_PY=$(forge_python)
+if [ -z "$FORGE_PY" ] || ! "$FORGE_PY" -c "import forge_store" >/dev/null 2>&1; then
+    FORGE_PY=$(command -v python3)
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/forge-smoke.XXXXXX")
 export FORGE_HOME=$WORK/home
@@ -89,7 +101,9 @@ def wheel(out, name, version, files, requires=()):
 wheel(sys.argv[1], "smoke-base", "1.0", {"smoke_base/__init__.py": "VALUE = 'base'\n"})
 wheel(sys.argv[1], "smoke-app", "2.0", {"smoke_app/__init__.py": "from smoke_base import VALUE\n"},
       requires=["smoke-base"])
+print(*sorted(p.name for p in Path(sys.argv[1]).iterdir()))
 PY
+expect "smoke_app-2.0-py3-none-any.whl smoke_base-1.0-py3-none-any.whl"
 
 step "forge --version" "$FORGE" --version
 expect "forge "

@@ -41,13 +41,30 @@ def _smoke(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_smoke_passes_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    r = _smoke(tmp_path, "--forge", str(FORGE))
+def _trampoline_forge(tmp_path: Path) -> Path:
+    """A console script as pip writes it when the interpreter's path is long: /bin/sh re-execs it."""
+    script = tmp_path / "bin" / "forge"
+    script.parent.mkdir()
+    quotes = "'" * 3
+    script.write_text(
+        "#!/bin/sh\n"
+        f'{quotes}exec\' {sys.executable} "$0" "$@"\n'
+        f"' {quotes}\n"
+        "import sys\nfrom forge_store.isolation import forge_main\nsys.exit(forge_main())\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize("kind", ["shebang", "trampoline"])
+def test_smoke_passes_and_leaves_nothing_behind(tmp_path: Path, kind: str) -> None:
+    forge = FORGE if kind == "shebang" else _trampoline_forge(tmp_path)
+    r = _smoke(tmp_path, "--forge", str(forge))
     assert r.returncode == 0, r.stdout + r.stderr
     for step in ("create base", "activate (eval in bash), use, deactivate", "forge inspect", "forge doctor"):
         assert f"ok  {step}\n" in r.stdout
     assert "smoke: all steps passed" in r.stdout
-    assert list(tmp_path.iterdir()) == [], "the temporary FORGE_HOME was not removed"
+    assert [p.name for p in tmp_path.iterdir() if p.name != "bin"] == [], "its FORGE_HOME was left"
 
 
 def test_smoke_fails_naming_the_step(tmp_path: Path) -> None:
