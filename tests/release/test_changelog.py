@@ -125,14 +125,25 @@ def test_forge_version_is_the_distribution_metadata(forge_home: Path) -> None:
     assert r.stdout == f"forge {metadata.version('forge-runtime')}\n"
 
 
-def test_version_falls_back_to_the_source_tree(monkeypatch: pytest.MonkeyPatch) -> None:
-    def missing(name: str) -> str:
-        raise metadata.PackageNotFoundError(name)
-
-    monkeypatch.setattr(metadata, "version", missing)
+def test_version_from_the_first_dist_info_else_the_source_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import forge_store
+    from forge_store import isolation
 
-    assert changelog.forge_version() == forge_store.__version__
+    monkeypatch.setattr(isolation, "forge_root", lambda: str(tmp_path / "none"))
+    assert changelog.forge_version([]) == forge_store.__version__
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, version in ((first, "9.1"), (second, "9.2")):
+        info = folder / f"forge_runtime-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: forge-runtime\nVersion: {version}\n\nVersion: not a header\n"
+        )
+    (tmp_path / "c" / "other-1.0.dist-info").mkdir(parents=True)
+    assert changelog.forge_version([str(tmp_path / "c"), str(first), str(second)]) == "9.1"
+    monkeypatch.setattr(isolation, "forge_root", lambda: str(second))  # beside the running code first
+    assert changelog.forge_version([str(first)]) == "9.2"
 
 
 @pytest.mark.slow
