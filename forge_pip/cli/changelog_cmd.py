@@ -21,7 +21,7 @@ sections (title and items).
 """
 
 
-class VersionAction(argparse.Action):
+class VersionAction(argparse._VersionAction):
     """``forge --version``: the installed distribution's version, looked up only when asked."""
 
     def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:

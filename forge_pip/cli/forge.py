@@ -47,7 +47,7 @@ def _build_parser() -> argparse.ArgumentParser:
         " 33 origin-override, 34 system-soname-clash, 35 shadowed (docs/enforcement.md)",
     )
     parser.add_argument(
-        "--version", action=changelog_cmd.VersionAction, nargs=0, help="print Forge's version and exit"
+        "--version", action=changelog_cmd.VersionAction, help="print Forge's version and exit"
     )
     # the global options are taken out before parsing (forge_pip.cli.globals); listed for --help
     glob = parser.add_argument_group("global options (before or after the command)")
