@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from forge_store import __version__  # one version for the distribution (pyproject reads it there)
+
+__all__ = ["__version__"]

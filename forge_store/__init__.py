@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+"""Forge's version, the one place it is written (pyproject.toml reads it; forge_pip re-exports it)."""
 
 __all__ = [
     "EnvInfo",

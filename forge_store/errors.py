@@ -139,6 +139,18 @@ class InterpreterNotFound(NotFoundError):
     reference = "interpreter-not-found"
 
 
+class ChangelogMissing(NotFoundError):
+    """The CHANGELOG that ships with Forge is not there (a broken installation)."""
+
+    reference = "changelog-missing"
+
+
+class ReleaseNotFound(NotFoundError):
+    """``forge changelog --version X`` named a release the CHANGELOG does not have."""
+
+    reference = "release-not-found"
+
+
 class EnvExists(ForgeError, ValueError):
     reference = "env-exists"
     exit_code = ExitCode.CONFLICT

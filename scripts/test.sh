@@ -37,8 +37,24 @@ fi
 .venv/bin/ruff check forge_store forge_pip tests bench
 .venv/bin/ruff format --check forge_store forge_pip tests bench
 .venv/bin/mypy
+# The core checks under every Python minor of docs/compatibility-matrix.json that is installed,
+# beside the tests (about a minute; FORGE_TEST_COMPAT=0 turns it off).
+COMPAT_PID=
+if [ "${FORGE_TEST_COMPAT:-1}" != 0 ]; then
+    COMPAT_LOG=$(mktemp /tmp/forge-compat-log.XXXXXX)
+    .venv/bin/python scripts/compat_matrix.py >"$COMPAT_LOG" 2>&1 &
+    COMPAT_PID=$!
+fi
 rc=0
 .venv/bin/python -m pytest -n 2 --dist loadgroup "$@" || rc=$?
+if [ -n "$COMPAT_PID" ]; then
+    crc=0
+    wait "$COMPAT_PID" || crc=$?
+    echo "---- compatibility matrix (scripts/compat_matrix.py, exit $crc) ----"
+    cat "$COMPAT_LOG"
+    rm -f "$COMPAT_LOG"
+    [ "$rc" != 0 ] || rc=$crc
+fi
 
 if [ -n "$UNPRIV_PID" ]; then
     urc=0

@@ -22,6 +22,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Where the real-package tests keep their downloads, and how big that is already."""
+    from forge_pip.cli.common import human_size
+    from tests.support.wheel_cache import cache_root, disk_usage
+
+    root = cache_root()
+    size = human_size(disk_usage(root)) if root.is_dir() else "empty"
+    return (
+        f"forge-tests wheel cache: {root} ({size}; $FORGE_TEST_CACHE moves it; the real-package tests"
+        " fill it, a full run about 500 MB; -m 'not real' skips them)"
+    )
+
+
 @pytest.fixture
 def forge_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "forge-home"

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from forge_store import __version__
 from forge_store.errors import ExitCode, UsageError
 
-from . import activate, doctor_cmd, enforce, env_cmd, inspect_cmd, maintenance
+from . import activate, changelog_cmd, doctor_cmd, enforce, env_cmd, inspect_cmd, maintenance
 from . import globals as globals_
 from .common import emit_json, human_size, run_guarded, setup_logging, table
 from .env_target import add_env_args as _env_args
@@ -47,7 +46,9 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="--enforce exit codes: 30 broken-requirement, 31 abi-mismatch, 32 cuda-variant-mix,"
         " 33 origin-override, 34 system-soname-clash, 35 shadowed (docs/enforcement.md)",
     )
-    parser.add_argument("--version", action="version", version=f"forge {__version__}")
+    parser.add_argument(
+        "--version", action=changelog_cmd.VersionAction, help="print Forge's version and exit"
+    )
     # the global options are taken out before parsing (forge_pip.cli.globals); listed for --help
     glob = parser.add_argument_group("global options (before or after the command)")
     glob.add_argument("-q", "--quiet", action="count", dest="_global_quiet", help="less output")
@@ -151,6 +152,7 @@ def _build_parser() -> argparse.ArgumentParser:
     env_cmd.register(sub, common)
     inspect_cmd.register(sub, common)
     doctor_cmd.add_parser(sub, common)
+    changelog_cmd.register(sub, common)
     sub.add_parser("pip", help="the pip-compatible front end (forge pip install ...)", add_help=False)
     return parser
 
@@ -368,6 +370,7 @@ _COMMANDS = {
     **env_cmd.COMMANDS,
     **inspect_cmd.COMMANDS,
     "doctor": doctor_cmd.cmd_doctor,
+    **changelog_cmd.COMMANDS,
 }
 
 

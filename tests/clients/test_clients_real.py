@@ -24,6 +24,7 @@ from packaging.utils import canonicalize_name
 from forge_store import pip_frontend
 from forge_store.seal import remove_tree
 from forge_store.store import Store
+from tests.support.wheel_cache import cache_set, fill
 from tests.support.wheels import make_wheel
 
 pytestmark = [pytest.mark.real, pytest.mark.slow, pytest.mark.xdist_group("clients")]
@@ -44,26 +45,14 @@ TOOLS = [
 
 
 def _cache_dir() -> Path:
-    root = Path(os.environ.get("FORGE_TEST_CACHE", Path.home() / ".cache" / "forge-tests"))
-    return root / f"clients-wheels-py{sys.version_info[0]}{sys.version_info[1]}"
+    return cache_set(f"clients-wheels-py{sys.version_info[0]}{sys.version_info[1]}")
 
 
 @pytest.fixture(scope="module")
 def tool_wheels() -> Path:
     if sys.version_info[:2] != (3, 11):
         pytest.skip("the machine's local package indexes carry cp311 wheels")
-    dest = _cache_dir()
-    dest.mkdir(parents=True, exist_ok=True)
-    stamp = dest / "requirements.stamp"
-    if not stamp.is_file() or stamp.read_text() != "\n".join(TOOLS):
-        proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(dest), *TOOLS],
-            capture_output=True,
-            text=True,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        stamp.write_text("\n".join(TOOLS))
-    return dest
+    return fill(_cache_dir(), TOOLS, once=True)
 
 
 class World:

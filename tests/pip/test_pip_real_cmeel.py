@@ -25,6 +25,7 @@ from forge_store.seal import remove_tree
 from forge_store.store import Store
 from tests.conftest import REPO, run_py
 from tests.support.origin import climb_escapes
+from tests.support.wheel_cache import CacheFillError, cache_set, fill
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
@@ -40,17 +41,12 @@ CHECK = (
 def pin_wheels() -> Path:
     if sys.version_info[:2] != (3, 11):
         pytest.skip("the machine's local package indexes carry cp311 wheels")
-    root = Path(os.environ.get("FORGE_TEST_CACHE", Path.home() / ".cache" / "forge-tests"))
-    dest = root / "real-wheels-py311-pin"
-    dest.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(dest), "pin"],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0 and "No matching distribution" in proc.stderr:
-        pytest.skip("pin is not on the configured package indexes")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    try:
+        dest = fill(cache_set("real-wheels-py311-pin"), ["pin"])
+    except CacheFillError as exc:
+        if "No matching distribution" in str(exc):
+            pytest.skip("pin is not on the configured package indexes")
+        raise
     return dest
 
 

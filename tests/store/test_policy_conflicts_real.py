@@ -10,7 +10,6 @@ candidates and the shadowing; ``forge --enforce doctor`` then exits 30.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from tests.conftest import forge_cli
 from tests.store.test_policy_conflicts import snapshot
+from tests.support.wheel_cache import CacheFillError, cache_set, fill
 
 pytestmark = [pytest.mark.real, pytest.mark.slow, pytest.mark.xdist_group("real")]
 
@@ -29,23 +29,15 @@ PINS = ["numpy==1.26.4", "scipy==1.10.0", "numpy==2.4.6"]
 def wheels() -> Path:
     if sys.version_info[:2] != (3, 11):
         pytest.skip("the machine's local package indexes carry cp311 wheels")
-    root = Path(os.environ.get("FORGE_TEST_CACHE", Path.home() / ".cache" / "forge-tests"))
-    dest = root / "policy-wheels-py311"
-    dest.mkdir(parents=True, exist_ok=True)
+    dest = cache_set("policy-wheels-py311")
     for pin in PINS:  # one at a time: the two numpys cannot be in one resolution
         name, version = pin.split("==")
         if any(dest.glob(f"{name}-{version}-cp311-*.whl")):
-            continue
-        download = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
-        proc = subprocess.run(
-            [*download, "-d", str(dest), pin],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
-        if proc.returncode != 0:
-            pytest.skip(f"could not fetch {pin}: {proc.stderr.strip()[-300:]}")
+            continue  # complete: wheels appear there only whole (tests/support/wheel_cache.py)
+        try:
+            fill(dest, [pin], pip_args=["--no-deps", "--only-binary=:all:"])
+        except CacheFillError as exc:
+            pytest.skip(f"could not fetch {pin}: {str(exc)[-300:]}")
     return dest
 
 

@@ -22,6 +22,7 @@ import pytest
 from forge_store.seal import remove_tree
 from forge_store.store import Store
 from tests.conftest import run_py
+from tests.support.wheel_cache import cache_set, fill
 
 pytestmark = [pytest.mark.real, pytest.mark.slow, pytest.mark.xdist_group("real")]
 
@@ -56,32 +57,14 @@ IMPORTS = [
 
 
 def _cache_dir() -> Path:
-    root = Path(os.environ.get("FORGE_TEST_CACHE", Path.home() / ".cache" / "forge-tests"))
-    return root / f"real-wheels-py{sys.version_info[0]}{sys.version_info[1]}"
+    return cache_set(f"real-wheels-py{sys.version_info[0]}{sys.version_info[1]}")
 
 
 @pytest.fixture(scope="module")
 def real_wheels() -> list[Path]:
     if sys.version_info[:2] != (3, 11):
         pytest.skip("the machine's local package indexes carry cp311 wheels")
-    dest = _cache_dir()
-    dest.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--only-binary=:all:",
-            "-d",
-            str(dest),
-            *REQUIREMENTS,
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    dest = fill(_cache_dir(), REQUIREMENTS)
     # one consistent set: what pip resolved now, newest per project if older downloads linger
     report = subprocess.run(
         [
