@@ -28,7 +28,7 @@ KILLED = -signal.SIGKILL
 
 
 def _wheel(directory: Path, name: str, modules: int = 120) -> Path:
-    files = {f"{name}/__init__.py": f"VERSION = '1.0'\n"}
+    files = {f"{name}/__init__.py": "VERSION = '1.0'\n"}
     for i in range(modules):
         body = "".join(f"def f{j}(x):\n    return x * {j} + {i}\n\n" for j in range(40))
         files[f"{name}/m{i}.py"] = body
