@@ -148,6 +148,9 @@ class _Worker(threading.Thread):
             if self.pool.cancelled.is_set():
                 batch.finish(0, CompileCancelled("the bytecode compile was cancelled"))
                 continue
+            if batch.error is not None:  # the tree failed already: its other chunks need not run
+                batch.finish(0, None)
+                continue
             try:
                 compiled = self._send(root, rels)
             except StorageError as exc:  # BytecodeFailed, or DiskFull & co. from the worker
