@@ -1,10 +1,18 @@
 """The prepare stage: make every planned distribution a store entry, ready to link.
 
-Remote files are downloaded in parallel (hash-checked by the index client), local ``file://``
-files are verified and used in place (no copy: a 200 MB torch wheel from find-links is read once,
-by ingest), sdists and project directories are built, and every wheel is ingested with the
-*target* interpreter so its pycs exist. Every entry this stage adds is appended to ``added`` as
-soon as it exists, so the caller can discard unused new entries whatever fails later.
+Remote files are downloaded in parallel (hashed as they stream in, by the index client, and not
+read again to be checked), local ``file://`` files are verified and used in place (no copy: a
+200 MB torch wheel from find-links is read to be hashed, then by ingest), sdists and project
+directories are built, and every wheel is ingested with the *target* interpreter so its pycs
+exist. Every entry this stage adds is appended to ``added`` as soon as it exists, so the caller
+can discard unused new entries whatever fails later.
+
+The cold path is parallel (:class:`_Parallel`): a wheel is unpacked as soon as it is there while
+others still download, by a few threads (each with a sibling ``Store``: the per-wheel ingest
+lock, the intent, staging, seal, rename and catalog row are the same protocol that keeps two
+processes apart), and the bytecode of every wheel is compiled by one pool of long-lived workers
+per interpreter, one per core (:mod:`forge_store.bytecode`). ``FORGE_JOBS=N`` sets the workers
+(``1``: everything in the calling thread, one wheel after the other, as before).
 """
 
 from __future__ import annotations
