@@ -156,20 +156,33 @@ class _Worker(threading.Thread):
             except StorageError as exc:  # BytecodeFailed, or DiskFull & co. from the worker
                 batch.finish(0, exc)
                 continue
+            except Exception as exc:  # never leave a waiting ingest without an answer
+                interp = self.pool.interp.executable
+                batch.finish(0, BytecodeFailed(f"the bytecode compiler ({interp}) failed: {exc}"))
+                self._stop()
+                continue
             batch.finish(compiled, None)
         self._stop()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        self._stop()  # the one before, if it exited after its last answer
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         # a file, not a pipe: never blocks the worker; closed with it (_stop)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [str(self.pool.interp.executable), "-I", "-c", WORKER, str(os.getpid())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            env=env,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [str(self.pool.interp.executable), "-I", "-c", WORKER, str(os.getpid())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=env,
+            )
+        except OSError as exc:
+            self._stop()
+            raise BytecodeFailed(
+                f"cannot start the bytecode compiler {self.pool.interp.executable}: {exc.strerror or exc}",
+                hint="check that the env's interpreter still exists",
+            ) from None
         return self.proc
 
     def _send(self, root: str, rels: list[str]) -> int:

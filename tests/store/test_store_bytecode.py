@@ -20,7 +20,8 @@ from forge_store import interpreters
 from forge_store.bytecode import CompileCancelled, Compiler
 from forge_store.errors import BytecodeFailed
 
-TAG = interpreters.current().cache_tag
+INTERP = interpreters.current()  # once: it redirects sys.stdout, which threads share
+TAG = INTERP.cache_tag
 
 
 def _tree(root: Path, modules: int, *, lines: int = 5) -> Path:
@@ -61,7 +62,7 @@ def test_threads_sharing_the_workers_get_the_pycs_py_compile_writes(tmp_path: Pa
 
         def run(tree: Path) -> None:
             try:
-                assert compiler.compile(tree, [interpreters.current()]) == [TAG]
+                assert compiler.compile(tree, [INTERP]) == [TAG]
             except BaseException as exc:
                 errors.append(exc)
 
@@ -74,7 +75,7 @@ def test_threads_sharing_the_workers_get_the_pycs_py_compile_writes(tmp_path: Pa
         assert errors == []
         assert 1 <= len(workers) <= 2  # long-lived: the same processes served every tree
         again = _tree(tmp_path / "again", 30)
-        compiler.compile(again, [interpreters.current()])
+        compiler.compile(again, [INTERP])
         assert _pids(compiler) <= workers
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -93,7 +94,7 @@ def test_cancel_stops_a_running_compile_and_its_workers(tmp_path: Path) -> None:
 
     def run() -> None:
         try:
-            compiler.compile(tree, [interpreters.current()])
+            compiler.compile(tree, [INTERP])
             outcome.append(None)
         except BaseException as exc:
             outcome.append(exc)
@@ -114,7 +115,7 @@ def test_cancel_stops_a_running_compile_and_its_workers(tmp_path: Path) -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     with pytest.raises(CompileCancelled):  # a cancelled compiler takes no more work
-        compiler.compile(_tree(tmp_path / "late", 3), [interpreters.current()])
+        compiler.compile(_tree(tmp_path / "late", 3), [INTERP])
 
 
 def test_a_worker_killed_mid_compile_is_a_bytecode_failure(tmp_path: Path) -> None:
@@ -124,7 +125,7 @@ def test_a_worker_killed_mid_compile_is_a_bytecode_failure(tmp_path: Path) -> No
 
         def run() -> None:
             try:
-                compiler.compile(tree, [interpreters.current()])
+                compiler.compile(tree, [INTERP])
                 outcome.append(None)
             except BaseException as exc:
                 outcome.append(exc)
@@ -141,4 +142,12 @@ def test_a_worker_killed_mid_compile_is_a_bytecode_failure(tmp_path: Path) -> No
         assert "exited with status -9" in str(outcome[0])
         # the next compile gets a new worker
         small = _tree(tmp_path / "small", 5)
-        assert compiler.compile(small, [interpreters.current()]) == [TAG]
+        assert compiler.compile(small, [INTERP]) == [TAG]
+
+
+def test_an_interpreter_that_cannot_start_is_a_bytecode_failure_not_a_hang(tmp_path: Path) -> None:
+    import dataclasses
+
+    gone = dataclasses.replace(INTERP, executable=tmp_path / "no-such-python")
+    with Compiler(2) as compiler, pytest.raises(BytecodeFailed, match="cannot start the bytecode compiler"):
+        compiler.compile(_tree(tmp_path / "t", 40), [gone])
