@@ -297,7 +297,9 @@ class Compiler:
     def __enter__(self) -> Compiler:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None:  # an error or Ctrl-C: what is queued is not wanted any more
+            self.cancel()
         self.close()
 
     def _pool(self, interp: Interpreter) -> _Pool:

@@ -881,10 +881,19 @@ class Store:
             todo.append((path, sha, info))
         added: list[StoredWheel] = []
         try:
-            for path, sha, info in todo:
-                added.append(
-                    self.add_wheel(path, interpreters_=[env.interpreter], info=info, wheel_sha256=sha)
-                )
+            from .bytecode import Compiler
+
+            with Compiler() as compiler:  # workers started once for all the wheels, if any compiles
+                for path, sha, info in todo:
+                    added.append(
+                        self.add_wheel(
+                            path,
+                            interpreters_=[env.interpreter],
+                            info=info,
+                            wheel_sha256=sha,
+                            compiler=compiler,
+                        )
+                    )
             specs = [
                 DistSpec(
                     entry,
