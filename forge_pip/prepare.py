@@ -376,8 +376,8 @@ class _Parallel:
                 prepared = results[n].result(timeout=0.2)
             except FutureTimeout:
                 continue
-            except BaseException:  # _fail stopped everything already
-                self.stopped.set()
+            except BaseException:  # a failure: _fail has stopped everything (stopping is idempotent)
+                self._stop()
                 return
             fetch = fetched[n].result()
             _report(self.rep, item, fetch, built.get(n, _Built(fetch.source, fetch.sha)), prepared)
