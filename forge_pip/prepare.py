@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 JOBS_VARIABLE = "FORGE_JOBS"
+MAX_INGEST_THREADS = 16
 
 
 class PrepareReporter(Protocol):
@@ -123,8 +124,8 @@ def prepare(
 ) -> list[Prepared]:
     """Turn the plan's LINK / DOWNLOAD / BUILD items into store entries (see module doc).
 
-    ``jobs``: downloads at once. ``workers``: bytecode workers per interpreter, and two more
-    wheels unpacked at once (default ``$FORGE_JOBS``, else the cores this process may use);
+    ``jobs``: downloads at once. ``workers``: bytecode workers per interpreter; twice as many
+    wheels (plus two) are unpacked at once (default ``$FORGE_JOBS``, else the cores this process may use);
     ``1``: one wheel after the other, in this thread. Either way the entries, the reporter's
     events and their order are the same; on a failure, the first one in plan order is raised
     once nothing runs any more."""
@@ -276,7 +277,9 @@ class _Parallel:
         self._ingests: ThreadPoolExecutor | None = None
 
     def run(self, work: Sequence[tuple[int, PlanItem]], out: dict[int, Prepared]) -> None:
-        threads = min(self.workers + 2, len(work))
+        # a thread waits for its wheel's compile: twice the workers keep unpacking meanwhile, so
+        # the compile queue never runs dry behind a big wheel (measured: workers + 2 let it)
+        threads = min(2 * self.workers + 2, MAX_INGEST_THREADS, len(work))
         siblings = [self.steps.store.sibling() for _ in range(threads)]  # made here: holder file held
         for sibling in siblings:
             self._stores.put(sibling)
