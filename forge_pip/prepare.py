@@ -1,18 +1,33 @@
 """The prepare stage: make every planned distribution a store entry, ready to link.
 
-Remote files are downloaded in parallel (hash-checked by the index client), local ``file://``
-files are verified and used in place (no copy: a 200 MB torch wheel from find-links is read once,
-by ingest), sdists and project directories are built, and every wheel is ingested with the
-*target* interpreter so its pycs exist. Every entry this stage adds is appended to ``added`` as
-soon as it exists, so the caller can discard unused new entries whatever fails later.
+Remote files are downloaded in parallel (hashed as they stream in, by the index client, and not
+read again to be checked), local ``file://`` files are verified and used in place (no copy: a
+200 MB torch wheel from find-links is read to be hashed, then by ingest), sdists and project
+directories are built, and every wheel is ingested with the *target* interpreter so its pycs
+exist. Every entry this stage adds is appended to ``added`` as soon as it exists, so the caller
+can discard unused new entries whatever fails later.
+
+The cold path is parallel (:class:`_Parallel`): a wheel is unpacked as soon as it is there while
+others still download, by a few threads (each with a sibling ``Store``: the per-wheel ingest
+lock, the intent, staging, seal, rename and catalog row are the same protocol that keeps two
+processes apart), and the bytecode of every wheel is compiled by one pool of long-lived workers
+per interpreter, one per core (:mod:`forge_store.bytecode`). ``FORGE_JOBS=N`` sets the workers
+(``1``: everything in the calling thread, one wheel after the other, as before).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import logging
-from collections.abc import Mapping
+import os
+import queue
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import CancelledError, Future, InvalidStateError, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,12 +40,23 @@ from forge_pip.sources import IndexFiles, verify_file
 if TYPE_CHECKING:
     from forge_pip.build import Builder
     from forge_pip.index import IndexClient
+    from forge_store.bytecode import Compiler
     from forge_store.models import Interpreter, StoredWheel
     from forge_store.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NullPrepareReporter", "PrepareReporter", "Prepared", "prepare"]
+__all__ = [
+    "JOBS_VARIABLE",
+    "NullPrepareReporter",
+    "PrepareReporter",
+    "Prepared",
+    "jobs_from_environ",
+    "prepare",
+]
+
+JOBS_VARIABLE = "FORGE_JOBS"
+MAX_INGEST_THREADS = 16
 
 
 class PrepareReporter(Protocol):
@@ -75,6 +101,12 @@ def _direct_url(item: PlanItem, source: Path | None, sha256: str | None) -> str 
     return direct_url_json(item.file.url, archive_hash=sha256)
 
 
+def jobs_from_environ(environ: Mapping[str, str] | None = None) -> int | None:
+    """``$FORGE_JOBS`` if it is a positive integer (see :func:`prepare`'s ``workers``), else None."""
+    raw = (os.environ if environ is None else environ).get(JOBS_VARIABLE, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
 def prepare(
     plan: Plan,
     *,
@@ -88,13 +120,40 @@ def prepare(
     hashes: Mapping[str, Mapping[str, frozenset[str]]] | None = None,
     reporter: PrepareReporter | None = None,
     jobs: int = 4,
+    workers: int | None = None,
 ) -> list[Prepared]:
-    """Turn the plan's LINK / DOWNLOAD / BUILD items into store entries (see module doc)."""
+    """Turn the plan's LINK / DOWNLOAD / BUILD items into store entries (see module doc).
+
+    ``jobs``: downloads at once. ``workers``: bytecode workers per interpreter; twice as many
+    wheels (plus two) are unpacked at once (default ``$FORGE_JOBS``, else the cores this process may use);
+    ``1``: one wheel after the other, in this thread. Either way the entries, the reporter's
+    events and their order are the same; on a failure, the first one in plan order is raised
+    once nothing runs any more."""
     rep: PrepareReporter = reporter or NullPrepareReporter()
     wanted = {name: {a: frozenset(d) for a, d in by.items()} for name, by in (hashes or {}).items()}
+    steps = _Steps(store, interpreter, files, builder, wanted, added)
+    out: dict[int, Prepared] = {}
+    work: list[tuple[int, PlanItem]] = []
+    for n, item in enumerate(plan.installs):
+        if item.action is Action.LINK:
+            assert item.entry_id is not None
+            # held until the link step commits; pycs for the target added if the entry was made
+            # for another interpreter (reused by its tags)
+            entry = store.lease(item.entry_id, interpreters_=[interpreter])
+            out[n] = Prepared(item, entry)
+        else:
+            work.append((n, item))
+    if not work:
+        return [out[n] for n in sorted(out)]
+    from forge_store.bytecode import machine_cores
+
+    cores = workers or jobs_from_environ() or machine_cores()
+    if cores > 1 and len(work) > 1:
+        _Parallel(steps, rep, downloads=max(1, jobs), workers=cores).run(work, out)
+        return [out[n] for n in sorted(out)]
     fetch = [
         i.file
-        for i in plan.by_action(Action.DOWNLOAD, Action.BUILD)
+        for _, i in work
         if i.file is not None
         and not is_file_url(i.file.url)
         and i.file.url not in files.direct
@@ -102,40 +161,269 @@ def prepare(
     ]
     if fetch and client is not None:
         files.fetched.update(client.download_many(fetch, download_dir, jobs=jobs))
-    out: list[Prepared] = []
-    for item in plan.installs:
-        if item.action is Action.LINK:
-            assert item.entry_id is not None
-            # held until the link step commits; pycs for the target added if the entry was made
-            # for another interpreter (reused by its tags)
-            entry = store.lease(item.entry_id, interpreters_=[interpreter])
-            out.append(Prepared(item, entry))
-            continue
+    for n, item in work:
+        fetched = steps.fetch(item)
+        built = steps.build(item, fetched)
+        out[n] = steps.ingest(item, fetched, built, store, None)
+        _report(rep, item, fetched, built, out[n])
+    return [out[n] for n in sorted(out)]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Fetched:
+    source: Path
+    sha: str | None  # None: a directory (a project to build)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Built:
+    wheel: Path
+    sha: str | None  # None: a built wheel (ingest hashes it)
+    cached: bool | None = None  # None: not built (the fetched wheel itself)
+
+
+def _report(rep: PrepareReporter, item: PlanItem, fetched: _Fetched, built: _Built, done: Prepared) -> None:
+    rep.on_fetched(item, fetched.source)
+    if built.cached is not None:
+        rep.on_built(item, built.wheel, built.cached)
+    rep.on_ingested(item, done.entry)
+
+
+class _Steps:
+    """What happens to one planned distribution: the same steps whatever thread runs them."""
+
+    def __init__(
+        self,
+        store: Store,
+        interpreter: Interpreter,
+        files: IndexFiles,
+        builder: Builder | None,
+        wanted: Mapping[str, dict[str, frozenset[str]]],
+        added: list[StoredWheel],
+    ) -> None:
+        self.store = store
+        self.interpreter = interpreter
+        self.files = files
+        self.builder = builder
+        self.wanted = wanted
+        self.added = added
+        self._added_lock = threading.Lock()
+
+    def fetch(self, item: PlanItem) -> _Fetched:
+        """Download (or find) the file and check its digests; any thread."""
         assert item.file is not None
-        source = files.local_path(item.file)
-        rep.on_fetched(item, source)
+        source = self.files.local_path(item.file)
         sha: str | None = None
         if source.is_file():
-            sha = verify_file(item.file, source, wanted.get(item.name))
-        if item.action is Action.BUILD:
-            if builder is None:
-                from forge_store.errors import UsageError
+            sha = verify_file(item.file, source, self.wanted.get(item.name))
+        return _Fetched(source, sha)
 
-                raise UsageError(f"{item.file.filename} must be built, but builds are disabled")
-            settings = files.config_settings.get(canonicalize_name(item.name))
-            built = builder.build_wheel(source, editable=item.editable, config_settings=settings)
-            rep.on_built(item, built.path, built.cached)
-            wheel, wheel_sha = built.path, None
-        else:
-            wheel, wheel_sha = source, sha
-        entry = store.add_wheel(wheel, interpreters_=[interpreter], wheel_sha256=wheel_sha)
-        added.append(entry)
+    def build(self, item: PlanItem, fetched: _Fetched) -> _Built:
+        """Build an sdist or a project directory (the thread that owns the builder)."""
+        assert item.file is not None
+        if item.action is not Action.BUILD:
+            return _Built(fetched.source, fetched.sha)
+        if self.builder is None:
+            from forge_store.errors import UsageError
+
+            raise UsageError(f"{item.file.filename} must be built, but builds are disabled")
+        settings = self.files.config_settings.get(canonicalize_name(item.name))
+        built = self.builder.build_wheel(fetched.source, editable=item.editable, config_settings=settings)
+        return _Built(built.path, None, built.cached)
+
+    def ingest(
+        self, item: PlanItem, fetched: _Fetched, built: _Built, store: Store, compiler: Compiler | None
+    ) -> Prepared:
+        """Make the wheel a store entry; any thread, with a ``store`` of its own."""
+        assert item.file is not None
+        entry = store.add_wheel(
+            built.wheel, interpreters_=[self.interpreter], wheel_sha256=built.sha, compiler=compiler
+        )
+        with self._added_lock:  # known at once: the caller discards it if anything fails later
+            self.added.append(entry)
         _check_identity(item, entry)
-        rep.on_ingested(item, entry)
-        direct = files.direct.get(item.file.url)
+        direct = self.files.direct.get(item.file.url)
         record = direct.direct_url if direct is not None and direct.direct_url else None
-        out.append(Prepared(item, entry, record or _direct_url(item, source, sha)))
-    return out
+        return Prepared(item, entry, record or _direct_url(item, fetched.source, fetched.sha))
+
+
+class _Skipped(Exception):
+    """A step not started, or not finished, because another one failed."""
+
+
+class _Parallel:
+    """Downloads in one pool, ingests in another (each with a sibling Store: its own catalog
+    connection), the bytecode of every wheel in one shared
+    :class:`~forge_store.bytecode.Compiler`; builds and the reporter stay in the calling thread.
+
+    An ingest starts as soon as its file is there, whatever the plan order; the reporter hears
+    of each item in plan order once it and those before it are done. The first failure stops
+    what has not started and kills the running compiles (an unpack in progress fails at its
+    compile); every ingest is all or nothing, and the caller discards the entries nothing links.
+    """
+
+    def __init__(self, steps: _Steps, rep: PrepareReporter, *, downloads: int, workers: int) -> None:
+        from forge_store.bytecode import Compiler
+
+        self.steps = steps
+        self.rep = rep
+        self.downloads = downloads
+        self.workers = workers
+        self.compiler = Compiler(workers)
+        self.stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._stores: queue.SimpleQueue[Store] = queue.SimpleQueue()
+        self._fetches: ThreadPoolExecutor | None = None
+        self._ingests: ThreadPoolExecutor | None = None
+
+    def run(self, work: Sequence[tuple[int, PlanItem]], out: dict[int, Prepared]) -> None:
+        # a thread waits for its wheel's compile: twice the workers keep unpacking meanwhile, so
+        # the compile queue never runs dry behind a big wheel (measured: workers + 2 let it)
+        threads = min(2 * self.workers + 2, MAX_INGEST_THREADS, len(work))
+        siblings = [self.steps.store.sibling() for _ in range(threads)]  # made here: holder file held
+        for sibling in siblings:
+            self._stores.put(sibling)
+        fetches = self._fetches = ThreadPoolExecutor(min(self.downloads, len(work)), "forge-fetch")
+        ingests = self._ingests = ThreadPoolExecutor(threads, "forge-ingest")
+        fetched: dict[int, Future[_Fetched]] = {}
+        built: dict[int, _Built] = {}
+        results: dict[int, Future[Prepared]] = {n: Future() for n, _ in work}
+        try:
+            try:
+                for n, item in work:
+                    fetched[n] = fetches.submit(self._fetch, item)
+                for n, item in work:
+                    if item.action is not Action.BUILD:
+                        fetched[n].add_done_callback(functools.partial(self._fetched, item, results[n]))
+                for n, item in work:  # builds here, in plan order, while the pools work
+                    if item.action is Action.BUILD:
+                        done = self._build(item, fetched[n], results[n])
+                        if done is not None:
+                            built[n] = done
+                self._collect(work, fetched, built, results, out)
+            except BaseException:
+                self._stop()
+                raise
+            finally:
+                fetches.shutdown(wait=True)  # then every ingest is submitted or skipped
+                ingests.shutdown(wait=True)
+                for future in results.values():  # what is left: builds never started
+                    _settle(future, _Skipped())
+            if self.stopped.is_set():
+                raise _first_error([results[n] for n, _ in work])
+        finally:
+            self.compiler.close()
+            for sibling in siblings:
+                sibling.close()
+
+    def _fetch(self, item: PlanItem) -> _Fetched:
+        if self.stopped.is_set():
+            raise _Skipped()
+        return self.steps.fetch(item)
+
+    def _fetched(self, item: PlanItem, result: Future[Prepared], done: Future[_Fetched]) -> None:
+        """A download is done (in its thread; here if it was done already): start the ingest."""
+        try:
+            fetched = done.result()
+            self._ingest(item, fetched, _Built(fetched.source, fetched.sha), result)
+        except BaseException as exc:  # handed to the collecting thread
+            self._fail(result, exc)
+
+    def _build(self, item: PlanItem, done: Future[_Fetched], result: Future[Prepared]) -> _Built | None:
+        """Build (in plan order, in this thread), then hand the wheel to an ingest thread."""
+        try:
+            fetched = done.result()
+            if self.stopped.is_set():
+                raise _Skipped()
+            built = self.steps.build(item, fetched)
+            self._ingest(item, fetched, built, result)
+        except Exception as exc:  # reported in plan order by the collecting loop
+            self._fail(result, exc)
+            return None
+        return built
+
+    def _ingest(self, item: PlanItem, fetched: _Fetched, built: _Built, result: Future[Prepared]) -> None:
+        def task() -> None:
+            try:
+                if self.stopped.is_set():
+                    raise _Skipped()
+                store = self._stores.get()
+                try:
+                    prepared = self.steps.ingest(item, fetched, built, store, self.compiler)
+                finally:
+                    self._stores.put(store)
+                _settle(result, None, prepared)
+            except BaseException as exc:  # handed to the collecting thread
+                self._fail(result, exc)
+
+        assert self._ingests is not None
+        with self._lock:
+            if self.stopped.is_set():
+                raise _Skipped()
+            self._ingests.submit(task)
+
+    def _collect(
+        self,
+        work: Sequence[tuple[int, PlanItem]],
+        fetched: Mapping[int, Future[_Fetched]],
+        built: Mapping[int, _Built],
+        results: Mapping[int, Future[Prepared]],
+        out: dict[int, Prepared],
+    ) -> None:
+        """Report each item in plan order as soon as it and those before it are done; return at
+        the first failure (``stopped`` is set then)."""
+        waiting = list(work)
+        while waiting and not self.stopped.is_set():
+            n, item = waiting[0]
+            try:
+                prepared = results[n].result(timeout=0.2)
+            except FutureTimeout:
+                continue
+            except BaseException:  # a failure: _fail has stopped everything (stopping is idempotent)
+                self._stop()
+                return
+            fetch = fetched[n].result()
+            _report(self.rep, item, fetch, built.get(n, _Built(fetch.source, fetch.sha)), prepared)
+            out[n] = prepared
+            waiting.pop(0)
+
+    def _fail(self, result: Future[Prepared], exc: BaseException) -> None:
+        from forge_store.bytecode import CompileCancelled
+
+        if isinstance(exc, CancelledError):
+            exc = _Skipped()
+        _settle(result, exc)
+        if not isinstance(exc, _Skipped | CompileCancelled):
+            self._stop()
+
+    def _stop(self) -> None:
+        """Stop everything: no new step starts, queued downloads are dropped, compiles killed."""
+        with self._lock:
+            if self.stopped.is_set():
+                return
+            self.stopped.set()
+        self.compiler.cancel()
+        if self._fetches is not None:
+            self._fetches.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(future: Future[Prepared], exc: BaseException | None, value: Prepared | None = None) -> None:
+    with contextlib.suppress(InvalidStateError):
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            assert value is not None
+            future.set_result(value)
+
+
+def _first_error(results: Sequence[Future[Prepared]]) -> BaseException:
+    """The first real failure in plan order (not a step skipped or a compile cancelled for it)."""
+    from forge_store.bytecode import CompileCancelled
+
+    errors = [f.exception() for f in results if f.done()]
+    real = [e for e in errors if e is not None and not isinstance(e, _Skipped | CompileCancelled)]
+    found = real or [e for e in errors if e is not None]
+    return found[0] if found else _Skipped()
 
 
 def _check_identity(item: PlanItem, entry: StoredWheel) -> None:

@@ -322,28 +322,35 @@ class DirectSource:
 
 def verify_file(file: DistFile, path: Path, wanted: dict[str, frozenset[str]] | None = None) -> str:
     """Check ``path`` against the digests the index (and ``--hash``) gave; return its sha256."""
+    from forge_pip.index.download import known_digests, remember_digests
+
     algos = {"sha256", *(a.lower() for a in file.hashes), *(wanted or {})}
-    hashers = {a: hashlib.new(a) for a in algos if a in hashlib.algorithms_available}
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            for hasher in hashers.values():
-                hasher.update(chunk)
+    usable = {a for a in algos if a in hashlib.algorithms_available}
+    digests = known_digests(path)  # hashed as it was downloaded (or checked) here: not read again
+    if not usable <= digests.keys():
+        hashers = {a: hashlib.new(a) for a in usable}
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+        digests = {a: h.hexdigest() for a, h in hashers.items()}
+        remember_digests(path, digests)
     for algo, expected in file.hashes.items():
-        found = hashers.get(algo.lower())
-        if found is not None and found.hexdigest() != expected.lower():
+        found = digests.get(algo.lower())
+        if found is not None and found != expected.lower():
             from forge_pip.index.errors import HashMismatch
 
-            raise HashMismatch(file.filename, algo, expected.lower(), found.hexdigest(), url=file.url)
+            raise HashMismatch(file.filename, algo, expected.lower(), found, url=file.url)
     if wanted:
-        ok = any(hashers[a].hexdigest() in digests for a, digests in wanted.items() if a in hashers)
+        ok = any(digests[a] in wanted_digests for a, wanted_digests in wanted.items() if a in digests)
         if not ok:
             from forge_pip.index.errors import RequirementHashMismatch
 
-            got = {a: hashers[a].hexdigest() for a in wanted if a in hashers}
+            got = {a: digests[a] for a in wanted if a in digests}
             raise RequirementHashMismatch(
                 file.filename, file.url, {a: sorted(d) for a, d in wanted.items()}, got
             )
-    return hashers["sha256"].hexdigest()
+    return digests["sha256"]
 
 
 class IndexFiles:

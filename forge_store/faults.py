@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def _parse(raw: str) -> dict[str, tuple[str, int]]:
 
 _ARMED: dict[str, tuple[str, int]] = _parse(os.environ.get(VARIABLE, ""))
 _SEEN: dict[str, int] = {}
+_SEEN_LOCK = threading.Lock()
 
 
 def armed() -> bool:
@@ -74,8 +76,9 @@ def point(name: str) -> None:
     if hit is None:
         return
     action, nth = hit
-    count = _SEEN.get(name, 0) + 1
-    _SEEN[name] = count
+    with _SEEN_LOCK:  # threads of a parallel install pass the same points: count each once
+        count = _SEEN.get(name, 0) + 1
+        _SEEN[name] = count
     if action == "log":
         _sync_write(name)
         return

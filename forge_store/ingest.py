@@ -24,7 +24,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import warnings
 import zipfile
 import zlib
@@ -48,6 +47,8 @@ from .models import EntryPoint, Interpreter, OriginClimb
 
 if TYPE_CHECKING:
     from installer.scripts import ScriptSection
+
+    from .bytecode import Compiler
 
 EXCLUDED_DIST_INFO = frozenset(
     {"RECORD", "RECORD.jws", "RECORD.p7s", "INSTALLER", "REQUESTED", "direct_url.json"}
@@ -354,115 +355,21 @@ def find_namespace_dirs(site: Path, dist_info: str) -> list[str]:
     return out
 
 
-_COMPILE_SCRIPT = """\
-import ctypes, errno, os, py_compile, signal, sys
-from concurrent.futures import ProcessPoolExecutor
-
-def die_with_parent():
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-def one(path):
-    try:
-        py_compile.compile(path, dfile=os.path.relpath(path, root), doraise=True,
-                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-    except py_compile.PyCompileError:
-        return 0, ""  # a source that does not compile gets no pyc (as with compileall)
-    except (SyntaxError, UnicodeError, ValueError):
-        return 0, ""
-    except OSError as exc:
-        return exc.errno or errno.EIO, f"{path}: {exc.strerror or exc}"
-    return 1, ""
-
-root, workers = sys.argv[1], int(sys.argv[2])
-files = []
-for dirpath, dirs, names in os.walk(root):
-    dirs[:] = [d for d in dirs if d != "__pycache__"]
-    files.extend(os.path.join(dirpath, n) for n in names if n.endswith(".py"))
-if workers != 1 and len(files) > 1:
-    with ProcessPoolExecutor(workers or None, initializer=die_with_parent) as pool:
-        results = list(pool.map(one, files, chunksize=64))
-else:
-    results = [one(f) for f in files]
-failed = [(code, text) for code, text in results if text]
-if failed:
-    sys.stderr.write(f"{failed[0][0]} {failed[0][1]}\\n")
-    sys.exit(3)
-print(sum(code for code, _ in results))
-"""
-
-
-def _die_with_parent(parent: int) -> None:
-    """``preexec_fn``: the compiler gets SIGKILL when Forge dies (Linux ``PR_SET_PDEATHSIG``)."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def compile_bytecode(site: Path, interpreters: Sequence[Interpreter]) -> list[str]:
+def compile_bytecode(
+    site: Path, interpreters: Sequence[Interpreter], compiler: Compiler | None = None
+) -> list[str]:
     """Compile every .py under ``site`` with each interpreter (unchecked-hash pycs); returns cache tags.
 
     ``dfile`` is the path relative to ``site``, so identical sources give identical pycs whatever
     the staging path (merged dirs dedupe them); importlib rewrites it to the real path on load.
-    The compiler dies with Forge; its result is checked: it must exit 0 and every pyc it reports
+    ``compiler``: the workers shared by a whole operation (:mod:`.bytecode`; default: workers for
+    this tree alone). They die with Forge; their result is checked: every pyc a worker reports
     must exist (a full disk never leaves pyc tags recorded whose files are missing), else
     ``BytecodeFailed`` (or ``DiskFull``).
     """
-    py_count = sum(1 for _ in site.rglob("*.py"))
-    workers = 0 if py_count > 400 else 1
-    done: list[str] = []
-    parent = os.getpid()
-    for interp in interpreters:
-        if py_count:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-            proc = subprocess.run(
-                [str(interp.executable), "-I", "-c", _COMPILE_SCRIPT, str(site), str(workers)],
-                check=False,
-                capture_output=True,
-                env=env,
-                preexec_fn=lambda: _die_with_parent(parent),
-            )
-            _check_compiled(proc, site, interp)
-        done.append(interp.cache_tag)
-    return done
+    from .bytecode import compile_tree
 
-
-def _check_compiled(proc: subprocess.CompletedProcess[bytes], site: Path, interp: Interpreter) -> None:
-    from .errors import BytecodeFailed, storage_error
-
-    err = proc.stderr.decode(errors="replace").strip().splitlines()
-    last = err[-1] if err else ""
-    if proc.returncode == 3 and last:
-        code, _, text = last.partition(" ")
-        fault = storage_error(OSError(int(code) if code.isdigit() else 0, text))
-        if fault is not None:
-            raise fault
-        raise BytecodeFailed(f"compiling bytecode with {interp.executable} failed: {text}")
-    if proc.returncode != 0:
-        raise BytecodeFailed(
-            f"the bytecode compiler ({interp.executable}) exited with status {proc.returncode}"
-            + (f": {last}" if last else ""),
-            hint="run the command again; if it keeps failing, check the interpreter",
-        )
-    try:
-        expected = int(proc.stdout.decode().strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise BytecodeFailed(f"the bytecode compiler ({interp.executable}) reported nothing") from None
-    suffix = f".{interp.cache_tag}.pyc"
-    found = sum(1 for p in site.rglob(f"__pycache__/*{suffix}"))
-    if found < expected:
-        raise BytecodeFailed(
-            f"the bytecode compiler ({interp.executable}) wrote {found} of {expected} pyc files",
-            hint="free some space and run the command again",
-        )
+    return compile_tree(site, interpreters, compiler)
 
 
 RECORD_VARIANTS = "records"

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -125,6 +126,32 @@ def file_lock(path: Path, timeout: float, *, unlink: bool = False) -> Iterator[N
     more and starts again, so two processes never both believe they hold the lock.
     """
     deadline = time.monotonic() + timeout
+    local = _thread_lock(path)
+    if not local.acquire(timeout=max(timeout, 0.0)):
+        raise Timeout(path, timeout, holders([path]) or (describe(os.getpid()),))
+    try:
+        yield from _file_lock(path, deadline, timeout, unlink)
+    finally:
+        local.release()
+
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    """The in-process lock taken before the file lock: threads of one process queue on it instead
+    of polling flock against each other (flock alone would also keep them apart: each ``open``
+    is its own open file description)."""
+    key = os.path.abspath(path)
+    with _THREAD_LOCKS_GUARD:
+        found = _THREAD_LOCKS.get(key)
+        if found is None:
+            found = _THREAD_LOCKS[key] = threading.Lock()
+        return found
+
+
+def _file_lock(path: Path, deadline: float, timeout: float, unlink: bool) -> Iterator[None]:
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -36,6 +36,7 @@ from .catalog import EntryRow
 from .models import Interpreter, ReuseKind, StoredWheel
 
 if TYPE_CHECKING:
+    from .bytecode import Compiler
     from .ingest import WheelInfo
     from .store import Store
 
@@ -44,9 +45,15 @@ WORK_LOCK_TIMEOUT = 3600.0
 
 
 def ingest(
-    store: Store, path: Path, sha: str, info: WheelInfo | None, targets: Sequence[Interpreter]
+    store: Store,
+    path: Path,
+    sha: str,
+    info: WheelInfo | None,
+    targets: Sequence[Interpreter],
+    compiler: Compiler | None = None,
 ) -> StoredWheel:
-    """Unpack, finish and publish a wheel (the caller found no usable entry for it)."""
+    """Unpack, finish and publish a wheel (the caller found no usable entry for it); ``compiler``:
+    bytecode workers shared with other ingests of the operation (:mod:`.bytecode`)."""
     lock = f"ingest-{sha}"
     faults.point("ingest-lock-wait")
     with store.work_lock(lock):
@@ -54,11 +61,11 @@ def ingest(
         if row is not None and store._entry_present(row):
             leased = store.catalog.lease_entry(row.id, store.holder, alias=(sha, path.name))
             if leased is not None:
-                return reuse(store, leased, targets)
+                return reuse(store, leased, targets, compiler)
         staging = store.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"
         intent = recovery.begin(store, "ingest", lock, {"staging": str(staging)})
         try:
-            row, reused = _unpack_and_publish(store, path, sha, info, targets, staging, intent)
+            row, reused = _unpack_and_publish(store, path, sha, info, targets, staging, intent, compiler)
         finally:
             if os.path.lexists(staging):
                 from .seal import remove_tree
@@ -67,15 +74,19 @@ def ingest(
             if store.catalog.intents(lock):
                 recovery.abandon(store, intent)
     if reused:
-        return reuse(store, row, targets)
+        return reuse(store, row, targets, compiler)
     return store._stored(row)
 
 
-def reuse(store: Store, row: EntryRow, targets: Sequence[Interpreter]) -> StoredWheel:
+def reuse(
+    store: Store, row: EntryRow, targets: Sequence[Interpreter], compiler: Compiler | None = None
+) -> StoredWheel:
     """A leased entry that is already in the store, with bytecode for ``targets``: EXACT if it had
     it, ABI_COMPATIBLE if it was made for other interpreters and serves these by its tags."""
     kind = ReuseKind.EXACT if all(t.cache_tag in row.pyc_tags for t in targets) else ReuseKind.ABI_COMPATIBLE
-    return store._stored(store._ensure_climbs(ensure_pycs(store, row, targets)), reused=True, kind=kind)
+    return store._stored(
+        store._ensure_climbs(ensure_pycs(store, row, targets, compiler)), reused=True, kind=kind
+    )
 
 
 def _unpack_and_publish(
@@ -86,6 +97,7 @@ def _unpack_and_publish(
     targets: Sequence[Interpreter],
     staging: Path,
     intent: str,
+    compiler: Compiler | None,
 ) -> tuple[EntryRow, bool]:
     from . import abi, elf
     from . import ingest as unpacker
@@ -97,7 +109,7 @@ def _unpack_and_publish(
     faults.point("ingest-unpacked")
     site = staging / "site"
     ns, climbs, size, nfiles = unpacker.scan_entry(site, info.dist_info)
-    pyc_tags = unpacker.compile_bytecode(site, targets)
+    pyc_tags = unpacker.compile_bytecode(site, targets, compiler)
     unpacker.record_bytecode(site, info.dist_info)
     faults.point("ingest-compiled")
     meta: dict[str, object] = {
@@ -175,7 +187,9 @@ def _unpack_and_publish(
     return row, reused
 
 
-def ensure_pycs(store: Store, row: EntryRow, targets: Sequence[Interpreter]) -> EntryRow:
+def ensure_pycs(
+    store: Store, row: EntryRow, targets: Sequence[Interpreter], compiler: Compiler | None = None
+) -> EntryRow:
     """Add bytecode for interpreters an existing entry was not compiled for (an entry reused by
     tags: one ``py3-none-any`` entry serves 3.10 to 3.13); the compile runs outside the store lock
     (see the module docstring).
@@ -202,7 +216,7 @@ def ensure_pycs(store: Store, row: EntryRow, targets: Sequence[Interpreter]) -> 
         intent = recovery.begin(store, "pyc", lock, {"staging": str(staging)})
         try:
             sources = _link_sources(entry / "site", staging)
-            unpacker.compile_bytecode(staging, missing)
+            unpacker.compile_bytecode(staging, missing, compiler)
             faults.point("pyc-compiled")
             tags = tuple(fresh.pyc_tags) + tuple(t.cache_tag for t in missing)
             opened, created = _pyc_dirs(staging, entry, sources, fresh.dist_info)

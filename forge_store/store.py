@@ -62,6 +62,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    from .bytecode import Compiler
     from .ingest import WheelInfo
     from .linker import DistSpec
     from .locks import HeldFile
@@ -122,6 +123,18 @@ class Store:
         self._held: HeldFile | None = None
         self.healed: list[IntentRow] = []
         """Intents of dead processes this Store recovered (``forge_store.recovery``)."""
+        self._holder_of: Store | None = None  # a sibling's leases are this Store's (:meth:`sibling`)
+
+    def sibling(self) -> Store:
+        """A Store for another thread of this operation: its own catalog connection (a connection
+        and its transactions belong to one thread), the same home, timeout and lease holder, so the
+        entries it ingests or leases are this operation's (kept alive by this Store's holder file,
+        dropped by :meth:`release`). Close it when the thread is done."""
+        self._hold()
+        other = Store(self.home.root, lock_timeout=self.lock_timeout, read_only=self.read_only)
+        other.holder = self.holder
+        other._holder_of = self
+        return other
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -208,7 +221,9 @@ class Store:
     def _hold(self) -> None:
         """Hold this Store's holder file before taking a lease: the sweep tells a dead holder's
         leases from a live one's by whether that file is locked."""
-        if self._held is None:
+        if self._holder_of is not None:
+            self._holder_of._hold()
+        elif self._held is None:
             from .locks import HeldFile
             from .recovery import holder_file
 
@@ -301,9 +316,11 @@ class Store:
         interpreters_: Sequence[Interpreter] = (),
         info: WheelInfo | None = None,
         wheel_sha256: str | None = None,
+        compiler: Compiler | None = None,
     ) -> StoredWheel:
         """Ingest a wheel (idempotent): unpack, validate, scan, compile pycs for ``interpreters_``
         (default: the one running Forge), seal and publish. ``reused`` tells whether it was there.
+        ``compiler``: bytecode workers shared by the operation's ingests (:mod:`.bytecode`).
 
         A known entry whose directory was deleted by hand is unpacked again from this wheel (its
         content id must match); one left unsealed by a crash is sealed again."""
@@ -324,9 +341,9 @@ class Store:
             # leased only if still there: a concurrent gc may just have taken it
             row = cat.lease_entry(row.id, self.holder, alias=(sha, path.name))
             if row is not None:
-                return publish.reuse(self, row, targets)
+                return publish.reuse(self, row, targets, compiler)
         try:
-            return publish.ingest(self, path, sha, info, targets)
+            return publish.ingest(self, path, sha, info, targets, compiler)
         except InvalidWheel as exc:  # "cannot unpack" because the disk is full is no bad wheel
             fault = storage_error(exc)
             if fault is None:
@@ -864,10 +881,19 @@ class Store:
             todo.append((path, sha, info))
         added: list[StoredWheel] = []
         try:
-            for path, sha, info in todo:
-                added.append(
-                    self.add_wheel(path, interpreters_=[env.interpreter], info=info, wheel_sha256=sha)
-                )
+            from .bytecode import Compiler
+
+            with Compiler() as compiler:  # workers started once for all the wheels, if any compiles
+                for path, sha, info in todo:
+                    added.append(
+                        self.add_wheel(
+                            path,
+                            interpreters_=[env.interpreter],
+                            info=info,
+                            wheel_sha256=sha,
+                            compiler=compiler,
+                        )
+                    )
             specs = [
                 DistSpec(
                     entry,

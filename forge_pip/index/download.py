@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -31,6 +32,39 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 18
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+_KNOWN: dict[tuple[int, int], tuple[tuple[int, int, int], dict[str, str]]] = {}
+_KNOWN_LOCK = threading.Lock()
+
+
+def _identity(st: os.stat_result) -> tuple[tuple[int, int], tuple[int, int, int]]:
+    return (st.st_dev, st.st_ino), (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def known_digests(path: Path) -> dict[str, str]:
+    """The digests this process computed for ``path`` while downloading or checking it (so a
+    second check need not read it again); empty when it did not, or the file changed since
+    (another inode, size, mtime or ctime: any write moves the ctime)."""
+    try:
+        key, stamp = _identity(os.stat(path))
+    except OSError:
+        return {}
+    with _KNOWN_LOCK:
+        known = _KNOWN.get(key)
+    return dict(known[1]) if known is not None and known[0] == stamp else {}
+
+
+def remember_digests(path: Path, digests: Mapping[str, str]) -> None:
+    """Record what :func:`known_digests` returns for ``path`` as it is now."""
+    try:
+        key, stamp = _identity(os.stat(path))
+    except OSError:
+        return
+    with _KNOWN_LOCK:
+        old = _KNOWN.get(key)
+        merged = {**old[1], **digests} if old is not None and old[0] == stamp else dict(digests)
+        _KNOWN[key] = (stamp, merged)
 
 
 def safe_filename(filename: str) -> str:
@@ -125,7 +159,7 @@ class Downloader:
                 raise NotFoundError(f"cannot read {file.filename} at {source}: {exc.strerror or exc}")
             with handle:
                 size = os.fstat(handle.fileno()).st_size
-                self._write_verified(file, target, size, iter(lambda: handle.read(_CHUNK), b""))
+                digests = self._write_verified(file, target, size, iter(lambda: handle.read(_CHUNK), b""))
         else:
             if self._offline:
                 raise OfflineError(file.url)
@@ -133,16 +167,17 @@ class Downloader:
                 expect_ok(resp)
                 length = resp.headers.get("content-length", "")
                 total = int(length) if length.isdigit() else file.size
-                actual = self._write_verified(file, target, total, _body_chunks(resp, file.url))
+                digests = self._write_verified(file, target, total, _body_chunks(resp, file.url))
             if self._cache is not None:
-                self._cache.store(target, actual)
+                self._cache.store(target, digests["sha256"])
+        remember_digests(target, digests)  # after the cache's hardlink, which moves the ctime
         self._reporter.on_download_done(file, target)
         return target
 
     def _write_verified(
         self, file: DistFile, target: Path, total: int | None, chunks: Iterator[bytes]
-    ) -> str:
-        """Write ``chunks`` next to ``target``, check every known digest, rename; return the sha256."""
+    ) -> dict[str, str]:
+        """Write ``chunks`` next to ``target``, check every known digest, rename; return the digests."""
         hashers = _hashers(file.hashes)
         self._reporter.on_download_start(file, total)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
@@ -165,7 +200,7 @@ class Downloader:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        return hashers["sha256"].hexdigest()
+        return {a: h.hexdigest() for a, h in hashers.items()}
 
 
 def _hashers(expected: Mapping[str, str]) -> dict[str, hashlib._Hash]:
