@@ -311,7 +311,8 @@ class Store:
         out = [self._stored(r) for r in rows if self.entry_path(r).is_dir()]
         if name is not None:
             have = {e.id for e in out}
-            out += [self._stored(u.row) for u in self.upstreams.named(name) if u.row.id not in have]
+            ups = self.upstreams
+            out += [self._stored(u.row) for u in ups.named(name) if u.row.id not in have and ups.verified(u)]
         return out
 
     def wheel_sha256(self, path: Path) -> str:
@@ -339,7 +340,9 @@ class Store:
         if row is not None and self.entry_path(row).is_dir():
             return self._stored(row)
         found = self.upstreams.by_wheel(sha256)
-        return None if found is None else self._stored(found.row)
+        if found is None or not self.upstreams.verified(found):
+            return None
+        return self._stored(found.row)
 
     def _from_upstream(self, found: object) -> EntryRow | None:
         """Record and lease an upstream entry (:func:`.upstream.adopt`); None, with a warning,

@@ -423,6 +423,23 @@ class Upstreams:
             self._checked[key] = found
         return found
 
+    def verified(self, entry: UpstreamEntry) -> bool:
+        """Whether the entry may serve: checked against its RECORD on this node already (a local
+        row with this origin and generation), or now (once per process); a corrupt one is
+        skipped with one warning, so the local store and the indexes serve instead."""
+        row = self.store.catalog.entry(entry.row.id) if self.store.home.catalog.is_file() else None
+        origin = origin_of(row) if row is not None else None
+        if origin is not None and (origin.root, origin.generation) == (str(entry.root), entry.generation):
+            return True
+        problems = self.check(entry)
+        if problems:
+            _warn_once(
+                f"corrupt:{entry.root}:{entry.row.id}",
+                f"upstream entry {entry.row.name}-{entry.row.version} at {entry.path} does not match its"
+                f" RECORD ({'; '.join(problems[:3])}); not using it",
+            )
+        return not problems
+
 
 def check_tree(path: Path, dist_info: str, pyc_tags: Sequence[str]) -> list[str]:
     """Every file of an entry tree that differs from its RECORD, is missing or was added (a
