@@ -15,7 +15,9 @@ idempotent: an entry already published under its id is verified against its RECO
 nothing new leaves the manifest and its generation as they were. Entries are never removed.
 
 The publisher takes ``DEST/.forge-publish.lock`` (flock) so two publishes from one machine
-queue; publish from one node (the team's publisher, a CI job). Readers never lock.
+queue, and sweeps what a publish that died left (``entries/.tmp-*``, manifest temp files, entry
+directories the manifest does not list); publish from one node (the team's publisher, a CI job).
+Readers never lock.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import faults
 from .errors import EntryMissing, PublishConflict, UsageError
 from .upstream import ENTRIES, FORMAT, MANIFEST, MANIFEST_VERSION, ORIGIN_KEY, check_tree
 
@@ -220,6 +223,13 @@ def publish(store: Store, dest: Path, envs: Sequence[str] | None = None) -> Publ
 
 def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str, EntryRow]) -> PublishReport:
     generation, records = _read_raw(dest)
+    # leftovers of a publish that died (it held this lock, so none is in flight): never listed
+    for child in sorted((dest / ENTRIES).iterdir()):
+        if child.name.startswith(TMP_PREFIX):
+            _remove(child)
+    for child in sorted(dest.iterdir()):
+        if child.name.startswith(f".{MANIFEST}."):
+            child.unlink()
     taken = {str(r["dir"]): cid for cid, r in records.items()}
     published: list[Published] = []
     skipped: list[Published] = []
@@ -266,6 +276,7 @@ def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str
                     f" ({'; '.join(problems[:3])}); nothing of it was published",
                     hint="run `forge doctor --verify --fix` first",
                 )
+            faults.point("upstream-publish-copied")
             os.rename(tmp, final)
         except BaseException:
             if os.path.lexists(tmp):
@@ -279,5 +290,6 @@ def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str
     if changed:
         generation += 1
         os.sync()  # the entries the manifest names are on disk before it names them
+        faults.point("upstream-publish-manifest")
         _write_manifest(dest, generation, records)
     return PublishReport(str(dest), generation, changed, tuple(published), tuple(skipped))

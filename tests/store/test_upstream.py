@@ -563,3 +563,47 @@ def test_upstream_files_are_never_hardlinked(cluster: Cluster) -> None:
     for path in (cluster.b / "envs" / "app").rglob("*"):
         st = os.lstat(path)
         assert not (stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and str(path).endswith(".py")), path
+
+
+@pytest.mark.parametrize("point", ["upstream-publish-copied", "upstream-publish-manifest"])
+def test_a_publish_killed_midway_publishes_nothing_and_the_next_one_completes(
+    cluster: Cluster, wheels: Path, point: str
+) -> None:
+    """Readers see the old generation while a publish is killed anywhere before its manifest; the
+    next publish sweeps what it left and publishes everything."""
+    cluster.node_a_publishes(["alpha"])
+    manifest = (cluster.published / MANIFEST).read_bytes()
+    ok(forge(cluster.a, "pip", "install", "--env", "app", "--no-index", "-f", str(wheels), "nsone"))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FORGE_UPSTREAM")}
+    env.update(FORGE_HOME=str(cluster.a), FORGE_TEST_FAULT=f"{point}:kill")
+    code = "import sys; from forge_pip.cli.forge import main; sys.exit(main())"
+    killed = subprocess.run(
+        [sys.executable, "-c", code, "store", "publish", str(cluster.published)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=str(REPO),
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert (cluster.published / MANIFEST).read_bytes() == manifest  # readers: generation 1, whole
+    ok(forge(cluster.b, "create", "app", "-q"))
+    ok(
+        forge(
+            cluster.b, "pip", "install", "--env", "app", "--offline", "alpha", upstream=str(cluster.published)
+        )
+    )
+    doc = json.loads(ok(forge(cluster.a, "store", "publish", str(cluster.published), "--json")).stdout)
+    assert [p["name"] for p in doc["published"]] == ["nsone"] and doc["generation"] == 2
+    names = {p.name for p in (cluster.published / "entries").iterdir()}
+    listed = {
+        e["dir"].split("/")[1]
+        for e in json.loads((cluster.published / MANIFEST).read_text())["entries"].values()
+    }
+    assert names == listed  # no temp dir, no unlisted entry left
+    ok(
+        forge(
+            cluster.b, "pip", "install", "--env", "app", "--offline", "nsone", upstream=str(cluster.published)
+        )
+    )
+    assert run_in(cluster.b / "envs" / "app", "import alpha, ns.one").returncode == 0
