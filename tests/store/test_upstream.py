@@ -607,3 +607,17 @@ def test_a_publish_killed_midway_publishes_nothing_and_the_next_one_completes(
         )
     )
     assert run_in(cluster.b / "envs" / "app", "import alpha, ns.one").returncode == 0
+
+
+def test_a_named_wheel_file_is_served_from_the_upstream(cluster: Cluster, wheels: Path) -> None:
+    """``forge install WHEEL`` names the very file: the upstream entry unpacked from it serves."""
+    cluster.node_a_publishes(["alpha"])
+    ok(forge(cluster.b, "create", "app", "-q"))
+    usage = store_usage(cluster.b)
+    wheel = next(wheels.glob("alpha-*.whl"))
+    ok(forge(cluster.b, "install", "--env", "app", str(wheel), upstream=str(cluster.published)))
+    assert store_usage(cluster.b) == usage
+    assert run_in(cluster.b / "envs" / "app", "import alpha; print(alpha.A)").stdout.strip() == "1"
+    with Store(cluster.b) as s:
+        (row,) = s.catalog.all_entries()
+        assert row.dir.startswith("@upstream-")
