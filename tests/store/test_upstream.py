@@ -621,3 +621,53 @@ def test_a_named_wheel_file_is_served_from_the_upstream(cluster: Cluster, wheels
     with Store(cluster.b) as s:
         (row,) = s.catalog.all_entries()
         assert row.dir.startswith("@upstream-")
+
+
+def test_a_changed_upstream_entry_is_a_doctor_finding(cluster: Cluster) -> None:
+    cluster.node_a_publishes(["alpha", "nsone"])
+    up = str(cluster.published)
+    ok(forge(cluster.b, "create", "app", "-q"))
+    ok(b_install(cluster, cluster.published, "find-links", names=["alpha", "nsone"]))
+    _tamper(cluster.published, "alpha")  # files changed under a published id
+    assert forge(cluster.b, "doctor", upstream=up).returncode == 0  # cheap checks: still listed
+    proc = forge(cluster.b, "doctor", "--verify", "--json", upstream=up)
+    assert proc.returncode == ExitCode.UNHEALTHY
+    (finding,) = json.loads(proc.stdout)["findings"]
+    assert finding["kind"] == "upstream-entry-changed" and finding["data"]["name"] == "alpha"
+    assert "differ from its RECORD" in finding["message"] and finding["fixable"]
+    # the manifest no longer lists nsone: changed, without --verify
+    manifest = cluster.published / MANIFEST
+    doc = json.loads(manifest.read_text())
+    doc["entries"] = {k: v for k, v in doc["entries"].items() if v["name"] != "nsone"}
+    doc["generation"] += 1
+    os.chmod(manifest, 0o644)
+    manifest.write_text(json.dumps(doc))
+    proc = forge(cluster.b, "doctor", "--json", upstream=up)
+    kinds = {(f["kind"], f["data"]["name"]) for f in json.loads(proc.stdout)["findings"]}
+    assert kinds == {("upstream-entry-changed", "nsone")}
+    ok(forge(cluster.b, "doctor", "--verify", "--fix", upstream=up))
+    out = run_in(cluster.b / "envs" / "app", "import alpha, ns.one; print(alpha.A)")
+    assert out.stdout.strip() == "1", out.stderr  # the local copy, not the tampered one
+    with Store(cluster.b) as s:
+        assert not [r for r in s.catalog.all_entries() if r.dir.startswith("@")]
+
+
+def test_fix_relinks_to_another_upstream_with_the_same_content(cluster: Cluster) -> None:
+    cluster.node_a_publishes()
+    mirror = cluster.tmp / "mirror"
+    ok(forge(cluster.a, "store", "publish", str(mirror)))
+    ok(forge(cluster.b, "create", "app", "-q"))
+    ok(b_install(cluster, cluster.published, "offline"))  # B never sees a wheel file
+    cluster.published.rename(cluster.tmp / "gone")
+    both = f"{cluster.published}{os.pathsep}{mirror}"
+    proc = forge(cluster.b, "doctor", "--json", upstream=both)
+    findings = json.loads(proc.stdout)["findings"]
+    assert {f["kind"] for f in findings} == {"upstream-entry-gone"}
+    assert {f["data"]["elsewhere"] for f in findings} == {str(mirror)} and all(f["fixable"] for f in findings)
+    ok(forge(cluster.b, "doctor", "--fix", upstream=both))
+    out = run_in(cluster.b / "envs" / "app", IMPORTS)
+    assert out.returncode == 0 and out.stdout.split() == ["1", "2", "1", "True"], out.stderr
+    with Store(cluster.b) as s:
+        roots = {r.meta["upstream"]["root"] for r in s.catalog.all_entries()}  # type: ignore[index]
+    assert roots == {str(mirror)}
+    assert store_usage(cluster.b)[1] == 0  # still zero bytes in B's store
