@@ -344,19 +344,6 @@ class Store:
             return None
         return self._stored(found.row)
 
-    def _from_upstream(self, found: object) -> EntryRow | None:
-        """Record and lease an upstream entry (:func:`.upstream.adopt`); None, with a warning,
-        when its files do not match its RECORD (the caller then ingests the wheel it has)."""
-        from .errors import UpstreamEntryCorrupt
-        from .upstream import UpstreamEntry, adopt, log
-
-        assert isinstance(found, UpstreamEntry)
-        try:
-            return adopt(self, found)
-        except UpstreamEntryCorrupt as exc:
-            log.warning("%s; unpacking the wheel into the local store instead", exc.message)
-            return None
-
     def add_wheel(
         self,
         path: Path,
@@ -385,18 +372,12 @@ class Store:
             info = info or ingest.inspect_wheel(path)
             if info.provisional_id:  # same content under another archive: found without unpacking
                 row = cat.entry(info.provisional_id)
-        from .upstream import is_current, origin_of
+        if row is None or not self._entry_present(row) or row.dir.startswith("@"):
+            from .upstream import serve_wheel  # after the local store: the very file, or its content
 
-        if row is None or not self._entry_present(row) or (origin_of(row) and not is_current(self, row)):
-            # the upstreams after the local store: the very file, or the same content
-            found = self.upstreams.by_wheel(sha)
-            if found is None and info is not None and info.provisional_id:
-                found = self.upstreams.by_id(info.provisional_id)
-            adopted = self._from_upstream(found) if found is not None else None
-            if adopted is not None:
-                with cat.transaction():
-                    cat.add_alias(sha, adopted.id, path.name)
-                return self._stored(adopted, reused=True)
+            served = serve_wheel(self, row, sha, path.name, info.provisional_id if info else None)
+            if served is not None:
+                return self._stored(served, reused=True)
         if row is not None and self._entry_present(row):
             # leased only if still there: a concurrent gc may just have taken it
             row = cat.lease_entry(row.id, self.holder, alias=(sha, path.name))
@@ -487,17 +468,10 @@ class Store:
         their pycs if it lacks them (an entry reused by its tags), and ``reuse_kind`` says so."""
         self._hold()
         row = self.catalog.lease_entry(entry_id, self.holder)  # atomic against gc
-        from .upstream import is_current, origin_of
+        if row is None or row.dir.startswith("@"):
+            from .upstream import lease_upstream  # not known here yet, or an upstream's
 
-        if row is None or (
-            origin_of(row) is not None and not (self.entry_path(row).is_dir() and is_current(self, row))
-        ):
-            # not known here yet, or from an upstream that moved on or went: ask the upstreams
-            found = self.upstreams.by_id(entry_id)
-            if found is not None:
-                from .upstream import adopt
-
-                row = adopt(self, found)
+            row = lease_upstream(self, entry_id, row)
         if row is None:
             raise NotFoundError(
                 f"no store entry {entry_id}", hint="a concurrent `forge gc` removed it; run the command again"

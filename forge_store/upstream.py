@@ -497,6 +497,40 @@ def adopt(store: Store, entry: UpstreamEntry, *, locked: bool = False) -> EntryR
     return out
 
 
+def lease_upstream(store: Store, entry_id: str, row: EntryRow | None) -> EntryRow | None:
+    """For :meth:`Store.lease`: an entry the local catalog lacks, or an upstream row whose
+    upstream moved on (a new generation: checked again) or went (another upstream may hold it),
+    recorded and leased from the upstreams; else ``row`` as it was."""
+    if row is not None and store.entry_path(row).is_dir() and is_current(store, row):
+        return row
+    found = store.upstreams.by_id(entry_id)
+    return row if found is None else adopt(store, found)
+
+
+def serve_wheel(
+    store: Store, row: EntryRow | None, sha256: str, filename: str, provisional_id: str | None
+) -> EntryRow | None:
+    """For :meth:`Store.add_wheel` when the local store has no present entry for a wheel file (or
+    only an upstream's): the upstream entry unpacked from that very file, or holding its content,
+    recorded and leased; None to unpack it locally (none there, or one whose files do not match
+    its RECORD: then with a warning)."""
+    if row is not None and store.entry_path(row).is_dir() and is_current(store, row):
+        return None  # the upstream row the local catalog has is current: the caller leases it
+    found = store.upstreams.by_wheel(sha256)
+    if found is None and provisional_id:
+        found = store.upstreams.by_id(provisional_id)
+    if found is None:
+        return None
+    try:
+        adopted = adopt(store, found)
+    except UpstreamEntryCorrupt as exc:
+        log.warning("%s; unpacking the wheel into the local store instead", exc.message)
+        return None
+    with store.catalog.transaction():
+        store.catalog.add_alias(sha256, adopted.id, filename)
+    return adopted
+
+
 # -- status (forge store upstreams) ---------------------------------------------------------------------
 
 
