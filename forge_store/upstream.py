@@ -419,7 +419,8 @@ class Upstreams:
         key = (str(entry.root), entry.generation, entry.row.id)
         found = self._checked.get(key)
         if found is None:
-            found = tuple(check_tree(entry.path, entry.row.dist_info, entry.row.pyc_tags))
+            row = entry.row
+            found = tuple(check_tree(entry.path, row.dist_info, row.pyc_tags, (row.name, row.version)))
             self._checked[key] = found
         return found
 
@@ -441,18 +442,40 @@ class Upstreams:
         return not problems
 
 
-def check_tree(path: Path, dist_info: str, pyc_tags: Sequence[str]) -> list[str]:
+def check_tree(
+    path: Path, dist_info: str, pyc_tags: Sequence[str], identity: tuple[str, str] | None = None
+) -> list[str]:
     """Every file of an entry tree that differs from its RECORD, is missing or was added (a
-    symlink or device anywhere counts as changed or added: nothing may lead out of the entry)."""
+    symlink or device anywhere counts as changed or added, the entry dir and its parts must be
+    real directories: nothing may lead out of the entry). ``identity``: (name, version) that its
+    METADATA must state (a manifest's claim is checked against the files it describes)."""
+    import stat as stat_mod
+
     from . import interpreters
     from .verify import verify_entry
 
-    if not path.is_dir():
-        return ["the entry directory is missing"]
+    for part in (path, *(path / p for p in ("site", "data", "headers", "scripts"))):
+        try:
+            st = os.lstat(part)
+        except FileNotFoundError:
+            if part == path:
+                return ["the entry directory is missing"]
+            continue  # an entry without data/, headers/ or scripts/
+        except OSError as exc:
+            return [f"cannot be read ({os.strerror(exc.errno) if exc.errno else exc})"]
+        if not stat_mod.S_ISDIR(st.st_mode):
+            return [f"{part.relative_to(path.parent)} is not a directory"]
     try:
         problems, _hashed = verify_entry(path, dist_info, pyc_tags, interpreters.current().cache_tag)
+        if identity is not None and not problems:
+            from .wheelcheck import parse_metadata
+
+            raw = (path / "site" / dist_info / "METADATA").read_bytes()
+            parse_metadata(raw, str(path), dist_info, *identity)
     except OSError as exc:
         return [f"cannot be read ({os.strerror(exc.errno) if exc.errno else exc})"]
+    except ForgeError as exc:
+        return [exc.message]
     return [f"{p.path} {p.problem}" for p in problems]
 
 

@@ -671,3 +671,53 @@ def test_fix_relinks_to_another_upstream_with_the_same_content(cluster: Cluster)
         roots = {r.meta["upstream"]["root"] for r in s.catalog.all_entries()}  # type: ignore[index]
     assert roots == {str(mirror)}
     assert store_usage(cluster.b)[1] == 0  # still zero bytes in B's store
+
+
+def _entry_dir(published: Path, name: str) -> Path:
+    doc = json.loads((published / MANIFEST).read_text())
+    return published / next(e["dir"] for e in doc["entries"].values() if e["name"] == name)
+
+
+@pytest.mark.parametrize("attack", ["site-symlink", "extra-symlink", "claims-another-project"])
+def test_hostile_upstream_trees_are_not_linked(cluster: Cluster, attack: str) -> None:
+    """What the manifest says is checked against the tree it describes before anything links it."""
+    cluster.node_a_publishes(["alpha", "beta"])
+    alpha = _entry_dir(cluster.published, "alpha")
+    os.chmod(alpha, 0o755)
+    want = "alpha"
+    if attack == "site-symlink":  # the same files, reached through a link out of the entry
+        copy = cluster.tmp / "elsewhere"
+        shutil.copytree(alpha / "site", copy, symlinks=True)
+        _writable(alpha / "site")
+        shutil.rmtree(alpha / "site")
+        os.symlink(copy, alpha / "site")
+    elif attack == "extra-symlink":
+        os.chmod(alpha / "site", 0o755)
+        os.symlink("/etc", alpha / "site" / "etc")
+    else:  # alpha's tree listed as beta 2.0
+        manifest = cluster.published / MANIFEST
+        doc = json.loads(manifest.read_text())
+        for cid, e in list(doc["entries"].items()):
+            if e["name"] == "beta":
+                del doc["entries"][cid]
+        for e in doc["entries"].values():
+            e.update(name="beta", version="2.0")
+        os.chmod(manifest, 0o644)
+        manifest.write_text(json.dumps(doc))
+        want = "beta"
+    ok(forge(cluster.b, "create", "app", "-q"))
+    proc = forge(
+        cluster.b,
+        "pip",
+        "install",
+        "--env",
+        "app",
+        "--offline",
+        "--no-deps",
+        want,
+        upstream=str(cluster.published),
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "not using it" in proc.stderr or "does not match" in proc.stderr, proc.stderr
+    with Store(cluster.b) as s:
+        assert s.catalog.all_entries() == []
