@@ -347,7 +347,7 @@ class Scan:
                 problem = f"its manifest (generation {manifest.generation}) no longer lists it at {path}"
             elif self.verify:
                 self.progress(f"verify {e.name}-{e.version} (upstream)")
-                problems = check_tree(Path(path), e.dist_info, e.pyc_tags)
+                problems = check_tree(Path(path), e.dist_info, e.pyc_tags, (e.name, e.version))
                 self.verified += 1
                 if problems:
                     problem = f"its files differ from its RECORD ({'; '.join(problems[:3])})"

@@ -241,9 +241,8 @@ def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str
         if old is not None:
             rel = str(old["dir"])
             tags = old.get("pyc_tags")
-            problems = check_tree(
-                dest / rel, row.dist_info, [str(t) for t in tags] if isinstance(tags, list) else []
-            )
+            listed_tags = [str(t) for t in tags] if isinstance(tags, list) else []
+            problems = check_tree(dest / rel, row.dist_info, listed_tags, (row.name, row.version))
             if problems:
                 raise PublishConflict(
                     f"published entry {row.name}-{row.version} at {dest / rel} does not match its"
@@ -269,7 +268,7 @@ def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str
         tmp = dest / ENTRIES / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             size = _copy_tree(src, tmp)
-            problems = check_tree(tmp, row.dist_info, row.pyc_tags)
+            problems = check_tree(tmp, row.dist_info, row.pyc_tags, (row.name, row.version))
             if problems:
                 raise PublishConflict(
                     f"entry {row.name}-{row.version} in the local store does not match its RECORD"
