@@ -496,6 +496,7 @@ _SUBCOMMANDS: dict[str, list[str]] = {
     "gc": ["--dry-run"],
     "du": [],
     "env": ["get", "x"],
+    "store": ["upstreams"],
     "inspect": ["p", "--env", "x"],
     "tree": ["--env", "x"],
     "doctor": [],
