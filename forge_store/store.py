@@ -311,8 +311,9 @@ class Store:
         out = [self._stored(r) for r in rows if self.entry_path(r).is_dir()]
         if name is not None:
             have = {e.id for e in out}
-            ups = self.upstreams
-            out += [self._stored(u.row) for u in ups.named(name) if u.row.id not in have and ups.verified(u)]
+            out += [
+                self._stored(u.row) for u in self.upstreams.named(name, verified=True) if u.row.id not in have
+            ]
         return out
 
     def wheel_sha256(self, path: Path) -> str:
@@ -339,10 +340,8 @@ class Store:
         row = self.catalog.entry_by_alias(sha256)
         if row is not None and self.entry_path(row).is_dir():
             return self._stored(row)
-        found = self.upstreams.by_wheel(sha256)
-        if found is None or not self.upstreams.verified(found):
-            return None
-        return self._stored(found.row)
+        found = self.upstreams.by_wheel(sha256, verified=True)
+        return None if found is None else self._stored(found.row)
 
     def add_wheel(
         self,

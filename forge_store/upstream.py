@@ -386,26 +386,33 @@ class Upstreams:
             return None
         return stored
 
-    def by_wheel(self, sha256: str) -> UpstreamEntry | None:
-        for manifest in self.manifests():
-            cid = manifest.by_wheel.get(sha256)
-            if cid is not None and self.usable(manifest.entries[cid]) is not None:
-                return manifest.entries[cid]
-        return None
-
-    def by_id(self, entry_id: str) -> UpstreamEntry | None:
-        for manifest in self.manifests():
-            entry = manifest.entries.get(entry_id)
-            if entry is not None and self.usable(entry) is not None:
+    def _first(self, entries: Sequence[UpstreamEntry | None], verified: bool) -> UpstreamEntry | None:
+        for entry in entries:
+            if (
+                entry is not None
+                and self.usable(entry) is not None
+                and (not verified or self.verified(entry))
+            ):
                 return entry
         return None
 
-    def named(self, name: str) -> list[UpstreamEntry]:
-        """Entries of one project across upstreams (the first upstream wins for one content id)."""
+    def by_wheel(self, sha256: str, *, verified: bool = False) -> UpstreamEntry | None:
+        """The first upstream's entry unpacked from the wheel with this sha256 (``verified``: the
+        first whose files also match its RECORD: a corrupt one lets the next upstream serve)."""
+        found = [m.entries.get(m.by_wheel.get(sha256, "")) for m in self.manifests()]
+        return self._first(found, verified)
+
+    def by_id(self, entry_id: str, *, verified: bool = False) -> UpstreamEntry | None:
+        """The first upstream's entry with this content id (``verified``: as for :meth:`by_wheel`)."""
+        return self._first([m.entries.get(entry_id) for m in self.manifests()], verified)
+
+    def named(self, name: str, *, verified: bool = False) -> list[UpstreamEntry]:
+        """Entries of one project across upstreams (the first upstream wins for one content id;
+        ``verified``: the first whose files match its RECORD)."""
         out: dict[str, UpstreamEntry] = {}
         for manifest in self.manifests():
             for entry in manifest.named(name):
-                if entry.row.id not in out and self.usable(entry) is not None:
+                if entry.row.id not in out and self._first([entry], verified) is not None:
                     out[entry.row.id] = entry
         return list(out.values())
 
@@ -526,8 +533,8 @@ def lease_upstream(store: Store, entry_id: str, row: EntryRow | None) -> EntryRo
     recorded and leased from the upstreams; else ``row`` as it was."""
     if row is not None and store.entry_path(row).is_dir() and is_current(store, row):
         return row
-    found = store.upstreams.by_id(entry_id)
-    return row if found is None else adopt(store, found)
+    found = store.upstreams.by_id(entry_id, verified=True) or store.upstreams.by_id(entry_id)
+    return row if found is None else adopt(store, found)  # (a corrupt one: adopt says so)
 
 
 def serve_wheel(
@@ -539,9 +546,9 @@ def serve_wheel(
     its RECORD: then with a warning)."""
     if row is not None and store.entry_path(row).is_dir() and is_current(store, row):
         return None  # the upstream row the local catalog has is current: the caller leases it
-    found = store.upstreams.by_wheel(sha256)
+    found = store.upstreams.by_wheel(sha256, verified=True)
     if found is None and provisional_id:
-        found = store.upstreams.by_id(provisional_id)
+        found = store.upstreams.by_id(provisional_id, verified=True)
     if found is None:
         return None
     try:

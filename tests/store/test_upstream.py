@@ -721,3 +721,22 @@ def test_hostile_upstream_trees_are_not_linked(cluster: Cluster, attack: str) ->
     assert "not using it" in proc.stderr or "does not match" in proc.stderr, proc.stderr
     with Store(cluster.b) as s:
         assert s.catalog.all_entries() == []
+
+
+def test_a_corrupt_entry_in_the_first_upstream_lets_the_next_one_serve(cluster: Cluster) -> None:
+    cluster.node_a_publishes(["alpha"])
+    mirror = cluster.tmp / "mirror"
+    ok(forge(cluster.a, "store", "publish", str(mirror)))
+    _tamper(cluster.published, "alpha")
+    ok(forge(cluster.b, "create", "app", "-q"))
+    both = f"{cluster.published}{os.pathsep}{mirror}"
+    for how in ("offline", "find-links"):
+        sources = ["--offline"] if how == "offline" else ["--no-index", "-f", str(cluster.wheels)]
+        args = ["pip", "install", "--env", "app", "--force-reinstall", *sources, "alpha"]
+        proc = ok(forge(cluster.b, *args, upstream=both))
+        # the first time it is looked at; then the node's catalog knows the mirror's (checked) copy
+        assert ("does not match its RECORD" in proc.stderr) == (how == "offline"), proc.stderr
+        assert run_in(cluster.b / "envs" / "app", "import alpha; print(alpha.A)").stdout.strip() == "1"
+        with Store(cluster.b) as s:
+            (row,) = s.catalog.all_entries()
+            assert row.meta["upstream"]["root"] == str(mirror)  # type: ignore[index]
