@@ -376,7 +376,7 @@ class Store:
 
             served = serve_wheel(self, row, sha, path.name, info.provisional_id if info else None)
             if served is not None:
-                return self._stored(served, reused=True)
+                return publish.reuse(self, served, targets)  # (pycs are never added upstream)
         if row is not None and self._entry_present(row):
             # leased only if still there: a concurrent gc may just have taken it
             row = cat.lease_entry(row.id, self.holder, alias=(sha, path.name))
