@@ -497,6 +497,7 @@ _SUBCOMMANDS: dict[str, list[str]] = {
     "du": [],
     "env": ["get", "x"],
     "store": ["upstreams"],
+    "changelog": [],
     "inspect": ["p", "--env", "x"],
     "tree": ["--env", "x"],
     "doctor": [],
