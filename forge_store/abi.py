@@ -291,7 +291,7 @@ def entry_binaries(store: Store, entry_ids: Sequence[str]) -> dict[str, tuple[st
     for eid, row in store.catalog.entries(todo).items():
         found = _from_meta(row.meta)
         if found is None:
-            entry_dir = store.home.store / row.dir
+            entry_dir = store.entry_path(row)  # an upstream's entry is read in place
             if not entry_dir.is_dir():
                 continue  # deleted by hand: doctor says so; nothing to scan
             value = scan_meta(entry_dir)

@@ -522,6 +522,16 @@ class Catalog:
             (",".join(pyc_tags), json.dumps(meta, sort_keys=True), entry_id),
         )
 
+    def relocate_entry(
+        self, entry_id: str, rel_dir: str, pyc_tags: Sequence[str], meta: dict[str, object]
+    ) -> None:
+        """Point an entry's row at another directory: an upstream's copy of its content
+        (``dir`` ``@upstream-<id>``, origin in ``meta``), or back into the local store."""
+        self._exec(
+            "UPDATE entries SET dir = ?, pyc_tags = ?, meta = ? WHERE id = ?",
+            (rel_dir, ",".join(pyc_tags), json.dumps(meta, sort_keys=True), entry_id),
+        )
+
     def set_meta(self, entry_id: str, meta: dict[str, object]) -> None:
         self._exec("UPDATE entries SET meta = ? WHERE id = ?", (json.dumps(meta, sort_keys=True), entry_id))
 

@@ -54,6 +54,8 @@ class Kind(enum.Enum):
     ENTRY_UNKNOWN = "entry-unknown"
     ENTRY_UNSEALED = "entry-unsealed"
     ENTRY_MODIFIED = "entry-modified"
+    UPSTREAM_ENTRY_GONE = "upstream-entry-gone"
+    UPSTREAM_ENTRY_CHANGED = "upstream-entry-changed"
     ENV_DIR_MISSING = "env-dir-missing"
     ENV_MOVED = "env-moved"
     ENV_UNKNOWN = "env-unknown"
@@ -174,6 +176,75 @@ class EntryModified(Finding):
     def message(self) -> str:
         users = ", ".join(self.envs) or "no env"
         return f"{self.name}-{self.version}: {self.file} {self.problem} (used by {users})"
+
+
+def _upstream_todo(name: str, version: str, upstream: str, envs: tuple[str, ...]) -> str:
+    reinstall = "; ".join(f"forge pip install --env {e} --force-reinstall {name}=={version}" for e in envs)
+    return f"mount {upstream} again, or with an index reachable run: {reinstall}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UpstreamEntryGone(Finding):
+    """Envs link an upstream entry that cannot be reached: the upstream is gone or unmounted, or
+    its entry directory vanished. Fix: relink them to a local copy (a cached wheel with one of
+    the entry's sha256 aliases, re-ingested) or to the same content in another upstream; else
+    the message says what to do."""
+
+    kind: ClassVar[Kind] = Kind.UPSTREAM_ENTRY_GONE
+    entry_id: str
+    name: str
+    version: str
+    upstream: str
+    path: str
+    reason: str
+    envs: tuple[str, ...]
+    wheel: str | None
+    elsewhere: str | None  # another configured upstream that holds this content id
+
+    @property
+    def fixable(self) -> bool:
+        return self.wheel is not None or self.elsewhere is not None
+
+    @property
+    def message(self) -> str:
+        text = (
+            f"{self.name}-{self.version} is linked from upstream {self.upstream} by"
+            f" {', '.join(self.envs)}, but {self.reason}: its imports fail"
+        )
+        if not self.fixable:
+            text += f"; no local copy: {_upstream_todo(self.name, self.version, self.upstream, self.envs)}"
+        return text
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UpstreamEntryChanged(Finding):
+    """An upstream entry envs link is no longer what was checked: its manifest does not list it
+    any more, or (``--verify``) its files differ from its RECORD. Fix as for a gone one."""
+
+    kind: ClassVar[Kind] = Kind.UPSTREAM_ENTRY_CHANGED
+    entry_id: str
+    name: str
+    version: str
+    upstream: str
+    path: str
+    problem: str
+    envs: tuple[str, ...]
+    wheel: str | None
+    elsewhere: str | None
+
+    @property
+    def fixable(self) -> bool:
+        return self.wheel is not None or self.elsewhere is not None
+
+    @property
+    def message(self) -> str:
+        text = (
+            f"{self.name}-{self.version} linked from upstream {self.upstream} by {', '.join(self.envs)}"
+            f" changed: {self.problem}"
+        )
+        if not self.fixable:
+            text += f"; no local copy: {_upstream_todo(self.name, self.version, self.upstream, self.envs)}"
+        return text
 
 
 # -- envs -------------------------------------------------------------------------------------------
@@ -443,6 +514,8 @@ FINDING_TYPES: tuple[type[Finding], ...] = (
     EntryUnknown,
     EntryUnsealed,
     EntryModified,
+    UpstreamEntryGone,
+    UpstreamEntryChanged,
     EnvDirMissing,
     EnvMoved,
     EnvUnknown,
@@ -555,8 +628,9 @@ def link_findings(store: Store, env_name: str) -> list[Finding]:
     scan = Scan(store, False, None)
     for link in store.catalog.links(env_name):
         entry = store.catalog.entry(link.entry_id)
-        if entry is not None and not (store.home.store / entry.dir).is_dir():
+        if entry is not None and not store.entry_path(entry).is_dir():
             scan.missing_entries.add(entry.id)
             scan.missing_dirs.add(entry.dir)
+            scan.missing_paths.add(str(store.entry_path(entry)))
     scan._links(_env_info(row))
     return scan.findings

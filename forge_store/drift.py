@@ -40,6 +40,8 @@ from .doctor import (
     StaleStaging,
     StaleTrash,
     StaleTxn,
+    UpstreamEntryChanged,
+    UpstreamEntryGone,
     VenvCfgMismatch,
 )
 from .errors import ForgeError
@@ -178,6 +180,7 @@ class Scan:
         self.users: dict[str, tuple[str, ...]] = {}
         self.missing_entries: set[str] = set()
         self.missing_dirs: set[str] = set()
+        self.missing_paths: set[str] = set()  # upstream entry dirs that are gone (their links too)
         self._owners: dict[str, IntentRow] | None = None
 
     def _stale(self, path: Path) -> tuple[bool, int | None]:
@@ -263,6 +266,8 @@ class Scan:
         from .verify import verify_entry
 
         store_dir = self.home.store
+        self._upstream_entries([e for e in entries if e.dir.startswith("@")])
+        entries = [e for e in entries if not e.dir.startswith("@")]
         try:
             on_disk = {n for n in os.listdir(store_dir) if not n.startswith(".")}
         except OSError:
@@ -299,6 +304,58 @@ class Scan:
                             e.id, e.name, e.version, p.path, p.problem, p.expected, p.actual, envs, wheel
                         )
                     )
+
+    def _upstream_entries(self, entries: Sequence[EntryRow]) -> None:
+        """Entries envs link from an upstream: reachable, still listed by its manifest, and with
+        ``verify`` still what their RECORD says. Rows no env links are gc's to forget."""
+        from .upstream import check_tree, origin_of, read_manifest
+
+        manifests: dict[str, object] = {}
+        for e in entries:
+            envs = self.users.get(e.id, ())
+            if not envs:
+                continue
+            origin = origin_of(e)
+            root = origin.root if origin is not None else "(unknown)"
+            path = str(origin.path) if origin is not None else e.dir
+            if root not in manifests and origin is not None:
+                try:
+                    manifests[root] = read_manifest(Path(root))
+                except OSError as exc:
+                    manifests[root] = f"it is not available ({os.strerror(exc.errno) if exc.errno else exc})"
+                except ForgeError as exc:
+                    manifests[root] = f"its manifest cannot be read ({exc.message})"
+            manifest = manifests.get(root, "its origin is not recorded")
+            other = self.store.upstreams.by_id(e.id)
+            elsewhere = str(other.root) if other is not None and str(other.path) != path else None
+            if isinstance(manifest, str) or not os.path.isdir(path):
+                reason = manifest if isinstance(manifest, str) else f"{path} is gone"
+                self.missing_entries.add(e.id)
+                self.missing_dirs.add(e.dir)
+                self.missing_paths.add(path)
+                wheel = self.wheel_for(e.id)
+                self.findings.append(
+                    UpstreamEntryGone(e.id, e.name, e.version, root, path, reason, envs, wheel, elsewhere)
+                )
+                continue
+            from .upstream import Manifest
+
+            assert isinstance(manifest, Manifest)
+            listed = manifest.entries.get(e.id)
+            problem: str | None = None
+            if listed is None or str(listed.path) != path:
+                problem = f"its manifest (generation {manifest.generation}) no longer lists it at {path}"
+            elif self.verify:
+                self.progress(f"verify {e.name}-{e.version} (upstream)")
+                problems = check_tree(Path(path), e.dist_info, e.pyc_tags, (e.name, e.version))
+                self.verified += 1
+                if problems:
+                    problem = f"its files differ from its RECORD ({'; '.join(problems[:3])})"
+            if problem is not None:
+                wheel = self.wheel_for(e.id)
+                self.findings.append(
+                    UpstreamEntryChanged(e.id, e.name, e.version, root, path, problem, envs, wheel, elsewhere)
+                )
 
     @staticmethod
     def _seal_state(root: Path, expect_immutable: bool) -> tuple[list[str], bool]:
@@ -553,6 +610,8 @@ class Scan:
             into_store = self._into_store(p, target)
             if into_store and self._entry_dir_of(target) in self.missing_dirs:
                 continue  # a link of an entry that is gone: reported as entry-missing
+            if any(target == m or target.startswith(m + os.sep) for m in self.missing_paths):
+                continue  # a link into an upstream entry that is gone: reported as upstream-entry-gone
             if not os.path.exists(p):
                 self.findings.append(LinkDangling(env.name, rel, target, into_store))
             elif into_store or real.startswith(str(self.home.store) + os.sep):

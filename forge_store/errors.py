@@ -318,6 +318,33 @@ class EntryMissing(IntegrityError):
     reference = "entry-missing"
 
 
+class UpstreamError(ForgeError):
+    """An upstream store (a read-only directory another node publishes) cannot be used as asked."""
+
+    reference = "upstream-error"
+
+
+class UpstreamInvalid(UpstreamError, ValueError):
+    """An upstream path that is no upstream (no readable manifest, a format this Forge does not
+    know), or a URL form this Forge cannot serve yet."""
+
+    reference = "upstream-invalid"
+    exit_code = ExitCode.USAGE
+
+
+class UpstreamEntryCorrupt(IntegrityError):
+    """An upstream entry's files do not match its RECORD (checked before an env links it)."""
+
+    reference = "upstream-entry-corrupt"
+
+
+class PublishConflict(IntegrityError):
+    """A published entry differs from what would be published under its id: published entries
+    are never changed in place."""
+
+    reference = "publish-conflict"
+
+
 class MetadataInconsistent(IntegrityError):
     """A built distribution's metadata names another project than the requirement (pip's error)."""
 

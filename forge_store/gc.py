@@ -225,6 +225,10 @@ def _collect_locked(
                 if leases.get(row.id):
                     kept.append(row.id)
                     continue
+                if row.dir.startswith("@"):  # an upstream's entry: its files are never ours to delete
+                    if not dry_run:
+                        cat.delete_entry(row.id)  # forget the row only; the next use records it again
+                    continue
                 usage = walk(store.home.store / row.dir)
                 entries.append(Collected(row.id, row.name, row.version, row.dir, usage.bytes, usage.inodes))
                 if not dry_run:

@@ -610,16 +610,21 @@ class Applier:
             self.journal.symlink(self._target(link.src, path, in_site), path)
             return
         mode = self.mode
-        try:
-            if mode is LinkMode.COPY:
-                self.journal.copy(link.src, path)
-            else:
-                self.journal.hardlink(link.src, path)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
-            failure = f"hardlinks failed ({os.strerror(exc.errno or 0)})"
+        if not link.src.startswith(str(self.store_root) + os.sep) and mode is not LinkMode.COPY:
+            # an upstream's file (a shared, read-only mount): a hardlink would write its inode
+            # (link count, ctime) and across mounts fails anyway; symlink, or copy what must be real
+            failure = "upstream entries are not hardlinked"
+        else:
+            try:
+                if mode is LinkMode.COPY:
+                    self.journal.copy(link.src, path)
+                else:
+                    self.journal.hardlink(link.src, path)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise
+                failure = f"hardlinks failed ({os.strerror(exc.errno or 0)})"
         if mode is LinkMode.SYMLINK and not link.realpath:
             self.journal.symlink(self._target(link.src, path, in_site), path)
             return

@@ -213,7 +213,7 @@ def _signal(
 ) -> CudaSignal | None:
     found = variant_of_name(d.name, d.version)
     if found is None and row is not None and d.name.startswith("nvidia-"):
-        found = _variant_of_files(store.home.store / row.dir / "site")
+        found = _variant_of_files(store.entry_path(row) / "site")
     if found is None:
         found = _variant_of_requirements(d.requires_dist, markers)
     if found is None:
@@ -322,7 +322,7 @@ def _entry_scan(store: Store, row: EntryRow) -> tuple[list[dict[str, object]], d
     version = row.meta.get("climb_scan")
     meta: Mapping[str, object] = row.meta
     if not (isinstance(version, int) and version >= elf.SCAN_VERSION):
-        meta = _rescan(str(store.home.store / row.dir / "site"))
+        meta = _rescan(str(store.entry_path(row) / "site"))
     climbs = meta.get("climbs") or []
     native = elf.native_files(dataclasses.replace(row, meta=dict(meta)))
     return [c for c in climbs if isinstance(c, dict)] if isinstance(climbs, list) else [], native
@@ -400,7 +400,7 @@ def origin_overrides(view: StackView, ctx: CheckContext) -> Iterable[Finding]:
 def _provides(store: Store, row: EntryRow, target: str, needed: set[str] | None) -> bool:
     """Whether the entry has, in ``target``, a library the climbing ELF files need (``None``: no
     record of their needs, so whether it has the directory at all)."""
-    where = store.home.store / row.dir / "site" / target
+    where = store.entry_path(row) / "site" / target
     if needed is None:
         return where.is_dir()
     plain = [n for n in needed if posixpath.basename(n) == n and n not in (".", "..")]

@@ -139,11 +139,13 @@ def _unpack_and_publish(
     cat = store.catalog
     with store.store_lock():
         row = cat.entry(cid)
+        # a row of an upstream entry that is gone becomes a local entry again (a new local dir)
+        upstream_row = row is not None and row.dir.startswith("@")
         if row is not None and store._entry_present(row, locked=True):
             reused = True
             rel = row.dir
         else:
-            rel = row.dir if row is not None else store._entry_dir_name(cid)
+            rel = row.dir if row is not None and not upstream_row else store._entry_dir_name(cid)
             final = store.home.store / rel
             if os.path.lexists(final):  # published by a process that died before recording it
                 remove_tree(final)
@@ -172,6 +174,10 @@ def _unpack_and_publish(
                         created=time.time(),
                     )
                     cat.insert_entry(row)
+                elif not reused and upstream_row:  # local again: its own dir, pycs and meta
+                    cat.relocate_entry(cid, rel, pyc_tags, meta)
+                    row = cat.entry(cid)
+                    assert row is not None
                 elif not reused:  # restored a deleted directory: it has these pycs now
                     cat.set_pyc_tags(cid, pyc_tags, meta)
                     row = cat.entry(cid)
@@ -198,8 +204,8 @@ def ensure_pycs(
     dirs (or, where there is none yet, the directory that gets one), the dist-info (RECORD) and
     the RECORD variants. Everything else of the entry, which other envs use meanwhile, stays
     sealed; so does every existing file."""
-    if all(t.cache_tag in row.pyc_tags for t in targets):
-        return row
+    if all(t.cache_tag in row.pyc_tags for t in targets) or row.dir.startswith("@"):
+        return row  # (an upstream's entry is read-only: its envs import without pycs of other tags)
     from . import ingest as unpacker
     from .seal import close_dirs, open_dirs, remove_tree
 

@@ -48,6 +48,8 @@ class Action(enum.Enum):
     REMOVE_UNKNOWN_ENTRY = "remove-unknown-entry"
     DROP_ENTRY_ROW = "drop-entry-row"
     REINGEST = "reingest"
+    LOCALIZE = "localize"  # an upstream entry that is gone or changed: a local copy from its wheel
+    RELOCATE = "relocate"  # ... or the same content id in another configured upstream
     QUARANTINE = "quarantine"
     RESEAL = "reseal"
     MOVE_ENV = "move-env"
@@ -165,6 +167,22 @@ def plan(store: Store, diagnosis: d.Diagnosis) -> list[Repair]:
                     f,
                     hint=_reinstall_hint(f.name, f.version, f.envs),
                 )
+        elif isinstance(f, d.UpstreamEntryGone | d.UpstreamEntryChanged):
+            if f.wheel is not None:
+                add(
+                    Action.LOCALIZE,
+                    f.entry_id,
+                    f"unpack {f.name}-{f.version} into the local store from {f.wheel} (its upstream"
+                    f" {f.upstream} cannot serve it)",
+                    f,
+                    wheel=f.wheel,
+                )
+            elif f.elsewhere is not None:
+                add(Action.RELOCATE, f.entry_id, f"link {f.name}-{f.version} from upstream {f.elsewhere}", f)
+            else:
+                continue
+            for env in f.envs:
+                relink.setdefault(env, []).append(f)
         elif isinstance(f, d.EntryUnsealed):
             add(Action.RESEAL, f.entry_id, f"seal {f.name}-{f.version}", f)
         elif isinstance(f, d.EnvMoved):
@@ -296,6 +314,51 @@ class _Applier:
         finally:
             if staging.exists():
                 remove_tree(staging)
+
+    def _localize(self, r: Repair) -> None:
+        """An upstream entry's content, unpacked from a verified wheel into a new local store dir;
+        its row then points there (the envs are relinked by their RELINK step)."""
+        from . import ingest, interpreters
+        from .seal import remove_tree, seal_contents, seal_top
+        from .upstream import ORIGIN_KEY
+
+        row = self._row(r.target)
+        assert r.wheel is not None
+        wheel = Path(r.wheel)
+        info = ingest.inspect_wheel(wheel)
+        self.home.tmp.mkdir(parents=True, exist_ok=True)
+        staging = self.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"
+        try:
+            cid, _eps = ingest.unpack(info, staging)
+            if cid != row.id:
+                raise IntegrityError(f"{wheel.name} unpacks to another content id than the entry")
+            targets = self._interpreters(row.pyc_tags) or [interpreters.current()]
+            tags = ingest.compile_bytecode(staging / "site", targets)
+            ingest.record_bytecode(staging / "site", info.dist_info)
+            meta = {k: v for k, v in row.meta.items() if k != ORIGIN_KEY}
+            meta["pyc_tags"] = tags
+            ingest.write_meta(staging, meta)
+            seal_contents(staging)
+            rel = self.store._entry_dir_name(cid)
+            final = self.home.store / rel
+            if os.path.lexists(final):  # unrecorded (a publish that died): replaced
+                remove_tree(final)
+            os.rename(staging, final)
+            seal_top(final)
+            with self.store.catalog.transaction():
+                self.store.catalog.relocate_entry(cid, rel, tags, meta)
+        finally:
+            if staging.exists():
+                remove_tree(staging)
+
+    def _relocate(self, r: Repair) -> None:
+        from .upstream import adopt
+
+        found = self.store.upstreams.by_id(r.target)
+        if found is None:
+            raise IntegrityError("no configured upstream holds it any more")
+        adopt(self.store, found, locked=True)
+        self.store.release()
 
     def _quarantine(self, r: Repair) -> None:
         row = self._row(r.target)

@@ -100,8 +100,9 @@ def config_path(store: Store) -> Path:
     return store.home.root / CONFIG_NAME
 
 
-def _read(store: Store) -> dict[str, dict[str, object]]:
-    """The ``envs`` map of ``config.json`` ({} when absent); an unreadable file is an error."""
+def read_document(store: Store) -> dict[str, object]:
+    """The whole ``config.json`` ({} when absent); an unreadable file is an error. Besides
+    ``envs`` it holds other FORGE_HOME settings (``upstreams``: :mod:`.upstream`)."""
     path = config_path(store)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -111,16 +112,27 @@ def _read(store: Store) -> dict[str, dict[str, object]]:
         raise InvalidSetting(
             f"{path} is not a readable Forge config ({exc})", hint="fix or delete the file"
         ) from None
-    envs = data.get("envs") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _read(store: Store) -> dict[str, dict[str, object]]:
+    """The ``envs`` map of ``config.json`` ({} when absent); an unreadable file is an error."""
+    envs = read_document(store).get("envs")
     if not isinstance(envs, dict):
         return {}
     return {k: v for k, v in envs.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
 def _write(store: Store, envs: dict[str, dict[str, object]]) -> None:
+    write_document(store, {**read_document(store), "envs": envs})
+
+
+def write_document(store: Store, doc: dict[str, object]) -> None:
+    """Replace ``config.json`` atomically (temp file, fsync, rename); the caller holds the config
+    lock and passes the whole document (keys other than its own kept as read)."""
     path = config_path(store)
     tmp = path.with_name(f".{CONFIG_NAME}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
-    text = json.dumps({"version": CONFIG_VERSION, "envs": envs}, indent=2, sort_keys=True) + "\n"
+    text = json.dumps({**doc, "version": CONFIG_VERSION}, indent=2, sort_keys=True) + "\n"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)

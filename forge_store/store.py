@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from .linker import DistSpec
     from .locks import HeldFile
     from .policy import Policy
+    from .upstream import Upstreams
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 GLOBAL_PREFIX = "@global-"
@@ -121,6 +122,7 @@ class Store:
         self._catalog: Catalog | None = None
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._held: HeldFile | None = None
+        self._upstreams: Upstreams | None = None
         self.healed: list[IntentRow] = []
         """Intents of dead processes this Store recovered (``forge_store.recovery``)."""
         self._holder_of: Store | None = None  # a sibling's leases are this Store's (:meth:`sibling`)
@@ -235,6 +237,25 @@ class Store:
 
     # -- entries ----------------------------------------------------------------------------------
 
+    @property
+    def upstreams(self) -> Upstreams:
+        """The read-only upstream stores consulted after the local one (:mod:`.upstream`)."""
+        if self._upstreams is None:
+            from .upstream import Upstreams
+
+            self._upstreams = Upstreams(self)
+        return self._upstreams
+
+    def entry_path(self, row: EntryRow) -> Path:
+        """An entry's directory: in the local store, or in the upstream it is linked from."""
+        if row.dir.startswith("@"):
+            from .upstream import origin_of
+
+            origin = origin_of(row)
+            if origin is not None:
+                return origin.path
+        return self.home.store / row.dir
+
     def _stored(self, row: EntryRow, *, reused: bool = False, kind: ReuseKind | None = None) -> StoredWheel:
         """``kind``: how it was reused (default: EXACT when ``reused``, else NONE)."""
         meta = row.meta
@@ -249,7 +270,7 @@ class Store:
         assert isinstance(eps, list) and isinstance(climbs, list)
         return StoredWheel(
             id=row.id,
-            path=self.home.store / row.dir,
+            path=self.entry_path(row),
             name=row.name,
             version=row.version,
             dist_info=row.dist_info,
@@ -272,17 +293,28 @@ class Store:
         )
 
     def entry(self, entry_id: str) -> StoredWheel:
+        """An entry of the local catalog, else of an upstream (not recorded until it is leased)."""
         row = self.catalog.entry(entry_id)
         if row is None:
-            raise NotFoundError(f"no store entry {entry_id}")
+            found = self.upstreams.by_id(entry_id)
+            if found is None:
+                raise NotFoundError(f"no store entry {entry_id}")
+            return self._stored(found.row)
         return self._stored(row)
 
     def entries(self, name: str | None = None) -> list[StoredWheel]:
         """All entries, or those of one (canonical) project name. Entries whose directory was
         deleted by hand are left out: nothing should be planned from them (ingesting their
-        wheel again restores them)."""
+        wheel again restores them). With a name, the upstreams' entries of that project that the
+        local catalog lacks follow (``--offline``/``--prefer-offline`` candidates)."""
         rows = self.catalog.all_entries() if name is None else self.catalog.entries_named(name)
-        return [self._stored(r) for r in rows if (self.home.store / r.dir).is_dir()]
+        out = [self._stored(r) for r in rows if self.entry_path(r).is_dir()]
+        if name is not None:
+            have = {e.id for e in out}
+            out += [
+                self._stored(u.row) for u in self.upstreams.named(name, verified=True) if u.row.id not in have
+            ]
+        return out
 
     def wheel_sha256(self, path: Path) -> str:
         """sha256 of a wheel file, remembered by (path, size, mtime, inode) so it is computed once."""
@@ -302,12 +334,14 @@ class Store:
         return sha
 
     def entry_for_wheel_sha256(self, sha256: str) -> StoredWheel | None:
-        """The entry unpacked from the wheel with this sha256 (None if its directory was deleted by
-        hand: then the wheel is fetched and ingested again, which restores it)."""
+        """The entry unpacked from the wheel with this sha256: the local store's, else an
+        upstream's (None if neither has it: then the wheel is fetched and ingested, which also
+        restores an entry whose directory was deleted by hand)."""
         row = self.catalog.entry_by_alias(sha256)
-        if row is None or not (self.home.store / row.dir).is_dir():
-            return None
-        return self._stored(row)
+        if row is not None and self.entry_path(row).is_dir():
+            return self._stored(row)
+        found = self.upstreams.by_wheel(sha256, verified=True)
+        return None if found is None else self._stored(found.row)
 
     def add_wheel(
         self,
@@ -337,6 +371,12 @@ class Store:
             info = info or ingest.inspect_wheel(path)
             if info.provisional_id:  # same content under another archive: found without unpacking
                 row = cat.entry(info.provisional_id)
+        if row is None or not self._entry_present(row) or row.dir.startswith("@"):
+            from .upstream import serve_wheel  # after the local store: the very file, or its content
+
+            served = serve_wheel(self, row, sha, path.name, info.provisional_id if info else None)
+            if served is not None:
+                return publish.reuse(self, served, targets)  # (pycs are never added upstream)
         if row is not None and self._entry_present(row):
             # leased only if still there: a concurrent gc may just have taken it
             row = cat.lease_entry(row.id, self.holder, alias=(sha, path.name))
@@ -361,7 +401,9 @@ class Store:
         the store lock (``locked``: the caller holds it already)."""
         from .seal import is_sealed, seal
 
-        path = self.home.store / row.dir
+        path = self.entry_path(row)
+        if path != self.home.store / row.dir:  # an upstream's: read-only to Forge, never sealed here
+            return path.is_dir()
         if is_sealed(path):
             return True
         if not path.is_dir():
@@ -391,7 +433,7 @@ class Store:
         version = row.meta.get("climb_scan")
         if isinstance(version, int) and version >= elf.SCAN_VERSION:
             return row
-        site = self.home.store / row.dir / "site"
+        site = self.entry_path(row) / "site"
         if not site.is_dir():
             return row  # being collected: nothing will link it
         meta = {**row.meta, **elf.rescan(site)}  # climbs, native, climb_scan
@@ -411,8 +453,8 @@ class Store:
         with self.store_lock():
             for entry in new:
                 row = self.catalog.entry(entry.id)
-                if row is None or row.refcount > 0:
-                    continue
+                if row is None or row.refcount > 0 or row.dir.startswith("@"):
+                    continue  # linked, or an upstream's (its files are not ours; gc forgets the row)
                 if set(self.catalog.lease_holders(entry.id)) - {self.holder}:
                     continue
                 with self.catalog.transaction():
@@ -425,6 +467,10 @@ class Store:
         their pycs if it lacks them (an entry reused by its tags), and ``reuse_kind`` says so."""
         self._hold()
         row = self.catalog.lease_entry(entry_id, self.holder)  # atomic against gc
+        if row is None or row.dir.startswith("@"):
+            from .upstream import lease_upstream  # not known here yet, or an upstream's
+
+            row = lease_upstream(self, entry_id, row)
         if row is None:
             raise NotFoundError(
                 f"no store entry {entry_id}", hint="a concurrent `forge gc` removed it; run the command again"
@@ -443,6 +489,14 @@ class Store:
             if entry.path.is_dir():
                 continue
             users = self.catalog.users_of(entry.id)
+            if not entry.path.is_relative_to(self.home.store):
+                by = f", linked by {', '.join(users[:5])}" if users else ""
+                raise EntryMissing(
+                    f"upstream entry {entry.name}-{entry.version} at {entry.path} is not available"
+                    f" (the upstream is gone or unmounted){by}",
+                    hint="mount the upstream again, or run `forge doctor --fix` to relink its envs to a"
+                    " local copy",
+                )
             env = env_name or (users[0] if users else None)
             used = f", and env(s) {', '.join(users[:5])} link it" if users else ""
             how = f"forge pip install --env {env} --force-reinstall" if env else "forge pip install"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from forge_store.errors import ExitCode, UsageError
 
-from . import activate, changelog_cmd, doctor_cmd, enforce, env_cmd, inspect_cmd, maintenance
+from . import activate, changelog_cmd, doctor_cmd, enforce, env_cmd, inspect_cmd, maintenance, store_cmd
 from . import globals as globals_
 from .common import emit_json, human_size, run_guarded, setup_logging, table
 from .env_target import add_env_args as _env_args
@@ -150,6 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     maintenance.register(sub, common)
     env_cmd.register(sub, common)
+    store_cmd.register(sub, common)
     inspect_cmd.register(sub, common)
     doctor_cmd.add_parser(sub, common)
     changelog_cmd.register(sub, common)
@@ -368,6 +369,7 @@ _COMMANDS = {
     "export": _cmd_export,
     **maintenance.COMMANDS,
     **env_cmd.COMMANDS,
+    **store_cmd.COMMANDS,
     **inspect_cmd.COMMANDS,
     "doctor": doctor_cmd.cmd_doctor,
     **changelog_cmd.COMMANDS,

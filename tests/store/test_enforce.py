@@ -496,6 +496,8 @@ _SUBCOMMANDS: dict[str, list[str]] = {
     "gc": ["--dry-run"],
     "du": [],
     "env": ["get", "x"],
+    "store": ["upstreams"],
+    "changelog": [],
     "inspect": ["p", "--env", "x"],
     "tree": ["--env", "x"],
     "doctor": [],
