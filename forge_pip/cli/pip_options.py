@@ -245,8 +245,27 @@ def _target_platform(p: argparse.ArgumentParser) -> None:
     p.add_argument("--abi", action="append", default=[], dest="abis")
 
 
+#: pip options that Forge does not support for these commands but whose names are prefixes of a
+#: Forge option there: argparse would take them as an abbreviation (``--abi`` for ``--abi-policy``).
+_PIP_ONLY_PREFIXES: dict[str, tuple[str, ...]] = {"install": ("--abi",), "uninstall": ("--abi",)}
+
+
+def _pip_options_forge_abbreviates(command: str, args: Sequence[str]) -> str | None:
+    for arg in args:
+        if arg == "--":
+            break
+        name = arg.split("=", 1)[0]
+        if name in _PIP_ONLY_PREFIXES.get(command, ()):
+            return name
+    return None
+
+
 def parse(command: str, args: Sequence[str]) -> argparse.Namespace | int:
     """Parse ``args`` for ``command``; an int is the exit code of a failed parse or of ``--help``."""
+    shadowed = _pip_options_forge_abbreviates(command, args)
+    if shadowed:
+        print(f"{PROG}: {shadowed} is not supported", file=sys.stderr)
+        return 2
     parser = build_parser(command)
     try:
         ns, unknown = parser.parse_known_args(list(args))

@@ -219,3 +219,8 @@ def test_unsupported_option(pip: Pip, hermetic_pip: None) -> None:
     r = pip("install", "--src", "/tmp/x", "beta")
     assert r.code == 2
     assert r.err.strip() == "forge_pip: --src is not supported"
+    # pip's --abi (with --target) is not Forge's --abi-policy, though argparse would abbreviate it
+    for args in (["--abi", "cp311"], ["--abi=cp311"]):
+        r = pip("install", *args, "beta")
+        assert r.code == 2
+        assert r.err.strip() == "forge_pip: --abi is not supported"
