@@ -21,12 +21,13 @@ and only if the rebuilt content id is the entry's id. Without such a wheel it is
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from .models import EnvKind, Layer
 
 if TYPE_CHECKING:
     from .catalog import EntryRow
+    from .ingest import WheelInfo
     from .models import EnvInfo, Interpreter
     from .store import Store
 
@@ -285,13 +287,13 @@ class _Applier:
                 found.setdefault(info.cache_tag, info)
         return list(found.values())
 
-    def _reingest(self, r: Repair) -> None:
+    @contextlib.contextmanager
+    def _unpacked(self, row: EntryRow, wheel: Path) -> Iterator[tuple[WheelInfo, Path]]:
+        """``wheel`` unpacked into a fresh staging dir, checked to give ``row``'s content id; the
+        staging dir is removed on the way out unless the caller renamed it into the store."""
         from . import ingest
-        from .seal import remove_tree, seal_contents, seal_top
+        from .seal import remove_tree
 
-        row = self._row(r.target)
-        assert r.wheel is not None
-        wheel = Path(r.wheel)
         info = ingest.inspect_wheel(wheel)
         self.home.tmp.mkdir(parents=True, exist_ok=True)
         staging = self.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"
@@ -299,6 +301,18 @@ class _Applier:
             cid, _eps = ingest.unpack(info, staging)
             if cid != row.id:
                 raise IntegrityError(f"{wheel.name} unpacks to another content id than the entry")
+            yield info, staging
+        finally:
+            if staging.exists():
+                remove_tree(staging)
+
+    def _reingest(self, r: Repair) -> None:
+        from . import ingest
+        from .seal import seal_contents, seal_top
+
+        row = self._row(r.target)
+        assert r.wheel is not None
+        with self._unpacked(row, Path(r.wheel)) as (_info, staging):
             targets = self._interpreters(row.pyc_tags)
             tags = ingest.compile_bytecode(staging / "site", targets)
             ingest.write_meta(staging, {**row.meta, "pyc_tags": tags})
@@ -311,9 +325,6 @@ class _Applier:
             if tuple(tags) != tuple(row.pyc_tags):
                 with self.store.catalog.transaction():
                     self.store.catalog.set_pyc_tags(row.id, tags, {**row.meta, "pyc_tags": tags})
-        finally:
-            if staging.exists():
-                remove_tree(staging)
 
     def _localize(self, r: Repair) -> None:
         """An upstream entry's content, unpacked from a verified wheel into a new local store dir;
@@ -324,14 +335,7 @@ class _Applier:
 
         row = self._row(r.target)
         assert r.wheel is not None
-        wheel = Path(r.wheel)
-        info = ingest.inspect_wheel(wheel)
-        self.home.tmp.mkdir(parents=True, exist_ok=True)
-        staging = self.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"
-        try:
-            cid, _eps = ingest.unpack(info, staging)
-            if cid != row.id:
-                raise IntegrityError(f"{wheel.name} unpacks to another content id than the entry")
+        with self._unpacked(row, Path(r.wheel)) as (info, staging):
             targets = self._interpreters(row.pyc_tags) or [interpreters.current()]
             tags = ingest.compile_bytecode(staging / "site", targets)
             ingest.record_bytecode(staging / "site", info.dist_info)
@@ -339,17 +343,14 @@ class _Applier:
             meta["pyc_tags"] = tags
             ingest.write_meta(staging, meta)
             seal_contents(staging)
-            rel = self.store._entry_dir_name(cid)
+            rel = self.store._entry_dir_name(row.id)
             final = self.home.store / rel
             if os.path.lexists(final):  # unrecorded (a publish that died): replaced
                 remove_tree(final)
             os.rename(staging, final)
             seal_top(final)
             with self.store.catalog.transaction():
-                self.store.catalog.relocate_entry(cid, rel, tags, meta)
-        finally:
-            if staging.exists():
-                remove_tree(staging)
+                self.store.catalog.relocate_entry(row.id, rel, tags, meta)
 
     def _relocate(self, r: Repair) -> None:
         from .upstream import adopt
