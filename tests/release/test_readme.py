@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 from forge_store.seal import remove_tree
 from tests.conftest import REPO
 from tests.support.index_server import IndexServer, LocalIndex, serve
+from tests.support.user_env import user_environ
 from tests.support.wheels import make_wheel
 
 README = REPO / "README.md"
@@ -39,7 +39,6 @@ SEED = (  # issue #11: the seed's quick start, every command of it in the README
 )
 HOME_SHOWN = "~/.local/share/forge"
 """Where the README's outputs say the envs are (Forge's default FORGE_HOME)."""
-BIN = Path(sys.executable).parent
 
 
 def session() -> list[tuple[str, list[str]]]:
@@ -105,20 +104,7 @@ def test_readme_quick_start_runs_as_shown(tmp_path: Path, index: IndexServer) ->
     out = tmp_path / "out"
     out.mkdir()
     script = [f"{{ {cmd}\n}} >{out}/{i}.out 2>&1\necho $? >{out}/{i}.rc" for i, (cmd, _) in enumerate(steps)]
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "FORGE_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
-    }
-    environ.update(
-        FORGE_HOME=str(home),
-        HOME=str(tmp_path),
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_INDEX_URL=index.index_url,
-        XDG_CONFIG_HOME=str(tmp_path / "no-xdg-home"),
-        XDG_CONFIG_DIRS=str(tmp_path / "no-xdg"),
-        PATH=f"{BIN}{os.pathsep}{environ.get('PATH', '')}",
-    )
+    environ = user_environ(tmp_path, forge_home=home, home=tmp_path, index_url=index.index_url)
     try:
         r = subprocess.run(
             ["bash", "-c", "\n".join(script)],
