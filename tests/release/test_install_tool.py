@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import forge_store
 from tests.conftest import REPO
 from tests.release.checkout import copy_checkout
 from tests.support.wheels import make_wheel
@@ -105,7 +106,7 @@ def test_install_upgrade_in_place_keeps_every_env_working(tmp_path: Path) -> Non
     line = first.stdout.strip()
     assert "\n" not in line and str(tool.venv) in line and "not on PATH" in line
     assert tool.link.is_symlink() and Path(os.readlink(tool.link)) == tool.venv / "bin" / "forge"
-    assert tool.ok(tool.link, "--version") == "forge 0.1.0\n"
+    assert tool.ok(tool.link, "--version") == f"forge {forge_store.__version__}\n"
     # installed, not editable: Forge's code is the venv's copy, and it ships the CHANGELOG
     where = tool.ok(tool.venv / "bin" / "python", "-c", "import forge_store; print(forge_store.__file__)")
     assert where.startswith(str(tool.venv)), where
@@ -220,3 +221,28 @@ def test_pipx_and_uv_tool_install_and_reinstall_keep_envs_working(tmp_path: Path
     assert tool.ok(tool.link, "--version") == "forge 0.1.0.post2\n"
     assert "[forge 0.1.0.post2]" in tool.ok(app / "bin" / "pip", "--version")
     assert tool.ok(app / "bin" / "python", "-m", "pip", "list").startswith("Package")
+
+
+@pytest.mark.real
+def test_quickstart_installs_the_tool_then_runs_the_main_job(tmp_path: Path) -> None:
+    """The README's first command: the tool install, then an env with a real package from the
+    configured index, imported from the env; run again, it reuses the env."""
+    tool = Tool(tmp_path)
+    quickstart = ["bash", str(tool.src / "scripts" / "quickstart.sh")]
+    r = tool.run(*quickstart)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert (
+        lines[0].startswith(f"forge {forge_store.__version__} installed in ") and str(tool.venv) in lines[0]
+    )
+    assert f"created env demo at {tmp_path / 'forge-home' / 'envs' / 'demo'}" in r.stdout
+    assert "Successfully installed " in r.stdout and "requests-" in r.stdout
+    assert "requests " in r.stdout and ": import requests works in the env demo (" in r.stdout
+    assert lines[-1].startswith('next: eval "$(forge activate demo)"')
+    python = tmp_path / "forge-home" / "envs" / "demo" / "bin" / "python"
+    assert tool.ok(python, "-c", "import requests, idna; print('ok')") == "ok\n"
+    again = tool.run(*quickstart)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "created env" not in again.stdout and "Requirement already satisfied: requests" in again.stdout
+    bad = tool.run(*quickstart, "a", "b", "c")
+    assert bad.returncode == 2 and "usage: scripts/quickstart.sh" in bad.stderr
