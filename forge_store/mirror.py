@@ -64,6 +64,7 @@ class MirrorResult:
     stack: str
     generation: int  # the stack's generation now mirrored
     report: InstallReport | None = None
+    parents: tuple[MirrorResult, ...] = ()  # what ensuring its parent stacks did, farthest first
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -159,7 +160,8 @@ def ensure(store: Store, ref: str, *, _seen: frozenset[str] = frozenset()) -> Mi
             f"upstream {up} ({root}) publishes no stack {name!r} (stacks: {listed})",
             hint="the publisher runs `forge store publish DIR --env ENV`",
         )
-    parent = ensure(store, f"{up}{SEP}{stack.parent}", _seen=_seen | {ref}).env if stack.parent else None
+    above = ensure(store, f"{up}{SEP}{stack.parent}", _seen=_seen | {ref}) if stack.parent else None
+    parent = above.env if above else None
     interp = _interpreter(store, ref, stack)
     store.catalog.check_writable()
     env_name = f"{up}{SEP}{name}"
@@ -184,9 +186,11 @@ def ensure(store: Store, ref: str, *, _seen: frozenset[str] = frozenset()) -> Mi
                 hint=f"forge remove --recursive {env_name}, then create its children again",
             )
     report = _sync(store, env, root, manifest, stack)
-    if report is None and action == "updated":
+    moved = report is not None and any(a.action != "unchanged" for a in report.actions)
+    if action == "updated" and not moved:  # nothing changed (at most re-checked entries)
         action = "current"
-    return MirrorResult(store.env(env_name), action, up, str(root), name, stack.generation, report)
+    parents = (*above.parents, above) if above else ()
+    return MirrorResult(store.env(env_name), action, up, str(root), name, stack.generation, report, parents)
 
 
 def _sync(store: Store, env: EnvInfo, root: Path, manifest: Manifest, stack: Stack) -> InstallReport | None:

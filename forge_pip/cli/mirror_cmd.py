@@ -30,8 +30,9 @@ def prepare_parent(store: Store, args: argparse.Namespace, *, announce: bool) ->
     if not is_ref(args.parent):
         return
     result = ensure(store, args.parent)
-    if announce and not args.quiet and result.action != "current":
-        print(describe(result))
+    for done in (*result.parents, result):
+        if announce and not args.quiet and done.action != "current":
+            print(describe(done))
 
 
 def cmd_stacks(store: Store, args: argparse.Namespace) -> int:
