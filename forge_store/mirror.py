@@ -168,15 +168,20 @@ def ensure(store: Store, ref: str, *, _seen: frozenset[str] = frozenset()) -> Mi
     row = store.catalog.env(env_name)
     action = "updated"
     if row is None:
-        env = store._create(
-            env_name,
-            interp,
-            path=mirror_path(store, up, name),
-            kind=EnvKind.MIRROR,
-            parent=parent.name if parent else None,
-        )
-        action = "created"
-    else:
+        try:
+            env = store._create(
+                env_name,
+                interp,
+                path=mirror_path(store, up, name),
+                kind=EnvKind.MIRROR,
+                parent=parent.name if parent else None,
+            )
+            action = "created"
+        except EnvExists:  # another command made it meanwhile: bring that one up to date
+            if store.catalog.env(env_name) is None:
+                raise
+            row = store.catalog.env(env_name)
+    if row is not None:
         env = store.env(env_name)
         if env.kind is not EnvKind.MIRROR:
             raise EnvExists(f"env {env_name!r} exists and is no mirror", hint=f"forge remove {env_name}")
