@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -228,6 +228,17 @@ def _sync(store: Store, env: EnvInfo, root: Path, manifest: Manifest, stack: Sta
     finally:
         store.release()
     return report
+
+
+def unlink_dists(store: Store, env_name: str, names: Sequence[str]) -> None:
+    """Unlink dists from an env's LOCAL layer, a mirror env's too (``doctor --fix`` quarantining
+    a modified entry: the next :func:`ensure` links the stack's content again)."""
+    env = store.env(env_name)
+    if env.kind is not EnvKind.MIRROR:
+        store.change(env_name, remove=names)
+        return
+    with store.env_lock(env_name):
+        store._change_locked(store.env(env_name), (), names, True, {}, ())
 
 
 def _current(store: Store, row: EntryRow, root: Path, manifest: Manifest) -> bool:

@@ -362,13 +362,15 @@ class _Applier:
         self.store.release()
 
     def _quarantine(self, r: Repair) -> None:
+        from .mirror import unlink_dists
+
         row = self._row(r.target)
         cat = self.store.catalog
         present = (self.home.store / row.dir).is_dir()
         if present:  # unlink it while its files can still be listed (hardlinks included)
             for link in cat.all_links():
                 if link.entry_id == row.id and link.layer == Layer.LOCAL.value:
-                    self.store.change(link.env, remove=[row.name])
+                    unlink_dists(self.store, link.env, [row.name])  # a mirror env too
         left = sorted({link.env for link in cat.all_links() if link.entry_id == row.id})
         with cat.transaction():
             for env in left:

@@ -339,3 +339,40 @@ def test_stacks_from_an_http_upstream_are_refused_with_one_line(tmp_path: Path) 
     )
     assert "stacks from an HTTP upstream: not yet" in line
     assert not (home / "envs" / "app").exists()
+
+
+def test_doctor_quarantine_unlinks_from_a_mirror_and_sync_links_the_stack_again(team: Team) -> None:
+    from forge_store import seal
+
+    ok(forge(team.a, "create", "torch", "-q"))
+    team.a_install("torch", "alpha")
+    team.publish("--env", "torch")
+    own = team.tmp / "b-wheels"
+    own.mkdir()
+    (own / "alpha-1.0-py3-none-any.whl").write_bytes(
+        (team.wheels / "alpha-1.0-py3-none-any.whl").read_bytes()
+    )
+    ok(forge(team.b, "create", "mine", "-q"))
+    ok(forge(team.b, "pip", "install", "--env", "mine", "--no-index", "-f", str(own), "alpha", "-q"))
+    up = f"team={team.published}"
+    ok(forge(team.b, "create", "app", "--parent", "team:torch", "-q", upstream=up))
+    app = team.b / "envs" / "app"
+    where = "import alpha, os; print(os.path.realpath(alpha.__file__))"
+    assert run_in(app, where).stdout.startswith(str(team.b / "store"))  # B's own copy of that content
+
+    # B's copy is modified and its wheel is gone: doctor --fix quarantines it, the mirror included
+    entry = next(p for p in (team.b / "store").iterdir() if not p.name.startswith("."))
+    seal.unseal(entry)
+    target = entry / "site" / "alpha" / "__init__.py"
+    target.chmod(0o644)
+    target.write_text("A = 'evil'\n")
+    seal.seal(entry)
+    (own / "alpha-1.0-py3-none-any.whl").unlink()
+    fixed = forge(team.b, "doctor", "--verify", "--fix", upstream=up)
+    assert "Traceback" not in fixed.stderr and "mirrors a stack" not in fixed.stderr, fixed.stderr
+    assert run_in(app, "import alpha").returncode != 0
+
+    synced = ok(forge(team.b, "store", "sync", "team:torch", upstream=up))
+    assert "updated mirror team:torch" in synced.stdout
+    seen = run_in(app, where.replace("print(", "print(alpha.A, "))
+    assert seen.stdout.startswith(f"1 {team.published}/entries/"), (seen.stdout, seen.stderr)
