@@ -91,27 +91,21 @@ def named(store: Store, environ: Mapping[str, str] | None = None) -> list[tuple[
     explicit_env = _from_env(env)
     explicit_cfg = {loc: name for name, loc in _configured(store).items()}
     items = sources(store, env)
+    given = {s.location: explicit_env.get(s.location) or explicit_cfg.get(s.location) for s in items}
+    reserved = {n for n in given.values() if n}  # a derived name never takes an explicit one
     taken: set[str] = set()
-    explicit = {explicit_env.get(s.location) or explicit_cfg.get(s.location) for s in items}
     out: list[tuple[str, Source]] = []
     for src in items:
-        name = explicit_env.get(src.location) or explicit_cfg.get(src.location)
+        name = given[src.location]
         if name is None or name in taken:
             base = name or derive(src.location)
             name, i = base, 1
-            while name in taken or (name != base and name in explicit):
+            while name in taken or (name in reserved and name != given[src.location]):
                 i += 1
                 name = f"{base[:60]}-{i}"
         taken.add(name)
         out.append((name, src))
     return out
-
-
-def name_of(store: Store, location: str) -> str | None:
-    from .upstream import _normalise
-
-    where = _normalise(location)
-    return next((n for n, s in named(store) if s.location == where), None)
 
 
 def lookup(store: Store, name: str) -> Source:

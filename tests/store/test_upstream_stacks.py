@@ -321,15 +321,13 @@ def test_upstream_names(tmp_path: Path) -> None:
     assert split_item("/srv/a=b") == (None, "/srv/a=b")
     assert split_env("team=https://cache.example/x:/mnt/b") == ["team=https://cache.example/x", "/mnt/b"]
     assert derive("/srv/forge/team/") == "team" and derive("/") == "upstream"
-    for d in ("x/team", "y/team", "z/other"):
+    for d in ("w/ci", "x/team", "y/team", "z/other"):
         (tmp_path / d).mkdir(parents=True)
     store = Store(tmp_path / "home")
-    env = {
-        "FORGE_UPSTREAM": os.pathsep.join(
-            [f"{tmp_path}/x/team", f"{tmp_path}/y/team", f"ci={tmp_path}/z/other"]
-        )
-    }
-    assert [n for n, _s in named(store, env)] == ["team", "team-2", "ci"]
+    items = [f"{tmp_path}/w/ci", f"{tmp_path}/x/team", f"{tmp_path}/y/team", f"ci={tmp_path}/z/other"]
+    env = {"FORGE_UPSTREAM": os.pathsep.join(items)}
+    # derived names give way to explicit ones, and to earlier upstreams
+    assert [n for n, _s in named(store, env)] == ["ci-2", "team", "team-2", "ci"]
 
 
 def test_stacks_from_an_http_upstream_are_refused_with_one_line(tmp_path: Path) -> None:
