@@ -338,6 +338,18 @@ class UpstreamEntryCorrupt(IntegrityError):
     reference = "upstream-entry-corrupt"
 
 
+class StackNotFound(NotFoundError):
+    """``--parent UPSTREAM:STACK`` names an upstream or a published stack that does not exist."""
+
+    reference = "stack-not-found"
+
+
+class MirrorReadOnly(UsageError):
+    """An env that mirrors a published stack (``team:torch``) is changed only by its upstream."""
+
+    reference = "mirror-read-only"
+
+
 class PublishConflict(IntegrityError):
     """A published entry differs from what would be published under its id: published entries
     are never changed in place."""

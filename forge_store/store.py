@@ -597,6 +597,10 @@ class Store:
                 f"invalid env name {name!r}",
                 hint="use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit",
             )
+        if parent is not None and ":" in parent:  # UPSTREAM:STACK, a published stack: mirror it
+            from .mirror import ensure
+
+            parent = ensure(self, parent).env.name
         parent_info = self.env(parent) if parent is not None else None
         if python is not None:
             interp = interpreters.find(python, self.home.cache / "interpreters")
@@ -1022,6 +1026,9 @@ class Store:
         refused (:class:`~.policy.PolicyRefused`, nothing changed), warned about or ignored.
         """
         env = self.env(env_name)
+        from .mirror import refuse_changes
+
+        refuse_changes(env)  # a mirror of a published stack changes only with its upstream
         self.require_env_dir(env)
         with self.env_lock(env_name):
             from .recovery import sweep_env

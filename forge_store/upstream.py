@@ -87,10 +87,11 @@ class Source:
 
 
 def split_env(value: str) -> list[str]:
-    """``FORGE_UPSTREAM`` split on ``os.pathsep``; ``https://host/x`` stays one item (its ``:``)."""
+    """``FORGE_UPSTREAM`` split on ``os.pathsep``; ``https://host/x`` (or ``name=https://host/x``)
+    stays one item (its ``:``)."""
     out: list[str] = []
     for part in value.split(os.pathsep):
-        if out and part.startswith("//") and out[-1] in ("http", "https", "file"):
+        if out and part.startswith("//") and out[-1].rpartition("=")[2] in ("http", "https", "file"):
             out[-1] = f"{out[-1]}:{part}"
         elif part:
             out.append(part)
@@ -114,13 +115,16 @@ def configured(store: Store) -> list[str]:
 
 
 def sources(store: Store, environ: Mapping[str, str] | None = None) -> list[Source]:
-    """Every upstream in order of preference: ``FORGE_UPSTREAM`` first, then the configured list."""
+    """Every upstream in order of preference: ``FORGE_UPSTREAM`` first, then the configured list
+    (a ``NAME=PATH`` item of ``FORGE_UPSTREAM`` names it: :mod:`.upstream_names`)."""
+    from .upstream_names import split_item
+
     env = os.environ if environ is None else environ
     out: list[Source] = []
     seen: set[str] = set()
     for origin, items in (("env", split_env(env.get(ENV_VAR, ""))), ("config", configured(store))):
         for item in items:
-            location = _normalise(item)
+            location = _normalise(split_item(item)[1])
             if location not in seen:
                 seen.add(location)
                 out.append(Source(location, origin))

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from . import faults
 from .errors import EntryMissing, PublishConflict, UsageError
 from .upstream import ENTRIES, FORMAT, MANIFEST, MANIFEST_VERSION, ORIGIN_KEY, check_tree
+from .upstream_stacks import STACKS_KEY, STACKS_VERSION, STACKS_VERSION_KEY
 
 if TYPE_CHECKING:
     from .catalog import EntryRow
@@ -64,6 +65,7 @@ class PublishReport:
     manifest_written: bool
     published: tuple[Published, ...]
     skipped: tuple[Published, ...]  # already there under their id (verified)
+    stacks: tuple[str, ...] = ()  # the stacks this publish recorded (:mod:`.upstream_stacks`)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -72,6 +74,7 @@ class PublishReport:
             "manifest_written": self.manifest_written,
             "published": [p.to_dict() for p in self.published],
             "skipped": [p.to_dict() for p in self.skipped],
+            "stacks": list(self.stacks),
         }
 
 
@@ -161,14 +164,22 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path)
 
 
-def _write_manifest(dest: Path, generation: int, entries: dict[str, dict[str, object]]) -> None:
-    doc = {
+def _write_manifest(
+    dest: Path,
+    generation: int,
+    entries: dict[str, dict[str, object]],
+    stacks: dict[str, dict[str, object]] | None = None,
+) -> None:
+    doc: dict[str, object] = {
         "format": FORMAT,
         "version": MANIFEST_VERSION,
         "generation": generation,
         "written": time.time(),
         "entries": dict(sorted(entries.items())),
     }
+    if stacks:  # :mod:`.upstream_stacks`; readers that predate them ignore both keys
+        doc[STACKS_VERSION_KEY] = STACKS_VERSION
+        doc[STACKS_KEY] = stacks
     tmp = dest / f".{MANIFEST}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -188,12 +199,17 @@ def _write_manifest(dest: Path, generation: int, entries: dict[str, dict[str, ob
         os.close(fd)
 
 
-def publish(store: Store, dest: Path, envs: Sequence[str] | None = None) -> PublishReport:
-    """Publish the entries of ``envs`` (default: every env) into ``dest`` (see the module doc)."""
+def publish(
+    store: Store, dest: Path, envs: Sequence[str] | None = None, *, as_name: str | None = None
+) -> PublishReport:
+    """Publish the entries of ``envs`` (default: every env) into ``dest`` (see the module doc),
+    and a stack per env and parent (:mod:`.upstream_stacks`; ``as_name``: the one env's name)."""
     from .locks import Timeout, file_lock
+    from .upstream_stacks import stack_records, with_parents
 
     dest = Path(os.path.abspath(dest))
-    ids = _entry_ids(store, envs)
+    stacks = stack_records(store, envs, as_name)
+    ids = _entry_ids(store, with_parents(store, envs) if envs else None)
     rows = store.catalog.entries(ids)
     for cid in ids:
         path = store.entry_path(rows[cid])
@@ -209,7 +225,7 @@ def publish(store: Store, dest: Path, envs: Sequence[str] | None = None) -> Publ
     entries_dir.mkdir(parents=True, exist_ok=True)
     try:
         with file_lock(dest / LOCK_NAME, store.lock_timeout):
-            return _publish_locked(store, dest, ids, rows)
+            return _publish_locked(store, dest, ids, rows, stacks)
     except Timeout as exc:
         from .errors import LockTimeout
 
@@ -221,8 +237,17 @@ def publish(store: Store, dest: Path, envs: Sequence[str] | None = None) -> Publ
         ) from None
 
 
-def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str, EntryRow]) -> PublishReport:
+def _publish_locked(
+    store: Store,
+    dest: Path,
+    ids: Sequence[str],
+    rows: dict[str, EntryRow],
+    new_stacks: dict[str, dict[str, object]],
+) -> PublishReport:
+    from .upstream_stacks import merge, read_raw
+
     generation, records = _read_raw(dest)
+    old_stacks = read_raw(dest)  # UpstreamInvalid for stacks of another version: left alone
     # leftovers of a publish that died (it held this lock, so none is in flight): never listed
     for child in sorted((dest / ENTRIES).iterdir()):
         if child.name.startswith(TMP_PREFIX):
@@ -286,9 +311,12 @@ def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str
         records[cid] = _record(row, rel, wheels)
         published.append(Published(cid, row.name, row.version, rel, size))
         changed = True
-    if changed:
+    stacks, stacks_changed = merge(old_stacks, new_stacks, generation + 1)
+    if changed or stacks_changed:
         generation += 1
         os.sync()  # the entries the manifest names are on disk before it names them
         faults.point("upstream-publish-manifest")
-        _write_manifest(dest, generation, records)
-    return PublishReport(str(dest), generation, changed, tuple(published), tuple(skipped))
+        _write_manifest(dest, generation, records, stacks)
+    return PublishReport(
+        str(dest), generation, changed or stacks_changed, tuple(published), tuple(skipped), tuple(new_stacks)
+    )

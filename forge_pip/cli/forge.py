@@ -80,7 +80,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the env's name: up to 64 letters, digits, '.', '_', '-', starting with a letter or digit",
     )
     p.add_argument("requirements", nargs="*", metavar="REQUIREMENT", help="what to install into it")
-    p.add_argument("--parent", help="stack this env on top of PARENT")
+    p.add_argument(
+        "--parent",
+        help="stack this env on top of PARENT: an env, or UPSTREAM:STACK, a stack an upstream publishes"
+        " (mirrored read-only at $FORGE_HOME/envs/@UPSTREAM/STACK, linking into the upstream)",
+    )
     p.add_argument(
         "--python", help="interpreter: 3.12, python3.12 or a path (default: the parent's, or Forge's)"
     )
@@ -239,6 +243,9 @@ def create_env(store: Store, args: argparse.Namespace, *, announce: bool) -> Env
     """``forge create``'s env from its parsed arguments (``announce``: print the created line)."""
     from forge_store.models import LayeringMode, LinkMode
 
+    from .mirror_cmd import prepare_parent
+
+    prepare_parent(store, args, announce=announce)  # --parent UPSTREAM:STACK: its mirror env first
     env = store.create_env(
         args.name,
         python=args.python,

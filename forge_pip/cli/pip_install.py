@@ -236,6 +236,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
     from forge_pip.cli.pip_output import install_order, looking_in, would_install
     from forge_pip.install import InstallOptions, install, installation_report
     from forge_store.errors import UsageError
+    from forge_store.mirror import refuse_changes
     from forge_store.store import Store
 
     if ns.user:
@@ -246,6 +247,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
         return _tree_install(ns)
     with Store() as store:
         env = open_target(ns, store)
+        refuse_changes(env)
         upgrade = bool(ns.upgrade)
         mode, abi = overrides(ns)
         options = _options(
@@ -509,6 +511,7 @@ def cmd_uninstall(ns: argparse.Namespace) -> int:
     from forge_pip.reqfile import ReqKind, parse_requirements
     from forge_pip.sources import local_dists
     from forge_store.errors import UsageError
+    from forge_store.mirror import refuse_changes
     from forge_store.store import Store
 
     names = list(ns.names)
@@ -524,6 +527,7 @@ def cmd_uninstall(ns: argparse.Namespace) -> int:
     no_input = bool(ns.no_input or os.environ.get("PIP_NO_INPUT"))
     with Store() as store:
         env = open_target(ns, store)
+        refuse_changes(env)
         preview = uninstall(store, env, names, dry_run=True)
         for name in preview.skipped:
             print(f"WARNING: Skipping {name} as it is not installed.", file=sys.stderr)
