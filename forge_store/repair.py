@@ -441,6 +441,7 @@ class _Applier:
                 layers=self.store.runtime_layers(env),
                 location=env.path,
                 seed_front_end=not real_pip,
+                home=self.store.home.root,
             )
             os.rename(staging, env.path)
         except BaseException:

@@ -694,6 +694,7 @@ class Store:
                 forge_python=interpreters.running_forge_python(),
                 layers=self.runtime_layers(info),
                 location=path,
+                home=self.home.root,
             )
             faults.point("create-written")
             if path.exists():
