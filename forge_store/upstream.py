@@ -63,6 +63,7 @@ ORIGIN_KEY = "upstream"  # its ``meta`` key: {"root", "dir", "generation"}
 
 _ID = re.compile(r"^[0-9a-f]{64}$")
 _DIR = re.compile(r"^entries/([0-9a-f]{16,64})$")
+_PORT = re.compile(r"^[0-9]+(/.*)?$")
 _WARNED: set[str] = set()  # one warning per upstream and process
 
 
@@ -88,10 +89,16 @@ class Source:
 
 
 def split_env(value: str) -> list[str]:
-    """``FORGE_UPSTREAM`` split on ``os.pathsep``; ``https://host/x`` stays one item (its ``:``)."""
+    """``FORGE_UPSTREAM`` split on ``os.pathsep``; ``https://host:8080/x`` stays one item (the
+    ``:`` of its scheme and of its port)."""
     out: list[str] = []
     for part in value.split(os.pathsep):
         if out and part.startswith("//") and out[-1] in ("http", "https", "file"):
+            out[-1] = f"{out[-1]}:{part}"
+        elif out and (
+            (_PORT.match(part) and re.match(r"^https?://([^/:]+|\[[^/]*\])$", out[-1]))
+            or ("://" in out[-1] and out[-1].count("[") > out[-1].count("]"))  # inside [::1]
+        ):
             out[-1] = f"{out[-1]}:{part}"
         elif part:
             out.append(part)

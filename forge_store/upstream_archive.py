@@ -47,6 +47,7 @@ SUFFIX = ".tar.gz"
 PARTS = ("site", "data", "headers", "scripts")
 COMPRESSLEVEL = 6
 _CHUNK = 1 << 20
+_HINT = "the upstream's archive is malformed or malicious: tell its publisher (`FORGE_UPSTREAM=` bypasses it)"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ class Extracted:
 def _refuse(where: str, name: str, why: str) -> UpstreamEntryCorrupt:
     return UpstreamEntryCorrupt(
         f"{where}: archive member {name!r} {why}; nothing was published",
-        hint="the upstream's archive is malformed or malicious: tell its publisher",
+        hint=_HINT,
     )
 
 
@@ -182,7 +183,9 @@ def extract(source: BinaryIO, staging: Path, limits: Limits, where: str) -> Extr
     try:
         tar = tarfile.open(fileobj=source, mode="r|gz")  # noqa: SIM115 (closed below)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise UpstreamEntryCorrupt(f"{where} is not a gzip-compressed tar archive ({exc})") from None
+        raise UpstreamEntryCorrupt(
+            f"{where} is not a gzip-compressed tar archive ({exc}); nothing was published", hint=_HINT
+        ) from None
     try:
         for member in tar:
             name = member.name[:-1] if member.name.endswith("/") else member.name
@@ -238,7 +241,9 @@ def extract(source: BinaryIO, staging: Path, limits: Limits, where: str) -> Extr
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno is not None:
             raise  # the local disk (full, read-only): a storage fault, not the archive's
-        raise UpstreamEntryCorrupt(f"{where} is not a sound archive ({exc}); nothing was published") from None
+        raise UpstreamEntryCorrupt(
+            f"{where} is not a sound archive ({exc}); nothing was published", hint=_HINT
+        ) from None
     finally:
         tar.close()
     return Extracted(files, total)
