@@ -22,6 +22,11 @@ deletes it, doctor knows where it lives and the linker links straight into it (z
 local store). Its files are checked against its RECORD once per node and generation: when the
 row is written (:func:`adopt`), again only when the manifest's generation moved on.
 
+An upstream in HTTP(S) form (any static web server, object store or CDN serving that layout plus
+``archives/<id>.tar.gz``) is handled by :mod:`.upstream_http`: its entries (``RemoteEntry``) are
+candidates like a directory's, and :func:`adopt` substitutes them (fetched, verified, published
+as local entries) instead of recording them in place.
+
 An upstream entry serves a request exactly as a local one does (the store is a cache of the same
 artifact): when its wheel sha256 is the file the sources offer, when the user names that file,
 or under ``--offline`` / ``--prefer-offline``. A missing or unreadable upstream degrades to the
@@ -93,11 +98,12 @@ def split_env(value: str) -> list[str]:
     ``:`` of its scheme and of its port)."""
     out: list[str] = []
     for part in value.split(os.pathsep):
-        if out and part.startswith("//") and out[-1] in ("http", "https", "file"):
-            out[-1] = f"{out[-1]}:{part}"
-        elif out and (
-            (_PORT.match(part) and re.match(r"^https?://([^/:]+|\[[^/]*\])$", out[-1]))
-            or ("://" in out[-1] and out[-1].count("[") > out[-1].count("]"))  # inside [::1]
+        if (out and part.startswith("//") and out[-1] in ("http", "https", "file")) or (
+            out
+            and (
+                (_PORT.match(part) and re.match(r"^https?://([^/:]+|\[[^/]*\])$", out[-1]))
+                or ("://" in out[-1] and out[-1].count("[") > out[-1].count("]"))  # inside [::1]
+            )
         ):
             out[-1] = f"{out[-1]}:{part}"
         elif part:

@@ -18,8 +18,9 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,19 +28,13 @@ from forge_store.errors import ExitCode
 from forge_store.store import Store
 from forge_store.upstream import MANIFEST
 from forge_store.upstream_http import SUBSTITUTED_KEY
-from tests.store.test_upstream import (  # noqa: F401 (fixtures)
-    IMPORTS,
-    SET,
-    Cluster,
-    _writable,
-    cluster,
-    forge,
-    ok,
-    run_in,
-    snapshot,
-    wheels,
-)
+from tests.store import test_upstream as dirform
+from tests.store.test_upstream import IMPORTS, SET, Cluster, _writable, forge, ok, run_in, snapshot
 from tests.support.index_server import IndexServer, serve
+
+# the directory form's fixtures: node A's wheels and the two-node cluster
+wheels = dirform.wheels
+cluster = dirform.cluster
 
 # -- helpers ------------------------------------------------------------------------------------------
 
@@ -57,7 +52,7 @@ def manifest(root: Path) -> dict[str, object]:
 def cid_of(root: Path, name: str) -> str:
     entries = manifest(root)["entries"]
     assert isinstance(entries, dict)
-    return next(cid for cid, e in entries.items() if e["name"] == name)
+    return str(next(cid for cid, e in entries.items() if e["name"] == name))
 
 
 def listing(home: Path) -> list[str]:
@@ -69,7 +64,7 @@ def listing(home: Path) -> list[str]:
     return out
 
 
-def local_rows(home: Path) -> dict[str, dict[str, object]]:
+def local_rows(home: Path) -> dict[str, dict[str, Any]]:
     with Store(home) as s:
         return {r.name: dict(r.meta) for r in s.catalog.all_entries()}
 
@@ -219,7 +214,8 @@ def _flip(data: bytes) -> bytes:
     return data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1 :]
 
 
-ATTACKS = {
+Members = list[tuple[tarfile.TarInfo, bytes | None]]
+ATTACKS: dict[str, tuple[Callable[[bytes, Members], bytes], bool]] = {
     # the manifest's size and sha256 stay: the download check refuses
     "flipped-byte": (lambda d, m: _flip(d), False),
     "truncated": (lambda d, m: d[: len(d) // 2], False),
