@@ -160,14 +160,14 @@ def commit_staged(
     staging: Path,
     new: EntryRow,
     aliases: Sequence[tuple[str, str]],
-    intent: str,
+    intent: str | None,
     *,
     locked: bool = False,
 ) -> tuple[EntryRow, bool]:
     """Publish a finished staging tree (contents sealed, top writable) as entry ``new.id`` and
     lease it: under the store lock (``locked``: the caller holds it), renamed into the store,
     top sealed, the row (``new``, its ``dir`` chosen here), ``aliases`` (wheel sha256, file
-    name) and the lease committed with ``intent`` dropped in one transaction. A present entry of
+    name) and the lease committed with ``intent`` (if any) dropped in one transaction. A present entry of
     that content wins (``reused``: True, ``staging`` left to the caller); a row of an upstream
     entry becomes a local entry again. Used by ingest and by substitution from an HTTP binary
     cache (:mod:`.upstream_http`)."""
@@ -210,7 +210,8 @@ def commit_staged(
                 for sha, filename in aliases:
                     cat.add_alias(sha, cid, filename)
                 cat.add_lease(cid, store.holder)
-                cat.delete_intent(intent)
+                if intent is not None:
+                    cat.delete_intent(intent)
         except BaseException:  # not recorded (a full disk, a locked catalog): not published
             if not reused:
                 remove_tree(store.home.store / rel)

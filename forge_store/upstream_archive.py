@@ -201,6 +201,8 @@ def extract(source: BinaryIO, staging: Path, limits: Limits, where: str) -> Extr
             if member.isdir():
                 if name in made:
                     raise _refuse(where, member.name, "is listed twice")
+                if len(made) > limits.files:  # directories count too: no million empty dirs
+                    raise _refuse(where, member.name, f"exceeds the limit of {limits.files} directories")
                 os.mkdir(staging / name, 0o755)
                 made.add(name)
                 continue

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import http.client
 import io
 import ipaddress
 import json
@@ -274,7 +275,10 @@ def fetch_manifest(store: Store, url: str, fetcher: Fetcher) -> RemoteManifest:
     with fetcher.open(manifest_url, headers) as answer:
         if answer.status == 304 and cached is not None:
             return parse_manifest(url, cached, manifest_url)
-        data = answer.body.read()
+        try:
+            data = answer.body.read()
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise FetchError(manifest_url, f"the answer was cut off ({exc or type(exc).__name__})") from None
         fresh = {k: answer.headers[k] for k in ("etag", "last-modified") if k in answer.headers}
     manifest = parse_manifest(url, data, manifest_url)
     if not store.read_only:
@@ -306,7 +310,10 @@ def _download(entry: RemoteEntry, fetcher: Fetcher, dest: Path) -> None:
             if answer.status != 200:
                 raise _corrupt(entry, f"was answered with HTTP {answer.status}")
             while True:
-                chunk = answer.body.read(_CHUNK)
+                try:
+                    chunk = answer.body.read(_CHUNK)
+                except (OSError, ValueError, http.client.HTTPException) as exc:  # the network's fault
+                    raise _corrupt(entry, f"was cut off ({exc or type(exc).__name__})") from None
                 if not chunk:
                     break
                 got += len(chunk)
@@ -320,10 +327,6 @@ def _download(entry: RemoteEntry, fetcher: Fetcher, dest: Path) -> None:
             " was published",
             hint=f"check that {entry.root} is reachable, or `FORGE_UPSTREAM=` to install from the indexes",
         ) from None
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, OSError) and exc.errno is not None:
-            raise  # the local disk: a storage fault
-        raise _corrupt(entry, f"was cut off ({exc})") from None
     if got != want.size:
         raise _corrupt(entry, f"has {got} bytes; its manifest says {want.size}")
     if sha.hexdigest() != want.sha256:
@@ -383,16 +386,19 @@ def substitute(store: Store, entry: RemoteEntry, fetcher: Fetcher, *, locked: bo
     store._hold()
     cid = entry.row.id
     lock = f"substitute-{cid}"
-    with store.work_lock(lock):
+    # under the store lock (doctor --fix) no work lock is taken (ingest takes them in the other
+    # order) and no intent is recorded: the staging dir is swept by the pid in its name, as repair's
+    with contextlib.nullcontext() if locked else store.work_lock(lock):
         row = store.catalog.entry(cid)
         if row is not None and not row.dir.startswith("@") and store._entry_present(row, locked=locked):
             leased = store.catalog.lease_entry(cid, store.holder)  # substituted by whoever held the lock
             if leased is not None:
                 return leased
+        store.home.tmp.mkdir(parents=True, exist_ok=True)
         staging = store.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"  # swept like an ingest's
-        intent = recovery.begin(store, "ingest", lock, {"staging": str(staging)})
+        intent = None if locked else recovery.begin(store, "ingest", lock, {"staging": str(staging)})
         try:
-            staging.mkdir(parents=True)
+            staging.mkdir()
             archive = staging / "archive"
             _download(entry, fetcher, archive)
             faults.point("upstream-http-downloaded")
@@ -402,13 +408,12 @@ def substitute(store: Store, entry: RemoteEntry, fetcher: Fetcher, *, locked: bo
             archive.unlink()
             new = _finish(entry, tree)
             seal_contents(tree)
-            out, reused = commit_staged(store, tree, new, entry.wheels, intent, locked=locked)
+            out, _reused = commit_staged(store, tree, new, entry.wheels, intent, locked=locked)
         finally:
             if os.path.lexists(staging):
                 remove_tree(staging)
-            if store.catalog.intents(lock):
+            if intent is not None and store.catalog.intents(lock):
                 recovery.abandon(store, intent)
-    del reused
     return out
 
 

@@ -283,6 +283,22 @@ def test_a_corrupt_archive_of_an_offered_wheel_is_refused_and_the_indexes_serve_
     assert run_in(cluster.b / "envs" / "app", "import alpha; print(alpha.A)").stdout.strip() == "1"
 
 
+@pytest.mark.parametrize(
+    ("var", "value"), [("FORGE_MAX_WHEEL_FILES", "2"), ("FORGE_MAX_UNPACKED_BYTES", "16")]
+)
+def test_archives_are_capped_like_wheels(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch, var: str, value: str
+) -> None:
+    cluster.node_a_publishes(["alpha"])
+    ok(forge(cluster.b, "create", "app", "-q"))
+    before = listing(cluster.b)
+    monkeypatch.setenv(var, value)
+    with served(cluster.published) as server:
+        proc = b_install(cluster, server.url, names=["alpha"])
+    assert proc.returncode != 0 and "exceeds the limit" in proc.stderr and "Traceback" not in proc.stderr
+    assert listing(cluster.b) == before
+
+
 # -- degrade -----------------------------------------------------------------------------------------
 
 
