@@ -216,14 +216,12 @@ def _archive(cid: str, raw: object) -> ArchiveRef:
 def parse_manifest(url: str, data: bytes, where: str) -> RemoteManifest:
     """A manifest's bytes as an HTTP binary cache's entries (``UpstreamInvalid`` for a document
     this Forge cannot read; entries that do not parse are left out with one warning each)."""
-    from .upstream import ORIGIN_KEY, _warn_once, parse_document
+    from .upstream import ORIGIN_KEY, _entry, _warn_once, parse_document
 
     generation, raw_entries = parse_document(data, where)
     entries: dict[str, RemoteEntry] = {}
     by_wheel: dict[str, str] = {}
     for cid, raw in raw_entries.items():
-        from .upstream import _entry
-
         try:
             base = _entry(Path("/"), generation, str(cid), raw)
             archive = _archive(str(cid), raw.get("archive") if isinstance(raw, dict) else None)

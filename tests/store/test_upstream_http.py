@@ -455,3 +455,25 @@ def test_real_wheels_round_trip_through_the_binary_cache(tmp_path: Path) -> None
             remove_tree(home)
         if published.exists():
             _writable(published)
+
+
+# -- URLs ----------------------------------------------------------------------------------------------
+
+
+def test_forge_upstream_keeps_ports_and_ipv6_literals_whole() -> None:
+    from forge_store.upstream import split_env
+
+    value = os.pathsep.join(["http://127.0.0.1:8080", "/mnt/a", "https://h/x", "http://[::1]:80/y", "/b"])
+    assert split_env(value) == ["http://127.0.0.1:8080", "/mnt/a", "https://h/x", "http://[::1]:80/y", "/b"]
+
+
+def test_plain_http_needs_loopback_or_a_trusted_host() -> None:
+    from forge_store.errors import UpstreamInvalid
+    from forge_store.upstream_http import check_url
+
+    assert check_url("http://127.0.0.1:9/x/", {}) == "http://127.0.0.1:9/x"
+    assert check_url("http://localhost/x", {}) == "http://localhost/x"
+    assert check_url("https://cache.example/x/", {}) == "https://cache.example/x"
+    assert check_url("http://cache.lan:8080/x", {"PIP_TRUSTED_HOST": "other cache.lan:8080"})
+    with pytest.raises(UpstreamInvalid, match="plain http"):
+        check_url("http://cache.lan:8080/x", {"PIP_TRUSTED_HOST": "cache.lan:9090"})
