@@ -325,8 +325,9 @@ class UpstreamError(ForgeError):
 
 
 class UpstreamInvalid(UpstreamError, ValueError):
-    """An upstream path that is no upstream (no readable manifest, a format this Forge does not
-    know), or a URL form this Forge cannot serve yet."""
+    """An upstream path or URL that is no upstream (no readable manifest, a format this Forge
+    does not know, a URL that cannot be reached or that Forge will not use, e.g. plain http to a
+    host that is neither loopback nor trusted)."""
 
     reference = "upstream-invalid"
     exit_code = ExitCode.USAGE

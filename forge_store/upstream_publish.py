@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from . import faults
 from .errors import EntryMissing, PublishConflict, UsageError
 from .upstream import ENTRIES, FORMAT, MANIFEST, MANIFEST_VERSION, ORIGIN_KEY, check_tree
+from .upstream_archive import ARCHIVES, ArchiveRef, archive_matches, archive_rel, write_archive
 from .upstream_stacks import STACKS_KEY, STACKS_VERSION, STACKS_VERSION_KEY
 
 if TYPE_CHECKING:
@@ -237,6 +238,27 @@ def publish(
         ) from None
 
 
+def _ensure_archive(dest: Path, cid: str, rel: str, listed: object) -> ArchiveRef | None:
+    """The entry's archive for the HTTP form (:mod:`.upstream_archive`): None when the manifest
+    record already names one that is there and matches (a published archive is never changed in
+    place: one that differs stops the publish), else the one written now from ``DEST/rel`` (an
+    archive left by a publish that died before its manifest is replaced)."""
+    size = listed.get("size") if isinstance(listed, dict) else None
+    if isinstance(listed, dict) and listed.get("path") == archive_rel(cid) and isinstance(size, int):
+        ref = ArchiveRef(archive_rel(cid), size, str(listed.get("sha256")))
+        problem = archive_matches(dest, ref)
+        if problem is None:
+            return None
+        if os.path.lexists(dest / ref.path):
+            raise PublishConflict(
+                f"published archive of {cid[:16]} does not match its manifest record ({problem});"
+                " published archives are never changed in place",
+                hint="whoever changed it must restore it; or publish into a new directory",
+            )
+    faults.point("upstream-publish-archive")
+    return write_archive(dest / rel, dest, cid)
+
+
 def _publish_locked(
     store: Store,
     dest: Path,
@@ -254,6 +276,10 @@ def _publish_locked(
             _remove(child)
     for child in sorted(dest.iterdir()):
         if child.name.startswith(f".{MANIFEST}."):
+            child.unlink()
+    archives = dest / ARCHIVES
+    for child in sorted(archives.iterdir()) if archives.is_dir() else []:
+        if child.name.startswith(TMP_PREFIX):
             child.unlink()
     taken = {str(r["dir"]): cid for cid, r in records.items()}
     published: list[Published] = []
@@ -283,6 +309,10 @@ def _publish_locked(
             if set(wheels) - known:  # another wheel file with this content: metadata only
                 records[cid] = {**old, "wheels": [list(w) for w in sorted(known | set(wheels))]}
                 changed = True
+            archive = _ensure_archive(dest, cid, rel, old.get("archive"))
+            if archive is not None:  # a layout of an older publish: its archive is added now
+                records[cid] = {**records[cid], "archive": archive.to_dict()}
+                changed = True
             skipped.append(Published(cid, row.name, row.version, rel, row.size))
             continue
         rel = _dir_name(cid, taken, dest / ENTRIES)
@@ -308,7 +338,8 @@ def _publish_locked(
             raise
         os.chmod(final, 0o555)
         taken[rel] = cid
-        records[cid] = _record(row, rel, wheels)
+        archive = _ensure_archive(dest, cid, rel, None)
+        records[cid] = {**_record(row, rel, wheels), "archive": archive.to_dict() if archive else None}
         published.append(Published(cid, row.name, row.version, rel, size))
         changed = True
     stacks, stacks_changed = merge(old_stacks, new_stacks, generation + 1)

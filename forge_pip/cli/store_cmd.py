@@ -14,10 +14,11 @@ from typing import Any
 from .common import emit_json, human_size, table
 
 _HELP = """\
-Upstream stores are read-only stores other nodes publish (a directory on NFS, CVMFS, Lustre or a
-read-only bind mount). They are consulted after the local store, in order: FORGE_UPSTREAM
-(os.pathsep-separated; an item may be NAME=PATH) first, then the list `forge store add-upstream`
-keeps in FORGE_HOME. Envs link straight into an upstream's entries; Forge never writes or locks
+Upstream stores are read-only stores other nodes publish: a directory on NFS, CVMFS, Lustre or a
+read-only bind mount (envs link straight into its entries), or an HTTP(S) binary cache serving the
+same layout (entries are fetched, verified and published into the local store). They are consulted
+after the local store, in order: FORGE_UPSTREAM (os.pathsep-separated; an item may be NAME=PATH)
+first, then the list `forge store add-upstream` keeps in FORGE_HOME. Forge never writes or locks
 there. A published env is a stack: `forge create app --parent NAME:STACK` layers on it.
 """
 
@@ -27,14 +28,18 @@ def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         "store", help="upstream stores: add-upstream, remove-upstream, upstreams, publish", description=_HELP
     )
     verbs = p.add_subparsers(dest="store_command", metavar="VERB", parser_class=type(common), required=True)
-    q = verbs.add_parser("add-upstream", parents=[common], help="consult this upstream directory (last)")
-    q.add_argument("location", metavar="PATH")
+    q = verbs.add_parser(
+        "add-upstream",
+        parents=[common],
+        help="consult this upstream directory or HTTP(S) binary cache (last)",
+    )
+    q.add_argument("location", metavar="PATH|URL")
     q.add_argument(
         "--name",
         help="its name, for --parent NAME:STACK (default: the path's last component; unique)",
     )
     q = verbs.add_parser("remove-upstream", parents=[common], help="stop consulting this upstream")
-    q.add_argument("location", metavar="PATH|NAME")
+    q.add_argument("location", metavar="PATH|URL|NAME")
     verbs.add_parser("upstreams", parents=[common], help="the upstreams, in order, their names and state")
     verbs.add_parser(
         "stacks", parents=[common], help="the stacks upstreams publish (--parent NAME:STACK), mirrored or not"
@@ -106,7 +111,7 @@ def _cmd_store(args: argparse.Namespace) -> int:
     if args.quiet:
         return 0
     if not statuses:
-        print("no upstreams (forge store add-upstream PATH, or FORGE_UPSTREAM)", file=sys.stderr)
+        print("no upstreams (forge store add-upstream PATH|URL, or FORGE_UPSTREAM)", file=sys.stderr)
         return 0
     rows = [
         [
