@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from bench import PY, SHARED, Bench, Sample, _forge, _run, has_pycs
+from bench import PY, SHARED, Bench, Sample, _forge, _run, _usage, has_pycs
 
 ROWS = ("node-b-dir", "node-b-http", "node-b-index", "node-b-uv")
 SET_B = SHARED / "set-b.txt"
@@ -66,28 +66,15 @@ class Usage:
     inodes: int
     bytes: int
 
-
-def _inodes(roots: Sequence[Path]) -> set[int]:
-    seen: set[int] = set()
-    for root in roots:
-        for dirpath, dirs, files in os.walk(root):
-            for name in (*dirs, *files):
-                seen.add(os.lstat(os.path.join(dirpath, name)).st_ino)
-    return seen
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.inodes + other.inodes, self.bytes + other.bytes)
 
 
-def added(roots: Sequence[Path], before: set[int]) -> Usage:
-    """Inodes under ``roots`` (not following links) that are not in ``before``, each counted once."""
-    seen: set[int] = set()
-    size = 0
-    for root in roots:
-        for dirpath, dirs, files in os.walk(root):
-            for name in (*dirs, *files):
-                st = os.lstat(os.path.join(dirpath, name))
-                if st.st_ino not in before and st.st_ino not in seen:
-                    seen.add(st.st_ino)
-                    size += st.st_blocks * 512
-    return Usage(len(seen), size)
+def usage(roots: Sequence[Path], shared: Sequence[Path] = ()) -> Usage:
+    """What ``roots`` hold on disk, each inode once, not counting those they share with ``shared``
+    files (:func:`bench._usage`; roots must not share inodes with each other)."""
+    counts = [_usage(root, shared) for root in roots]
+    return Usage(sum(c[0] for c in counts), sum(c[1] for c in counts))
 
 
 def _try(cmd: Sequence[str], env: dict[str, str]) -> tuple[int, str]:
@@ -195,7 +182,6 @@ class NodeBench:
         self.uv_cache = self.work / "uv-shared-cache"
         self.usage: dict[str, Usage] = {}
         self.where: dict[str, str] = {}
-        self.cache_inodes: set[int] = set()  # uv's shared cache after node A filled it
         self._second: tuple[Path, dict[str, str]] | None = None  # the node of the 2nd-env contender
         self._count = 0
 
@@ -215,8 +201,7 @@ class NodeBench:
         _run([self.uv, "venv", "-q", str(target)], env_uv)
         py_a = str(target / "bin/python")
         _run([self.uv, "pip", "install", "-q", "--python", py_a, *self.uv_src, "-r", str(SET_B)], env_uv)
-        self.cache_inodes = _inodes([self.uv_cache])
-        pub = added([self.pub], set())
+        pub = usage([self.pub])
         print(
             f"\nnode A: set B installed and published ({pub.bytes / 1e6:.0f} MB, {pub.inodes} inodes"
             f" in {self.pub.name}/), uv cache filled, in {time.perf_counter() - t0:.0f} s (not timed)"
@@ -241,9 +226,10 @@ class NodeBench:
         from forge_store.seal import remove_tree
 
         home, env_b = self._node(prefix, upstream)
-        before = _inodes([home])
         s = _run(_forge("create", "-q", "app", "-r", str(SET_B), *flags), env_b)
-        return self._done(label, s, home, before, home / "envs" / "app", env_b, i, lambda: remove_tree(home))
+        return self._done(
+            label, s, home / "envs" / "app", env_b, i, lambda: usage([home]), lambda: remove_tree(home)
+        )
 
     def forge_second_env(self, label: str, upstream: str, flags: Sequence[str], i: int) -> Sample:
         """A further env on a node B that has used (and so verified) the upstream's entries."""
@@ -254,11 +240,11 @@ class NodeBench:
             _run(_forge("create", "-q", "first", "-r", str(SET_B), *flags), env_b)
             self._second = (home, env_b)
         home, env_b = self._second
-        name = f"app{i}"
-        before = _inodes([home])
-        s = _run(_forge("create", "-q", name, "-r", str(SET_B), *flags), env_b)
-        cleanup = lambda: _run(_forge("remove", "-q", name), env_b)  # noqa: E731
-        out = self._done(label, s, home, before, home / "envs" / name, env_b, i, cleanup)
+        prefix = home / "envs" / f"app{i}"
+        s = _run(_forge("create", "-q", prefix.name, "-r", str(SET_B), *flags), env_b)
+        measure = lambda: usage([prefix], [home / "store"])  # noqa: E731
+        cleanup = lambda: _run(_forge("remove", "-q", prefix.name), env_b)  # noqa: E731
+        out = self._done(label, s, prefix, env_b, i, measure, cleanup)
         if i == self.bench.runs - 1:
             remove_tree(home)
         return out
@@ -267,18 +253,16 @@ class NodeBench:
         self,
         label: str,
         s: Sample,
-        root: Path,
-        before: set[int],
         prefix: Path,
         env: dict[str, str],
         i: int,
+        measure: Callable[[], Usage],
         cleanup: Callable[[], object],
-        extra_roots: Sequence[Path] = (),
     ) -> Sample:
         """After a timed run (untimed): pycs, disk added, ``import torch`` once; then clean up."""
         pycs = has_pycs(prefix)
         if i == 0:
-            self.usage[label] = added([root, *extra_roots], before)
+            self.usage[label] = measure()
             self.where[label] = _import_torch(prefix / "bin" / "python", env)
         cleanup()
         return dataclasses.replace(s, pycs=pycs)
@@ -300,9 +284,10 @@ class NodeBench:
         cmd += ["--compile-bytecode"] if compile_ else []
         s = _run([self.uv, "venv", "-q", str(target)], env_uv)
         s += _run([*cmd, "-r", str(SET_B)], env_uv)
-        before: set[int] = set() if cold else self.cache_inodes
-        extra = [cache] if cold else []
-        return self._done(label, s, target, before, target, env_uv, i, lambda: remove_tree(scratch), extra)
+        measure = (
+            (lambda: usage([target], [cache]) + usage([cache])) if cold else lambda: usage([target], [cache])
+        )
+        return self._done(label, s, target, env_uv, i, measure, lambda: remove_tree(scratch))
 
     # -- the row ------------------------------------------------------------------------------------
 
@@ -367,7 +352,7 @@ class NodeBench:
                     ("uv hardlink --compile-bytecode, shared", "hardlink", True),
                 ):
                     contenders[label] = functools.partial(self.uv_env, label, mode, compile_, False)
-            cache_before = added([self.uv_cache], set())
+            cache_before = usage([self.uv_cache])
             self.bench.compare(TITLE, contenders, note="env creation included; each run on an empty node B")
         self.report(missing, cache_before)
 
@@ -377,7 +362,7 @@ class NodeBench:
         print("  added to node B per env (store + catalog + env for Forge; venv [+ own cache] for uv):")
         for label, use in self.usage.items():
             print(f"    {label:<42} {use.inodes:7d} inodes {use.bytes / 1e6:9.2f} MB")
-        grown = added([self.uv_cache], set())
+        grown = usage([self.uv_cache])
         print(
             f"  uv's shared cache: {cache_before.bytes / 1e6:.0f} MB, {cache_before.inodes} inodes"
             f" (grew by {(grown.bytes - cache_before.bytes) / 1e6:.2f} MB during the runs)"

@@ -17,7 +17,7 @@ sys.path.insert(0, str(BENCH))  # bench/ is a directory of scripts, not a packag
 import nodes  # noqa: E402
 
 
-def test_added_counts_each_new_inode_once_and_not_what_it_links(tmp_path: Path) -> None:
+def test_usage_counts_each_new_inode_once_and_not_what_it_links(tmp_path: Path) -> None:
     shared = tmp_path / "cache"
     shared.mkdir()
     (shared / "big").write_bytes(b"x" * 100_000)
@@ -27,11 +27,12 @@ def test_added_counts_each_new_inode_once_and_not_what_it_links(tmp_path: Path) 
     (env / "own").write_bytes(b"y" * 10_000)
     os.link(env / "own", env / "own2")  # the same inode twice: once
     os.symlink(shared / "big", env / "link")  # the link itself, not its target
-    before = nodes._inodes([shared])
-    use = nodes.added([env], before)
+    use = nodes.usage([env], [shared])
     assert use.inodes == 2  # own (twice), link; below the root only
     assert 10_000 <= use.bytes < 100_000
-    assert nodes.added([env], set()).bytes >= 110_000
+    alone = nodes.usage([env])
+    assert alone.inodes == 3 and alone.bytes >= 110_000
+    assert nodes.usage([env], [shared]) + nodes.usage([shared]) == nodes.Usage(3, alone.bytes)
 
 
 @pytest.mark.parametrize("kind", ["nginx", "python http.server"])
