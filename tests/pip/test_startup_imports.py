@@ -84,6 +84,13 @@ def test_entry_points_import_nothing_heavy_for_version_and_help(forge_home: Path
     assert heavy(imported(command)) == []
 
 
+def test_forge_version_builds_no_parser(forge_home: Path) -> None:
+    """``forge --version`` is answered before the parser and its subcommand modules are loaded."""
+    names = imported([*FORGE, "--version"])
+    assert _not_needed(names, ("argparse", "json", "dataclasses", "forge_pip.cli.forge")) == []
+    assert "forge_store.version" in names
+
+
 def test_an_envs_pip_imports_nothing_heavy_for_version(store: Store) -> None:
     env = store.create_env("e")
     for args in (["--version"], ["--help"]):
