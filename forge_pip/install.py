@@ -1007,7 +1007,7 @@ def install(
 def _build_requires_check(store: Store, env: EnvInfo) -> Callable[[str, Sequence[str]], None]:
     """``--check-build-dependencies`` without isolation: the env (all its layers) must meet them."""
     env_layers = EnvLayers(store, env)
-    markers = target_python(env.interpreter).markers
+    markers = env.interpreter.marker_env()  # target_python's markers, without its ~900 tags
 
     def check(label: str, requires: Sequence[str]) -> None:
         from forge_pip.build.deps import check_build_requires

@@ -84,11 +84,19 @@ def test_entry_points_import_nothing_heavy_for_version_and_help(forge_home: Path
     assert heavy(imported(command)) == []
 
 
-def test_forge_version_builds_no_parser(forge_home: Path) -> None:
-    """``forge --version`` is answered before the parser and its subcommand modules are loaded."""
-    names = imported([*FORGE, "--version"])
-    assert _not_needed(names, ("argparse", "json", "dataclasses", "forge_pip.cli.forge")) == []
-    assert "forge_store.version" in names
+VERSION_LEAN = ("argparse", "json", "dataclasses", "hashlib", "shutil", "forge_pip.cli.forge")
+"""What printing a version line needs none of: a parser, JSON, dataclasses (``inspect``, ``ast``),
+hashing (OpenSSL), archive support."""
+
+
+def test_version_lines_build_no_parser(store: Store) -> None:
+    """``forge --version`` is answered before the parser and its subcommand modules load; the
+    pip front ends answer ``--version`` before theirs too."""
+    env = store.create_env("e")
+    for command in ([*FORGE, "--version"], [*FRONT_END, "--version"], [str(env.path / "bin" / "pip"), "-V"]):
+        names = imported(command)
+        assert _not_needed(names, VERSION_LEAN) == [], command
+    assert "forge_store.version" in imported([*FORGE, "--version"])
 
 
 def test_an_envs_pip_imports_nothing_heavy_for_version(store: Store) -> None:
