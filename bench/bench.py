@@ -36,8 +36,11 @@ Rows (``--only`` keys):
   --version`` vs ``uv --version`` and ``pip --version``.
 
 Targets (issue #10 and DESIGN.md §7) are checked at the end: met / NOT met. Forge's own modules
-are compiled to pycs first, as installing Forge from a wheel would (this machine exports
-``PYTHONDONTWRITEBYTECODE=1``, so a source checkout would otherwise compile ~150 modules per run).
+are compiled to pycs first, as installing Forge from a wheel would (pip, so ``scripts/install.sh``
+and pipx, compiles at install; ``uv tool install`` only with ``--compile-bytecode``, which
+docs/install.md asks for; this machine exports ``PYTHONDONTWRITEBYTECODE=1``, so a source checkout
+would otherwise compile ~150 modules per run). Forge's rows run the ``forge`` console script beside
+the bench's python, the entry point users run.
 """
 
 from __future__ import annotations
@@ -168,7 +171,13 @@ def _uv_index_args() -> list[str]:
 
 
 def _forge(*args: str) -> list[str]:
-    return [PY, "-m", "forge_pip.cli.forge", *args]
+    """The ``forge`` console script beside the bench's python, as users run it (its entry point,
+    ``forge_store.isolation:forge_main``, answers ``--version`` before any parser is built)."""
+    script = Path(PY).parent / "forge"
+    if script.is_file():
+        return [str(script), *args]
+    main = "import sys; from forge_store.isolation import forge_main; sys.exit(forge_main())"
+    return [PY, "-c", main, *args]
 
 
 def _front(*args: str) -> list[str]:

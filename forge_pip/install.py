@@ -357,8 +357,7 @@ class _Pipeline:
         check_requires: Callable[[str, Sequence[str]], None] | None = None,
         target: TargetPython | None = None,
     ) -> None:
-        from forge_pip.build import Builder
-        from forge_pip.buildenv import ForgeBuildEnvFactory
+        from forge_pip.lazybuilder import lazy_builder
 
         self.store = store
         self.interpreter = interpreter
@@ -380,23 +379,30 @@ class _Pipeline:
         opts = options or InstallOptions(requirements=())
         if opts.build_constraints and not build_isolation:  # pip's rule
             raise UsageError("--build-constraint cannot be used with --no-build-isolation.")
-        factory = ForgeBuildEnvFactory(
-            store.home.root,
-            interpreter,
-            index,
-            depth=build_depth + 1,
-            constraints=opts.build_constraints,
-            all_releases=opts.all_releases,
-            only_final=opts.only_final,
-        )
-        self.builder: Builder = Builder(
-            cache_dir=cache,
-            env_factory=factory,
-            isolation=build_isolation,
-            host_python=host_python or interpreter.executable,
-            target=self.target,
-            check_requires=check_requires if opts.check_build_deps else None,
-        )
+
+        def make_builder() -> Builder:
+            from forge_pip.build import Builder
+            from forge_pip.buildenv import ForgeBuildEnvFactory
+
+            factory = ForgeBuildEnvFactory(
+                store.home.root,
+                interpreter,
+                index,
+                depth=build_depth + 1,
+                constraints=opts.build_constraints,
+                all_releases=opts.all_releases,
+                only_final=opts.only_final,
+            )
+            return Builder(
+                cache_dir=cache,
+                env_factory=factory,
+                isolation=build_isolation,
+                host_python=host_python or interpreter.executable,
+                target=self.target,
+                check_requires=check_requires if opts.check_build_deps else None,
+            )
+
+        self.builder: Builder = lazy_builder(make_builder)  # made when something is built
         self.download_dir = download_dir or scratch / "downloads"
         self.files = IndexFiles(self.client, download_dir=self.download_dir, builder=self.builder)
 
@@ -909,10 +915,6 @@ def install(
     reporter: InstallReporter | None = None,
 ) -> InstallResult:
     """Resolve, plan, prepare and link ``options.requirements`` into ``env`` (all or nothing)."""
-    from forge_pip.prepare import prepare
-    from forge_store.linker import DistSpec
-    from forge_store.policy import policy_for
-
     rep: InstallReporter = reporter or NullInstallReporter()
     with _Pipeline(
         store,
@@ -952,6 +954,10 @@ def install(
         broken = [] if options.dry_run else _broken_satisfied(store, env, plan, local)
         if options.dry_run or not (plan.installs or broken):
             return InstallResult(plan, resolution, None, pipe.target, metadata)
+        from forge_pip.prepare import prepare  # a dry run or a no-op never loads the later stages
+        from forge_store.linker import DistSpec
+        from forge_store.policy import policy_for
+
         added: list[StoredWheel] = []
         try:
             prepared = (
@@ -1001,7 +1007,7 @@ def install(
 def _build_requires_check(store: Store, env: EnvInfo) -> Callable[[str, Sequence[str]], None]:
     """``--check-build-dependencies`` without isolation: the env (all its layers) must meet them."""
     env_layers = EnvLayers(store, env)
-    markers = target_python(env.interpreter).markers
+    markers = env.interpreter.marker_env()  # target_python's markers, without its ~900 tags
 
     def check(label: str, requires: Sequence[str]) -> None:
         from forge_pip.build.deps import check_build_requires

@@ -15,12 +15,10 @@
 from __future__ import annotations
 
 import dataclasses
-import email.parser
 import hashlib
 import logging
 import re
 import threading
-import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +32,7 @@ from forge_pip.index.urls import file_url_to_path, is_file_url
 from forge_pip.models import DistFile, TargetPython
 from forge_pip.resolve.sources import CoreMetadata, InstalledDist, StoredDist
 from forge_store.errors import ForgeError, InvalidWheel
+from forge_store.metaheaders import parse_headers
 from forge_store.models import Layer
 
 if TYPE_CHECKING:
@@ -125,9 +124,7 @@ class LocalDist:
 
 
 def _dist_info_name(dist_info: Path) -> tuple[str, str]:
-    meta = email.parser.Parser().parsestr(
-        _safe_read(dist_info / "METADATA") or _safe_read(dist_info / "PKG-INFO"), headersonly=True
-    )
+    meta = parse_headers(_safe_read(dist_info / "METADATA") or _safe_read(dist_info / "PKG-INFO"))
     stem = dist_info.name[: -len(".dist-info")]
     name, _, version = stem.partition("-")
     return str(meta.get("Name") or name), str(meta.get("Version") or version)
@@ -445,6 +442,8 @@ class IndexFiles:
 
 def wheel_metadata(path: Path) -> bytes:
     """The METADATA file of a wheel on disk."""
+    import zipfile  # only for wheels named by path (a warm or offline install reads none)
+
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]

@@ -21,6 +21,7 @@ from .env_target import add_env_args as _env_args
 from .env_target import target_env as _target_env
 from .globals import GlobalOptions
 from .policy_args import add_policy_args, policy_from_args
+from .quick import answer
 
 if TYPE_CHECKING:
     from forge_store.models import EnvInfo, InstallReport
@@ -394,8 +395,12 @@ def parse(args_list: Sequence[str], opts: GlobalOptions) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    quick = answer(given)
+    if quick is not None:
+        return quick
     try:
-        opts, args_list = globals_.split(sys.argv[1:] if argv is None else argv)
+        opts, args_list = globals_.split(given)
     except UsageError as exc:
         print(f"forge: error: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else ""), file=sys.stderr)
         return int(exc.exit_code)

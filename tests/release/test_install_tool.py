@@ -27,6 +27,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install-tool")]
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 
 
+def _uncompiled(site: Path, python: Path) -> list[str]:
+    """Forge's modules in ``site`` without a pyc for the tool's interpreter ``python``: this machine
+    exports ``PYTHONDONTWRITEBYTECODE=1``, so each would be compiled again on every ``forge`` run."""
+    tag = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.implementation.cache_tag)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return sorted(
+        str(py.relative_to(site))
+        for package in ("forge_store", "forge_pip")
+        for py in (site / package).rglob("*.py")
+        if not (py.parent / "__pycache__" / f"{py.stem}.{tag}.pyc").is_file()
+    )
+
+
 def _user_pip_config() -> dict[str, str]:
     """The caller's own pip settings, which a temporary HOME would otherwise hide."""
     out = {}
@@ -111,6 +128,7 @@ def test_install_upgrade_in_place_keeps_every_env_working(tmp_path: Path) -> Non
     where = tool.ok(tool.venv / "bin" / "python", "-c", "import forge_store; print(forge_store.__file__)")
     assert where.startswith(str(tool.venv)), where
     assert tool.ok(tool.link, "changelog") == (REPO / "CHANGELOG.md").read_text()
+    assert _uncompiled(Path(where).parent.parent, tool.venv / "bin" / "python") == []
 
     tool.ok(tool.link, "create", "app")
     app = tmp_path / "forge-home" / "envs" / "app"
@@ -208,11 +226,16 @@ def test_pipx_and_uv_tool_install_and_reinstall_keep_envs_working(tmp_path: Path
         upgrade = [exe, "install", "--force", "--python", BASE_PYTHON, str(tool.src)]
         venv = tool.home / ".local" / "share" / "pipx" / "venvs" / "forge-runtime"
     else:
-        install = [exe, "tool", "install", "--python", BASE_PYTHON, str(tool.src)]
-        upgrade = [exe, "tool", "install", "--reinstall", "--python", BASE_PYTHON, str(tool.src)]
+        install = [exe, "tool", "install", "--compile-bytecode", "--python", BASE_PYTHON, str(tool.src)]
+        upgrade = [
+            *[exe, "tool", "install", "--compile-bytecode", "--reinstall"],
+            *["--python", BASE_PYTHON, str(tool.src)],
+        ]
         venv = tool.home / ".local" / "share" / "uv" / "tools" / "forge-runtime"
     tool.ok(*install)
     assert Path(os.readlink(tool.link)) == venv / "bin" / "forge"
+    site = Path(tool.ok(venv / "bin" / "python", "-c", "import forge_store; print(forge_store.__file__)"))
+    assert _uncompiled(site.parent.parent, venv / "bin" / "python") == []  # as docs/install.md says
     assert tool.ok(tool.link, "changelog") == (REPO / "CHANGELOG.md").read_text()
     tool.ok(tool.link, "create", "app")
     app = tmp_path / "forge-home" / "envs" / "app"
