@@ -371,6 +371,7 @@ class _Pipeline:
         self._stack.callback(shutil.rmtree, scratch, True)
         cache = (index.cache_dir or store.home.cache) if index.use_cache else scratch / "cache"
         self.cache_dir = cache
+        self.index = index
         self.scratch = scratch
         self.src_dir: Path | None = None
         """Where editable VCS requirements are cloned (pip's ``<venv>/src``); None: refused."""
@@ -734,7 +735,20 @@ def _resolve(
         if fast is not None:
             log.debug("pinned fast path: %d pins, no resolution", len(fast.pins))
             return fast
-    return resolve(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
+    from forge_pip.resolve.memo import resolve_memoized
+
+    context = {"index": [pipe.index.index_urls, pipe.index.find_links], "build": pipe.files.config_settings}
+    memo_dir = pipe.cache_dir / "resolutions" if pipe.index.use_cache else None
+    return resolve_memoized(
+        request,
+        layers=layers,
+        store=store_view,
+        index=pipe.files,
+        reporter=rep,
+        root=memo_dir,
+        context=context,
+        resolver=resolve,
+    )
 
 
 def _read_locks(options: InstallOptions, target: TargetPython) -> list[LockedPackage]:
