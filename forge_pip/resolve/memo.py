@@ -548,7 +548,13 @@ def resolve_memoized(
         return run(request, layers=layers, store=store, index=index, reporter=reporter)
     memo_file = MemoFile(root, key)
     memo = memo_file.load()
-    if memo is not None:
+    hint = _Hint(root, request, context)
+    if memo is None:  # another request: read ahead the pages the last one of these sources read
+        names = hint.load()
+        prefetch = getattr(index, "prefetch", None)
+        if names and prefetch is not None:
+            prefetch(names)
+    else:
         try:
             hit = _replay(memo, layers=layers, store=store, index=index, reporter=reporter)
         except (ValueError, KeyError, TypeError) as exc:  # a well-framed memo with bad values
@@ -570,4 +576,31 @@ def resolve_memoized(
         memo_file.store(trace, resolution)
     elif memo is not None:
         memo_file.delete()
+    hint.store(list(trace.files))
     return resolution
+
+
+class _Hint:
+    """The projects the last resolution with these sources, for this target, read (a speculative
+    read-ahead for a request that has no memo: it changes what is read first, never an answer)."""
+
+    def __init__(self, root: Path, request: ResolveRequest, context: Mapping[str, object]) -> None:
+        target = request.target
+        self.key = _digest(["hint", FORMAT, context, list(target.version), dict(target.markers)])
+        self.path = root / "last" / self.key
+
+    def load(self) -> list[NormalizedName]:
+        from forge_pip.index.pagecache import read_framed
+
+        try:
+            _header, payload = read_framed(self.path.read_bytes(), FORMAT, self.key)
+            names = _text_list(json.loads(payload))
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return []
+        return [canonicalize_name(n) for n in names]
+
+    def store(self, names: list[str]) -> None:
+        from forge_pip.index.pagecache import write_framed
+
+        if names:
+            write_framed(self.path, FORMAT, {"key": self.key}, json.dumps(names).encode())

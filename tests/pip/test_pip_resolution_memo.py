@@ -38,7 +38,7 @@ class World:
         return self.server.index_url
 
     def memos(self) -> list[Path]:
-        return sorted((self.home / "cache" / "resolutions").glob("*/*"))
+        return sorted(p for p in (self.home / "cache" / "resolutions").glob("*/*") if p.parent.name != "last")
 
     def release(self, name: str, version: str, **kw: Any) -> None:
         self.index.add(make_wheel(self.tmp / "up", name, version, **kw))
@@ -264,3 +264,16 @@ def test_the_real_cli_uses_the_memo_offline(store: Store, w: World, forge_home: 
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[-1] == "Would install alpha-1.0 beta-2.0"
     assert not w.server.requests
+
+
+def test_a_new_request_reads_ahead_the_pages_the_last_one_read(store: Store, pip: Pip, w: World) -> None:
+    """A speculation on what is read first, never on an answer."""
+    store.create_env("e")
+    assert resolves(pip, w, "e", "alpha")[0] == "Would install alpha-1.0 beta-2.0"
+    w.server.log.clear()
+    assert dry(pip, "e", "fancy", index=w.url)[0] == "Would install fancy-1.0"
+    asked = {path for path, _headers in w.server.log}
+    assert {"/simple/alpha/", "/simple/beta/", "/simple/fancy/"} <= asked
+    hint = next((w.home / "cache" / "resolutions" / "last").iterdir())
+    hint.write_bytes(b"damaged")
+    assert dry(pip, "e", "gamma", index=w.url)[0] == "Would install gamma-1.0"
