@@ -29,13 +29,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from .atomicfile import write_cache_file
 from .parsed import FileColumns
 
 log = logging.getLogger(__name__)
@@ -180,20 +180,7 @@ def write_framed(path: Path, format: int, header: Mapping[str, object], payload:
     """Write a header line (``format``, the payload's length and CRC-32 added) then ``payload``,
     atomically (a temporary file ``os.replace``-d into place); an ``OSError`` is logged, not raised."""
     framed = {"format": format, **header, "length": len(payload), "crc32": zlib.crc32(payload)}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(json.dumps(framed).encode() + b"\n")
-                f.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except OSError as exc:
-        log.info("could not write cache entry %s: %s", path, exc)
+    write_cache_file(path, json.dumps(framed).encode() + b"\n", payload, what="cache entry")
 
 
 def read_framed(raw: bytes, format: int, key: str) -> tuple[dict[str, object], bytes]:

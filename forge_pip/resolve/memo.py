@@ -31,7 +31,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     )
 
 log = logging.getLogger(__name__)
+
+_V = TypeVar("_V")
 
 FORMAT = 1
 """Bump when a memo's meaning changes (older memos are then ignored)."""
@@ -224,11 +226,15 @@ def _file_from_doc(doc: object) -> DistFile:
     )
 
 
-class _Index:
-    def __init__(self, inner: IndexView, trace: Trace) -> None:
+class _Recorder(Generic[_V]):
+    """A view (or reporter) that answers as ``inner`` does and writes the questions into ``trace``."""
+
+    def __init__(self, inner: _V, trace: Trace) -> None:
         self._inner = inner
         self._trace = trace
 
+
+class _Index(_Recorder["IndexView"]):
     def files(self, name: NormalizedName) -> Sequence[DistFile]:
         files = self._inner.files(name)
         fingerprint = _fingerprint(files)
@@ -254,22 +260,14 @@ class _Index:
             prefetch(names)
 
 
-class _Layers:
-    def __init__(self, inner: LayerView, trace: Trace) -> None:
-        self._inner = inner
-        self._trace = trace
-
+class _Layers(_Recorder["LayerView"]):
     def installed(self, name: NormalizedName) -> list[InstalledDist]:
         dists = self._inner.installed(name)
         self._trace.installed[name] = _digest([_installed_doc(d) for d in dists])
         return dists
 
 
-class _Store:
-    def __init__(self, inner: StoreView, trace: Trace) -> None:
-        self._inner = inner
-        self._trace = trace
-
+class _Store(_Recorder["StoreView"]):
     def stored(self, name: NormalizedName) -> list[StoredDist]:
         dists = self._inner.stored(name)
         self._trace.stored[name] = _digest([_stored_doc(d) for d in dists])
@@ -282,11 +280,7 @@ class _Store:
         return held
 
 
-class _Reporter:
-    def __init__(self, inner: ResolveReporter, trace: Trace) -> None:
-        self._inner = inner
-        self._trace = trace
-
+class _Reporter(_Recorder["ResolveReporter"]):
     def on_pin(self, name: NormalizedName, version: Version, origin: Origin) -> None:
         self._trace.events.append(["pin", name, str(version), origin.value])
         self._inner.on_pin(name, version, origin)
