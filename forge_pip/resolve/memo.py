@@ -448,25 +448,27 @@ def _replay(
     from forge_pip.resolve.resolver import Pin, Resolution
 
     trace = memo.trace
-    prefetch = getattr(index, "prefetch_fingerprints", None) or getattr(index, "prefetch", None)
-    if prefetch is not None and trace.files:
-        prefetch([NormalizedName(n) for n in trace.files])  # all pages at once, while we check the rest
+    # what the layers and the store say first: they are local, and a change there makes the
+    # pages' answers moot (no request is made for them); the files are as the memo describes them
     for name, digest in trace.installed.items():
         if _digest([_installed_doc(d) for d in layers.installed(NormalizedName(name))]) != digest:
             return _miss(f"what the layers have of {name} changed")
     for name, digest in trace.stored.items():
         if _digest([_stored_doc(d) for d in store.stored(NormalizedName(name))]) != digest:
             return _miss(f"the store's entries of {name} changed")
+    for url, entry in trace.holding.items():
+        held = store.holding(trace.dists[url])
+        if (held.entry_id if held is not None else None) != entry:
+            return _miss(f"what the store holds of {url} changed")
+    prefetch = getattr(index, "prefetch_fingerprints", None) or getattr(index, "prefetch", None)
+    if prefetch is not None and trace.files:
+        prefetch([NormalizedName(n) for n in trace.files])  # every page at once
     fingerprint: Callable[[NormalizedName], str | None] | None = getattr(index, "fingerprint", None)
     for name, recorded in trace.files.items():
         project = NormalizedName(name)
         found = fingerprint(project) if fingerprint is not None else _fingerprint(index.files(project))
         if found != recorded:
             return _miss(f"what the sources offer for {name} changed")
-    for url, entry in trace.holding.items():
-        held = store.holding(trace.dists[url])
-        if (held.entry_id if held is not None else None) != entry:
-            return _miss(f"what the store holds of {url} changed")
     for url, digest in trace.metadata.items():
         if _digest(_metadata_doc(index.metadata(trace.dists[url]))) != digest:
             return _miss(f"the metadata of {url} changed")

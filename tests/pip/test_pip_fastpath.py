@@ -80,9 +80,12 @@ def w(tmp_path: Path, hermetic_pip: None, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 def no_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver's own answer: no fast path, and no resolution memo of an earlier run."""
     import forge_pip.fastpath
+    import forge_pip.resolve.memo
 
     monkeypatch.setattr(forge_pip.fastpath, "pinned_resolution", lambda *a, **k: None)
+    monkeypatch.setattr(forge_pip.resolve.memo.MemoFile, "load", lambda self: None)
 
 
 def local_names(store: Store, env: str) -> dict[str, str]:
