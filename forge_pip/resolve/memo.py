@@ -9,10 +9,15 @@ the resolution under the digest of the request (``cache/resolutions/``). Next ti
 request, it asks exactly those questions again, and reuses the resolution when every answer has the
 same digest; any difference and the resolver runs as usual (and the memo is rewritten).
 
-Asking again is what pip would do anyway: a project page is revalidated with pip's ``max-age=0``
-semantics (a conditional request; a 304 is "unchanged"), every page of the memo read ahead at once
-(``IndexView.prefetch``); with ``--offline`` the cached pages are what the resolver would read, so
-the memo is used as it is. What is *not* asked again is what cannot change: the metadata of a wheel
+The local questions (layers, store) are asked first; then every page of the memo is revalidated at
+once in threads (``prefetch_fingerprints``), as pip would revalidate it (``max-age=0``, a
+conditional request; a 304, or a 200 with the same digest, is "unchanged"), comparing page digests
+(``fingerprint``: the cached entry's header, so an unchanged page is not decoded); with
+``--offline`` the cached pages are what the resolver would read, so only their headers are read.
+Whatever answers the questions (the resolver, or the pinned fast path before it) is memoised
+alike. A request without a memo reads ahead the pages that the last resolution with the same
+sources read (a guess about what is read first, never about an answer).
+What is *not* asked again is what cannot change: the metadata of a wheel
 whose sha256 the (unchanged) page states, which is checked against that digest wherever it is read.
 A file whose metadata is not pinned by a digest is read again and compared; a resolution that read
 metadata from an sdist (a build) or used a direct URL is not memoised.
