@@ -550,12 +550,17 @@ def resolve_memoized(
     memo_file = MemoFile(root, key)
     memo = memo_file.load()
     hint = _Hint(root, request, context)
-    if memo is None:  # another request: read ahead the pages the last one of these sources read
-        names = hint.load()
+    if memo is None and not request.prefer_store:
+        # another request: read ahead the pages the last one of these sources read (not when the
+        # store answers first: --prefer-offline may need no page at all), nor of what the layers
+        # have (the resolver asks no page for a name they satisfy, unless upgrading)
+        names = [
+            n for n in hint.load() if n not in request.fixed and (request.upgrade or not layers.installed(n))
+        ]
         prefetch = getattr(index, "prefetch", None)
         if names and prefetch is not None:
             prefetch(names)
-    else:
+    if memo is not None:
         try:
             hit = _replay(memo, layers=layers, store=store, index=index, reporter=reporter)
         except (ValueError, KeyError, TypeError) as exc:  # a well-framed memo with bad values
