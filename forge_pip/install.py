@@ -741,7 +741,11 @@ def _resolve(
 
     from forge_pip.resolve.memo import resolve_memoized
 
-    context = {"index": [pipe.index.index_urls, pipe.index.find_links], "build": pipe.files.config_settings}
+    context = {
+        "index": [pipe.index.index_urls, pipe.index.find_links],
+        "build": pipe.files.config_settings,
+        "fast_path": pinned,
+    }
     memo_dir = pipe.cache_dir / "resolutions" if pipe.index.use_cache else None
     return resolve_memoized(
         request,
