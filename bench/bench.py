@@ -1,6 +1,7 @@
 """Forge vs uv vs pip, side by side in one run: medians, paired ratios, peak RSS, pycs, targets.
 
     .venv/bin/python bench/bench.py [--runs 3] [--only resolve-a,warm-pip-a,...] [--json out.json]
+                                    [--without-pip]
 
 Every row is whole-process wall time, each run into a fresh env, runs interleaved (A B C A B C)
 so that drift hits every contender; the first contender of a row is the base of its ratios. For
@@ -292,6 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "forge-bench")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--without-pip",
+        action="store_true",
+        help="leave plain pip out of the resolve and warm front-end rows (minutes per run on a busy machine)",
+    )
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     unknown = only - set(ALL.split(","))
@@ -421,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     if "resolve-a" in only or "offline-a" in only:
-        prime(set_a_in, pip="resolve-a" in only)
+        prime(set_a_in, pip="resolve-a" in only and not args.without_pip)
         target = fresh("resolve", 0)
         venv(target)
         tpy = str(target / "bin/python")
@@ -436,8 +442,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                         [uv, "pip", "install", "-q", "--dry-run", "--python", tpy, *uv_src, "-r", set_a_in],
                         env,
                     ),
-                    "pip install --dry-run": lambda i: _run(
-                        [PY, "-m", "pip", "--python", tpy, "install", "-q", "--dry-run", "-r", set_a_in], env
+                    **(
+                        {}
+                        if args.without_pip
+                        else {
+                            "pip install --dry-run": lambda i: _run(
+                                [
+                                    PY,
+                                    "-m",
+                                    "pip",
+                                    "--python",
+                                    tpy,
+                                    "install",
+                                    "-q",
+                                    "--dry-run",
+                                    "-r",
+                                    set_a_in,
+                                ],
+                                env,
+                            )
+                        }
                     ),
                 },
                 targets=[
@@ -541,10 +565,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("warm-offline-a", set_a_in, "warm install set-a.in --offline into a fresh env", True),
     ):
         if key in only:
-            prime(req, pip=not offline)
+            with_pip = not offline and not args.without_pip
+            prime(req, pip=with_pip)
             bench.compare(
                 title,
-                front_ends(req, offline=offline, with_pip=not offline),
+                front_ends(req, offline=offline, with_pip=with_pip),
                 note="env creation included; pip has no offline mode" if offline else "env creation included",
                 targets=front_target,
             )

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -370,6 +370,7 @@ class _Pipeline:
         self._stack.callback(shutil.rmtree, scratch, True)
         cache = (index.cache_dir or store.home.cache) if index.use_cache else scratch / "cache"
         self.cache_dir = cache
+        self.index = index
         self.scratch = scratch
         self.src_dir: Path | None = None
         """Where editable VCS requirements are cloned (pip's ``<venv>/src``); None: refused."""
@@ -733,14 +734,35 @@ def _resolve(
         fixed=dict(fixed or {}),
     )
     rep: ResolveReporter = reporter
-    if pinned:  # ``==`` pins the store holds: the resolver's answer without the search
-        from forge_pip.fastpath import pinned_resolution
 
-        fast = pinned_resolution(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
-        if fast is not None:
-            log.debug("pinned fast path: %d pins, no resolution", len(fast.pins))
-            return fast
-    return resolve(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
+    def run(request: ResolveRequest, **views: Any) -> Resolution:
+        if pinned:  # ``==`` pins the store holds: the resolver's answer without the search
+            from forge_pip.fastpath import pinned_resolution
+
+            fast = pinned_resolution(request, **views)
+            if fast is not None:
+                log.debug("pinned fast path: %d pins, no resolution", len(fast.pins))
+                return fast
+        return resolve(request, **views)
+
+    from forge_pip.resolve.memo import resolve_memoized
+
+    context = {
+        "index": [pipe.index.index_urls, pipe.index.find_links],
+        "build": pipe.files.config_settings,
+        "fast_path": pinned,
+    }
+    memo_dir = pipe.cache_dir / "resolutions" if pipe.index.use_cache else None
+    return resolve_memoized(
+        request,
+        layers=layers,
+        store=store_view,
+        index=pipe.files,
+        reporter=rep,
+        root=memo_dir,
+        context=context,
+        resolver=run,  # the fast path too answers from what the views say: memoised alike
+    )
 
 
 def _read_locks(options: InstallOptions, target: TargetPython) -> list[LockedPackage]:

@@ -385,10 +385,23 @@ class IndexFiles:
         # (A lazy sequence: the finder builds a DistFile only for the rows it does not reject.)
         return self._client.project_table(name).local_first()
 
+    def fingerprint(self, name: NormalizedName) -> str:
+        """``files(name).fingerprint()``, without decoding what need not be (a resolution memo's check)."""
+        return self._client.project_fingerprint(name) if self._client is not None else "empty"
+
+    def prefetch_fingerprints(self, names: Sequence[NormalizedName]) -> None:
+        """Revalidate the index pages of ``names`` in the background, for :meth:`fingerprint`."""
+        if self._client is not None:
+            self._client.prefetch_fingerprints(names)
+
     def prefetch(self, names: Sequence[NormalizedName]) -> None:
         """Read the index pages of ``names`` in the background (see ``IndexClient.prefetch``)."""
         if self._client is not None:
             self._client.prefetch(names)
+
+    def remember_metadata(self, file: DistFile, metadata: CoreMetadata) -> None:
+        """Know ``file``'s metadata without reading it (a resolution memo recorded it)."""
+        self.metadata_of.setdefault(file, metadata)
 
     def local_path(self, file: DistFile) -> Path:
         """A verified local copy of ``file`` (``file://`` files are verified and used in place)."""

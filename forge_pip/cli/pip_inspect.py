@@ -496,6 +496,7 @@ def _cache_remove(cache: Path, pattern: str | None) -> int:
 _CACHE_PARTS = (
     ("http", "Package index page cache"),
     ("pages", "Parsed index page cache"),
+    ("resolutions", "Resolution memos"),
     ("metadata", "Package metadata cache"),
     ("files", "Downloaded files"),
     ("built", "Built wheels"),
