@@ -30,9 +30,9 @@ Rows (``--only`` keys):
   an extra env costs; ``warm-pip-b``: set B's pins through the pip front ends.
 - ``cold-a``: set A from the configured indexes with empty store and caches: forge (pycs) vs uv
   ``--compile-bytecode`` (ready to import) vs uv (no pycs) vs pip (pycs).
-- ``node-b-dir``, ``node-b-http``, ``node-b-index``, ``node-b-uv``: a fresh env of set B on a
-  second node from node A's upstream (directory / HTTP), from the indexes, vs uv with a shared
-  cache (``bench/nodes.py``).
+- ``node-b-dir``, ``node-b-http``, ``node-b-stack``, ``node-b-index``, ``node-b-uv``: a fresh env
+  of set B on a second node from node A's upstream (directory / HTTP; ``--parent team:setb`` on
+  its published stack), from the indexes, vs uv with a shared cache (``bench/nodes.py``).
 - ``startup``: ``forge --version``, ``python -m forge_pip --version``, an env's ``bin/pip
   --version`` vs ``uv --version`` and ``pip --version``.
 
@@ -65,7 +65,7 @@ SHARED = REPO.parent / "shared" / "bench"
 PY = sys.executable
 ALL = (
     "startup,create,create-r,resolve-a,offline-a,warm-pip-a,warm-pins-a,warm-offline-a,"
-    "warm-a,warm-b,warm-pip-b,cold-a,node-b-dir,node-b-http,node-b-index,node-b-uv"
+    "warm-a,warm-b,warm-pip-b,cold-a,node-b-dir,node-b-http,node-b-stack,node-b-index,node-b-uv"
 )
 
 

@@ -1,7 +1,7 @@
 """A fresh env of set B (torch) on node B: from an upstream directory, an HTTP binary cache, the
 indexes, against uv with a shared cache (issue #12).
 
-    .venv/bin/python bench/bench.py --runs 3 --only node-b-dir,node-b-http,node-b-index,node-b-uv
+    .venv/bin/python bench/bench.py --runs 3 --only node-b-dir,node-b-http,node-b-stack,node-b-index,node-b-uv
 
 Two ``FORGE_HOME``s on one machine stand for two nodes. Setup (not timed): node A installs the
 pins of ``set-b.txt`` into an env and publishes it (``forge store publish DIR --env E``); "node A"
@@ -19,6 +19,10 @@ to end (env creation included):
   Python's ``http.server``, a ThreadingHTTPServer, in a subprocess) and ``forge store add-upstream
   http://127.0.0.1:PORT/``; entries are fetched into node B's store. A Forge without the HTTP form
   refuses the URL: the row then says "n/a (...)" with the refusal and the rest runs.
+- ``node-b-stack``: node B layers an env on the published stack instead of resolving set B:
+  ``forge store add-upstream LOCATION --name team`` then ``forge create app --parent team:setb``
+  (the mirror env ``team:setb`` made, then ``app`` on it), from the directory (links into it) and
+  from the HTTP binary cache (the stack's entries substituted into node B's store first).
 - ``node-b-index``: node B with no upstream and an empty store, set B from the configured indexes
   (here local files: ``/opt/wheels`` and file:// indexes; PyPI's pages are read too); uv cold
   (empty cache, same sources) beside it, without and with ``--compile-bytecode``.
@@ -52,7 +56,7 @@ from pathlib import Path
 
 from bench import PY, SHARED, Bench, Sample, _forge, _run, _usage, has_pycs
 
-ROWS = ("node-b-dir", "node-b-http", "node-b-index", "node-b-uv")
+ROWS = ("node-b-dir", "node-b-http", "node-b-stack", "node-b-index", "node-b-uv")
 SET_B = SHARED / "set-b.txt"
 BASE = "uv hardlink, shared cache --offline"
 TITLE = "a fresh env of set B (torch) on node B"
@@ -209,12 +213,12 @@ class NodeBench:
 
     # -- Forge on node B ----------------------------------------------------------------------------
 
-    def _node(self, prefix: str, upstream: str | None) -> tuple[Path, dict[str, str]]:
+    def _node(self, prefix: str, upstream: str | None, *names: str) -> tuple[Path, dict[str, str]]:
         home = self._fresh(prefix)
         env_b = dict(self.env, FORGE_HOME=str(home))
         env_b.pop("FORGE_UPSTREAM", None)
         if upstream is not None:
-            _run(_forge("store", "add-upstream", "-q", upstream), env_b)
+            _run(_forge("store", "add-upstream", "-q", upstream, *names), env_b)
         else:
             _run(_forge("store", "upstreams", "-q"), env_b)  # makes the (empty) home
         return home, env_b
@@ -230,6 +234,19 @@ class NodeBench:
         return self._done(
             label, s, home / "envs" / "app", env_b, i, lambda: usage([home]), lambda: remove_tree(home)
         )
+
+    def forge_stack_env(self, label: str, prefix: str, upstream: str, i: int) -> Sample:
+        """One fresh env on an empty node B layered on the published stack (``forge create app
+        --parent team:setb``: the mirror env first); pycs are looked for in the mirror."""
+        from forge_store.seal import remove_tree
+
+        home, env_b = self._node(prefix, upstream, "--name", "team")
+        s = _run(_forge("create", "-q", "app", "--parent", "team:setb"), env_b)
+        pycs = has_pycs(home / "envs" / "@team" / "setb")
+        out = self._done(
+            label, s, home / "envs" / "app", env_b, i, lambda: usage([home]), lambda: remove_tree(home)
+        )
+        return dataclasses.replace(out, pycs=pycs)
 
     def forge_second_env(self, label: str, upstream: str, flags: Sequence[str], i: int) -> Sample:
         """A further env on a node B that has used (and so verified) the upstream's entries."""
@@ -324,18 +341,27 @@ class NodeBench:
         if "node-b-dir" in only:
             contenders[dir_1] = lambda i: self.forge_env(dir_1, "node-b-dir", pub, off, i)
             contenders[dir_2] = lambda i: self.forge_second_env(dir_2, pub, off, i)
-        http = serve(self.pub, self.work / "http") if "node-b-http" in only else nullcontext(None)
+        stack_dir, stack_http = "forge, upstream dir, --parent team:setb", "forge, HTTP, --parent team:setb"
+        if "node-b-stack" in only:
+            contenders[stack_dir] = lambda i: self.forge_stack_env(stack_dir, "node-b-stack-dir", pub, i)
+        wanted = only.intersection({"node-b-http", "node-b-stack"})
+        http = serve(self.pub, self.work / "http") if wanted else nullcontext(None)
         with http as served:
             if served is not None:
                 url, server = served
-                flags, why = self.http_flags(url)
-                http_label = f"forge, HTTP upstream ({server}) {' '.join(flags)}".rstrip()
-                if flags:
-                    contenders[http_label] = lambda i: self.forge_env(
-                        http_label, "node-b-http", url, flags, i
+                if "node-b-http" in only:
+                    flags, why = self.http_flags(url)
+                    http_label = f"forge, HTTP upstream ({server}) {' '.join(flags)}".rstrip()
+                    if flags:
+                        contenders[http_label] = lambda i: self.forge_env(
+                            http_label, "node-b-http", url, flags, i
+                        )
+                    else:
+                        missing[http_label] = why
+                if "node-b-stack" in only:
+                    contenders[stack_http] = lambda i: self.forge_stack_env(
+                        stack_http, "node-b-stack-http", url, i
                     )
-                else:
-                    missing[http_label] = why
             if "node-b-index" in only:
                 index, cold, cold_pyc = (
                     "forge, configured indexes, empty store",

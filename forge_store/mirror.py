@@ -20,7 +20,13 @@ current manifest and applies the difference in one undoable change (so the layer
 for the mirror's children too, and flat children are relinked); nothing is checked in between.
 ``forge store stacks`` shows which mirrors are behind their stack. An upstream that is gone
 leaves the mirror as it is: ``forge doctor`` reports its entries (``upstream-entry-gone``).
-HTTP(S) upstreams are refused here for now ("stacks from an HTTP upstream: not yet").
+
+From an HTTP(S) binary cache the stack's entries cannot be linked in place: each is substituted
+into the local store first (:func:`.upstream.adopt`: streamed, hashed, RECORD-checked, published
+atomically; one the store already holds is reused), and the mirror links those local entries as
+any env links local entries (gc counts its links like any env's). Every entry of the stack and
+its parents is substituted before the first mirror env is made or changed, so an archive that
+fails its checks refuses the command with one line and leaves no half-made mirror.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ if TYPE_CHECKING:
     from .models import InstallReport
     from .store import Store
     from .upstream import Manifest
+    from .upstream_http import RemoteManifest
     from .upstream_stacks import Stack
 
 SEP = ":"
@@ -107,15 +114,21 @@ def refuse_changes(env: EnvInfo) -> None:
         )
 
 
-def _source(store: Store, up: str) -> tuple[Path, Manifest, dict[str, Stack]]:
+def _source(store: Store, up: str) -> tuple[str, Manifest | RemoteManifest, dict[str, Stack]]:
+    """The upstream's location, its current manifest and the stacks it publishes."""
     from . import upstream_names, upstream_stacks
+    from .upstream_http import FetchError
 
     src = upstream_names.lookup(store, up)
     if src.is_url:
-        raise UpstreamInvalid(
-            f"upstream {up} ({src.location}): stacks from an HTTP upstream: not yet",
-            hint="mount the published directory (NFS, CVMFS, a bind mount) and add its path",
-        )
+        try:
+            remote, found = upstream_stacks.fetch_stacks(store, src.location)
+        except FetchError as exc:
+            raise UpstreamError(
+                f"upstream {up} ({src.location}) is not available ({exc.why})",
+                hint="check that the server is up, or `forge store upstreams` to see what is configured",
+            ) from None
+        return src.location, remote, found
     root = Path(src.location)
     try:
         manifest, stacks = upstream_stacks.read_stacks(root)
@@ -125,7 +138,7 @@ def _source(store: Store, up: str) -> tuple[Path, Manifest, dict[str, Stack]]:
             f"upstream {up} ({root}) is not available ({why})",
             hint="mount it again, or `forge store upstreams` to see what is configured",
         ) from None
-    return root, manifest, stacks
+    return str(root), manifest, stacks
 
 
 def _interpreter(store: Store, ref: str, stack: Stack) -> Interpreter:
@@ -160,10 +173,12 @@ def ensure(store: Store, ref: str, *, _seen: frozenset[str] = frozenset()) -> Mi
             f"upstream {up} ({root}) publishes no stack {name!r} (stacks: {listed})",
             hint="the publisher runs `forge store publish DIR --env ENV`",
         )
-    above = ensure(store, f"{up}{SEP}{stack.parent}", _seen=_seen | {ref}) if stack.parent else None
-    parent = above.env if above else None
     interp = _interpreter(store, ref, stack)
     store.catalog.check_writable()
+    if not _seen:  # the whole chain's entries are in hand before any mirror is made or changed
+        _prefetch(store, root, manifest, _chain(stacks, stack))
+    above = ensure(store, f"{up}{SEP}{stack.parent}", _seen=_seen | {ref}) if stack.parent else None
+    parent = above.env if above else None
     env_name = f"{up}{SEP}{name}"
     row = store.catalog.env(env_name)
     action = "updated"
@@ -195,10 +210,38 @@ def ensure(store: Store, ref: str, *, _seen: frozenset[str] = frozenset()) -> Mi
     if action == "updated" and not moved:  # nothing changed (at most re-checked entries)
         action = "current"
     parents = (*above.parents, above) if above else ()
-    return MirrorResult(store.env(env_name), action, up, str(root), name, stack.generation, report, parents)
+    return MirrorResult(store.env(env_name), action, up, root, name, stack.generation, report, parents)
 
 
-def _sync(store: Store, env: EnvInfo, root: Path, manifest: Manifest, stack: Stack) -> InstallReport | None:
+def _chain(stacks: dict[str, Stack], stack: Stack) -> list[Stack]:
+    """The stack and its parents, as far as the manifest names them (a cycle or a missing parent
+    is refused by :func:`ensure` when it gets there)."""
+    out = [stack]
+    while out[-1].parent and out[-1].parent in stacks and len(out) <= len(stacks):
+        out.append(stacks[out[-1].parent])
+    return out
+
+
+def _prefetch(store: Store, root: str, manifest: Manifest | RemoteManifest, chain: Sequence[Stack]) -> None:
+    """Adopt every entry of ``chain`` that the local catalog lacks or has not checked against
+    this manifest generation: from an HTTP upstream that substitutes it (fetched, verified,
+    published locally). A corrupt one raises before any env changes; the leases taken are
+    dropped here (:func:`_sync` leases what it links again)."""
+    from . import upstream
+
+    want = [link.id for stack in chain for link in stack.links]
+    known = store.catalog.entries(want)
+    try:
+        for cid in dict.fromkeys(want):
+            if cid not in known or not _current(store, known[cid], root, manifest):
+                upstream.adopt(store, manifest.entries[cid])
+    finally:
+        store.release()
+
+
+def _sync(
+    store: Store, env: EnvInfo, root: str, manifest: Manifest | RemoteManifest, stack: Stack
+) -> InstallReport | None:
     """Make the mirror's LOCAL layer exactly the stack's links (None: it already is, and every
     entry was checked against this manifest generation)."""
     from . import upstream
@@ -241,14 +284,14 @@ def unlink_dists(store: Store, env_name: str, names: Sequence[str]) -> None:
         store._change_locked(store.env(env_name), (), names, True, {}, ())
 
 
-def _current(store: Store, row: EntryRow, root: Path, manifest: Manifest) -> bool:
+def _current(store: Store, row: EntryRow, root: str, manifest: Manifest | RemoteManifest) -> bool:
     """Whether a local row of an upstream entry was checked against this manifest's generation."""
     from .upstream import origin_of
 
     origin = origin_of(row)
     if origin is None:  # a local entry of the same content serves: nothing to check
         return store.entry_path(row).is_dir()
-    return origin.root == str(root) and origin.generation == manifest.generation
+    return origin.root == root and origin.generation == manifest.generation
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -268,15 +311,13 @@ class StackState:
 
 
 def states(store: Store) -> tuple[list[StackState], list[str]]:
-    """Every stack of every readable directory upstream, with its mirror's state; and one line per
-    upstream whose stacks cannot be read."""
+    """Every stack of every readable upstream, with its mirror's state; and one line per upstream
+    whose stacks cannot be read."""
     from . import upstream_names
 
     out: list[StackState] = []
     problems: list[str] = []
-    for up, src in upstream_names.named(store):
-        if src.is_url:
-            continue
+    for up, _src in upstream_names.named(store):
         try:
             _root, _manifest, stacks = _source(store, up)
         except (UpstreamError, UpstreamInvalid) as exc:

@@ -152,6 +152,27 @@ def sources(store: Store, environ: Mapping[str, str] | None = None) -> list[Sour
     return out
 
 
+def bypass(store: Store, location: str) -> str:
+    """How to stop using an upstream, for hints: ``forge store remove-upstream LOCATION`` for one
+    ``add-upstream`` configured, unsetting (or editing) ``FORGE_UPSTREAM`` for one set there; both
+    when it is in both (the variable alone, or the config alone, would still leave it in use)."""
+    from .upstream_names import split_item
+
+    where = _normalise(location)
+    try:
+        in_config = where in {_normalise(v) for v in configured(store)}
+    except ForgeError:  # an unreadable config.json: name both ways out
+        in_config = True
+    env = os.environ.get(ENV_VAR, "")
+    in_env = where in {_normalise(split_item(i)[1]) for i in split_env(env)}
+    ways: list[str] = []
+    if in_config or not in_env:
+        ways.append(f"`forge store remove-upstream {where}`")
+    if in_env:
+        ways.append(f"unset {ENV_VAR}" if len(split_env(env)) == 1 else f"drop {where} from {ENV_VAR}")
+    return " and ".join(ways)
+
+
 def _probe_url(store: Store, url: str) -> RemoteManifest | None:
     """An HTTP binary cache's manifest for ``add``: None when the server answers 404 (nothing
     published there yet); ``UpstreamInvalid`` when it cannot be reached or read."""
@@ -588,8 +609,8 @@ def adopt(store: Store, entry: UpstreamEntry | RemoteEntry, *, locked: bool = Fa
         raise UpstreamEntryCorrupt(
             f"upstream entry {entry.row.name}-{entry.row.version} at {entry.path} does not match its"
             f" RECORD: {'; '.join(problems[:3])}{more}",
-            hint=f"tell the publisher of {entry.root}; meanwhile `FORGE_UPSTREAM=` or"
-            f" `forge store remove-upstream {entry.root}` installs from the indexes",
+            hint=f"tell the publisher of {entry.root}; meanwhile {bypass(store, str(entry.root))}"
+            " installs from the indexes",
         )
     store._hold()
     cat = store.catalog

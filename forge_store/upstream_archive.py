@@ -48,7 +48,8 @@ SUFFIX = ".tar.gz"
 PARTS = ("site", "data", "headers", "scripts")
 COMPRESSLEVEL = 6
 _CHUNK = 1 << 20
-_HINT = "the upstream's archive is malformed or malicious: tell its publisher (`FORGE_UPSTREAM=` bypasses it)"
+# substitute() replaces it with one that also names the way out of that upstream
+_HINT = "the upstream's archive is malformed or malicious: tell its publisher"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

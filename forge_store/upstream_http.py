@@ -253,6 +253,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def fetch_manifest(store: Store, url: str, fetcher: Fetcher) -> RemoteManifest:
     """The upstream's manifest, revalidated against the cached copy; ``FetchError`` when it
     cannot be fetched, ``UpstreamInvalid`` when it is no manifest this Forge reads."""
+    return fetch_document(store, url, fetcher)[0]
+
+
+def fetch_document(store: Store, url: str, fetcher: Fetcher) -> tuple[RemoteManifest, bytes]:
+    """:func:`fetch_manifest`, and the manifest's bytes (its stacks are read from the very
+    document its entries come from: :func:`.upstream_stacks.fetch_stacks`)."""
     from .upstream import MANIFEST
 
     where = cache_dir(store, url)
@@ -272,7 +278,7 @@ def fetch_manifest(store: Store, url: str, fetcher: Fetcher) -> RemoteManifest:
     manifest_url = f"{url}/{MANIFEST}"
     with fetcher.open(manifest_url, headers) as answer:
         if answer.status == 304 and cached is not None:
-            return parse_manifest(url, cached, manifest_url)
+            return parse_manifest(url, cached, manifest_url), cached
         try:
             data = answer.body.read()
         except (OSError, ValueError, http.client.HTTPException) as exc:
@@ -284,21 +290,29 @@ def fetch_manifest(store: Store, url: str, fetcher: Fetcher) -> RemoteManifest:
             where.mkdir(parents=True, exist_ok=True)
             _write_atomic(where / MANIFEST, data)
             _write_atomic(where / "validators.json", json.dumps({"url": url, **fresh}).encode())
-    return manifest
+    return manifest, data
 
 
 # -- substitution ------------------------------------------------------------------------------------
 
 
-def _corrupt(entry: RemoteEntry, why: str) -> UpstreamEntryCorrupt:
+def _bypass(store: Store, entry: RemoteEntry) -> str:
+    """The hint of a refused entry: tell the publisher, and the real way out of this upstream
+    (``forge store remove-upstream URL``, or unsetting ``FORGE_UPSTREAM``: :func:`.upstream.bypass`)."""
+    from .upstream import bypass
+
+    way = bypass(store, entry.root)
+    return f"tell the publisher of {entry.root}; meanwhile {way} installs from the indexes"
+
+
+def _corrupt(store: Store, entry: RemoteEntry, why: str) -> UpstreamEntryCorrupt:
     return UpstreamEntryCorrupt(
         f"upstream entry {entry.row.name}-{entry.row.version} from {entry.path} {why}; nothing was published",
-        hint=f"tell the publisher of {entry.root}; meanwhile `FORGE_UPSTREAM=` or"
-        f" `forge store remove-upstream {entry.root}` installs from the indexes",
+        hint=_bypass(store, entry),
     )
 
 
-def _download(entry: RemoteEntry, fetcher: Fetcher, dest: Path) -> None:
+def _download(store: Store, entry: RemoteEntry, fetcher: Fetcher, dest: Path) -> None:
     """Stream the archive into ``dest`` while hashing it; its size and sha256 must be the manifest's."""
     want = entry.archive
     sha = hashlib.sha256()
@@ -306,32 +320,35 @@ def _download(entry: RemoteEntry, fetcher: Fetcher, dest: Path) -> None:
     try:
         with fetcher.open(entry.path, {}) as answer, open(dest, "xb") as out:
             if answer.status != 200:
-                raise _corrupt(entry, f"was answered with HTTP {answer.status}")
+                raise _corrupt(store, entry, f"was answered with HTTP {answer.status}")
             while True:
                 try:
                     chunk = answer.body.read(_CHUNK)
                 except (OSError, ValueError, http.client.HTTPException) as exc:  # the network's fault
-                    raise _corrupt(entry, f"was cut off ({exc or type(exc).__name__})") from None
+                    raise _corrupt(store, entry, f"was cut off ({exc or type(exc).__name__})") from None
                 if not chunk:
                     break
                 got += len(chunk)
                 if got > want.size:
-                    raise _corrupt(entry, f"is longer than the {want.size} bytes its manifest says")
+                    raise _corrupt(store, entry, f"is longer than the {want.size} bytes its manifest says")
                 sha.update(chunk)
                 out.write(chunk)
     except FetchError as exc:
+        from .upstream import bypass
+
         raise UpstreamEntryCorrupt(
             f"upstream entry {entry.row.name}-{entry.row.version} could not be fetched ({exc}); nothing"
             " was published",
-            hint=f"check that {entry.root} is reachable, or `FORGE_UPSTREAM=` to install from the indexes",
+            hint=f"check that {entry.root} is reachable, or {bypass(store, entry.root)} to install from the"
+            " indexes",
         ) from None
     if got != want.size:
-        raise _corrupt(entry, f"has {got} bytes; its manifest says {want.size}")
+        raise _corrupt(store, entry, f"has {got} bytes; its manifest says {want.size}")
     if sha.hexdigest() != want.sha256:
-        raise _corrupt(entry, f"has sha256 {sha.hexdigest()}; its manifest says {want.sha256}")
+        raise _corrupt(store, entry, f"has sha256 {sha.hexdigest()}; its manifest says {want.sha256}")
 
 
-def _finish(entry: RemoteEntry, tree: Path) -> EntryRow:
+def _finish(store: Store, entry: RemoteEntry, tree: Path) -> EntryRow:
     """Check an extracted tree against the entry's RECORD and compute what the store derives
     from files (the manifest's word is taken only for what the files cannot say: entry points,
     dependencies, tags); returns the local row, ``dir`` still to be chosen."""
@@ -342,7 +359,7 @@ def _finish(entry: RemoteEntry, tree: Path) -> EntryRow:
     problems = check_tree(tree, row.dist_info, row.pyc_tags, (row.name, row.version))
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise _corrupt(entry, f"does not match its RECORD: {'; '.join(problems[:3])}{more}")
+        raise _corrupt(store, entry, f"does not match its RECORD: {'; '.join(problems[:3])}{more}")
     site = tree / "site"
     ingest.record_bytecode(site, row.dist_info)
     ns, climbs, size, nfiles = ingest.scan_entry(site, row.dist_info)
@@ -398,13 +415,17 @@ def substitute(store: Store, entry: RemoteEntry, fetcher: Fetcher, *, locked: bo
         try:
             staging.mkdir()
             archive = staging / "archive"
-            _download(entry, fetcher, archive)
+            _download(store, entry, fetcher, archive)
             faults.point("upstream-http-downloaded")
             tree = staging / "entry"
             with open(archive, "rb") as f:
-                extract(f, tree, Limits.from_environ(), entry.path)
+                try:
+                    extract(f, tree, Limits.from_environ(), entry.path)
+                except UpstreamEntryCorrupt as exc:
+                    exc.hint = _bypass(store, entry)
+                    raise
             archive.unlink()
-            new = _finish(entry, tree)
+            new = _finish(store, entry, tree)
             seal_contents(tree)
             out, _reused = commit_staged(store, tree, new, entry.wheels, intent, locked=locked)
         finally:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .models import EnvInfo
     from .store import Store
     from .upstream import Manifest
+    from .upstream_http import RemoteManifest
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +173,18 @@ def stack_records(
 def read_raw(dest: Path) -> dict[str, dict[str, object]]:
     """The stack records a manifest holds, as written ({} when there are none)."""
     try:
-        doc = json.loads((dest / MANIFEST).read_bytes())
+        data = (dest / MANIFEST).read_bytes()
     except FileNotFoundError:
         return {}
+    return raw_stacks(data, str(dest))
+
+
+def raw_stacks(data: bytes, dest: str) -> dict[str, dict[str, object]]:
+    """The stack records of a manifest's bytes (``dest``: the upstream, for errors)."""
+    try:
+        doc = json.loads(data)
     except ValueError:
-        raise UpstreamInvalid(f"{dest / MANIFEST} is not JSON") from None
+        raise UpstreamInvalid(f"{dest}/{MANIFEST} is not JSON") from None
     raw = doc.get(STACKS_KEY) if isinstance(doc, dict) else None
     if not isinstance(raw, dict):
         return {}
@@ -260,10 +268,27 @@ def read_stacks(root: Path) -> tuple[Manifest, dict[str, Stack]]:
 
     raw = read_raw(root)
     manifest = read_manifest(root)
+    return manifest, _parse_all(str(root), raw, manifest.entries)
+
+
+def fetch_stacks(store: Store, url: str) -> tuple[RemoteManifest, dict[str, Stack]]:
+    """An HTTP binary cache's manifest and the stacks it publishes, both from one fetch of the
+    manifest (revalidated as for installs: :func:`.upstream_http.fetch_document`). ``FetchError``
+    when it cannot be fetched; otherwise as :func:`read_stacks`."""
+    from .upstream_http import check_url, fetch_document
+
+    url = check_url(url)
+    manifest, data = fetch_document(store, url, store.upstreams.fetcher)
+    return manifest, _parse_all(url, raw_stacks(data, url), manifest.entries)
+
+
+def _parse_all(
+    root: str, raw: Mapping[str, dict[str, object]], entries: Mapping[str, object]
+) -> dict[str, Stack]:
     out: dict[str, Stack] = {}
     for name, record in raw.items():
         try:
-            out[name] = _parse(name, record, manifest.entries)
+            out[name] = _parse(name, record, entries)
         except (ValueError, TypeError) as exc:
             log.warning("upstream %s: ignoring stack %r: %s", root, name[:64], exc)
-    return manifest, out
+    return out

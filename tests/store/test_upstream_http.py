@@ -276,7 +276,9 @@ def test_a_corrupt_archive_of_an_offered_wheel_is_refused_and_the_indexes_serve_
     before = listing(cluster.b)
     with served(layout) as server:
         proc = b_install(cluster, server.url, "find-links", names=["alpha"])
-        assert proc.returncode != 0 and "sha256" in proc.stderr and "FORGE_UPSTREAM=" in proc.stderr
+        assert proc.returncode != 0 and "sha256" in proc.stderr, proc.stderr
+        # an upstream set in FORGE_UPSTREAM (alone there): the hint says to unset it
+        assert "unset FORGE_UPSTREAM" in proc.stderr and "remove-upstream" not in proc.stderr, proc.stderr
         assert listing(cluster.b) == before
         ok(b_install(cluster, "", "find-links", names=["alpha"]))
     assert SUBSTITUTED_KEY not in local_rows(cluster.b)["alpha"]

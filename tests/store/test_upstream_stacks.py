@@ -330,15 +330,6 @@ def test_upstream_names(tmp_path: Path) -> None:
     assert [n for n, _s in named(store, env)] == ["ci-2", "team", "team-2", "ci"]
 
 
-def test_stacks_from_an_http_upstream_are_refused_with_one_line(tmp_path: Path) -> None:
-    home = tmp_path / "node"
-    line = fails(
-        forge(home, "create", "app", "--parent", "cache:torch", upstream="cache=https://cache.example/x")
-    )
-    assert "stacks from an HTTP upstream: not yet" in line
-    assert not (home / "envs" / "app").exists()
-
-
 def test_doctor_quarantine_unlinks_from_a_mirror_and_sync_links_the_stack_again(team: Team) -> None:
     from forge_store import seal
 
