@@ -27,8 +27,10 @@ Rows (``--only`` keys):
 - ``warm-a`` / ``warm-b``: the wheel files of set A / set B into a fresh env (``forge install
   WHEELS`` vs ``uv pip install`` hardlink, without and with ``--compile-bytecode``), and the disk
   an extra env costs; ``warm-pip-b``: set B's pins through the pip front ends.
-- ``cold-a``: set A from the configured indexes with empty store and caches: forge (pycs) vs uv
-  ``--compile-bytecode`` (ready to import) vs uv (no pycs) vs pip (pycs).
+- ``cold-a`` / ``cold-b``: set A / set B from the configured indexes with empty store and caches:
+  forge (pycs) vs uv ``--compile-bytecode`` (ready to import) vs uv (no pycs) vs pip (pycs).
+- ``disk-10``, ``import-a`` (``bench/footprint.py``): ten envs of set A per tool, timed, then their
+  disk and inodes; import time of set A right after install, the first import and the second.
 - ``startup``: ``forge --version``, ``python -m forge_pip --version``, an env's ``bin/pip
   --version`` vs ``uv --version`` and ``pip --version``.
 
@@ -53,12 +55,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import footprint
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "bench"
 PY = sys.executable
 ALL = (
     "startup,create,create-r,resolve-a,offline-a,warm-pip-a,warm-pins-a,warm-offline-a,"
-    "warm-a,warm-b,warm-pip-b,cold-a"
+    "warm-a,warm-b,warm-pip-b,cold-a,cold-b,disk-10,import-a"
 )
 
 
@@ -237,7 +241,9 @@ class Bench:
         contenders: dict[str, Callable[[int], Sample]],
         note: str = "",
         targets: Sequence[Target] = (),
+        key: str = "",
     ) -> None:
+        """Run ``contenders`` interleaved; ``key`` is the row's ``--only`` name (for the report)."""
         samples: dict[str, list[Sample]] = {k: [] for k in contenders}
         for i in range(self.runs):
             for label, fn in contenders.items():  # interleaved: A B C A B C ...
@@ -263,6 +269,7 @@ class Bench:
             self.verdicts.append((name, text, met, t.why))
             verdicts.append({"text": text, "met": met})
         self.results[name] = {
+            "row": key,
             "median_s": med,
             "ratio_to_" + base: ratios,
             "peak_rss_mb": rss,
@@ -280,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "forge-bench")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--envs", type=int, default=10, help="envs per tool for disk-10 (default 10)")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     unknown = only - set(ALL.split(","))
@@ -353,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "uv --version": lambda i: _run([uv, "--version"], env),
                 "pip --version": lambda i: _run([PY, "-m", "pip", "--version"], env),
             },
+            key="startup",
         )
 
     if "create" in only:
@@ -364,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "python -m venv --without-pip": lambda i: venv(fresh("v", i)),
             },
             targets=[Target("forge create", "uv venv", 1.5, "DESIGN.md §7: within 1.5x of uv venv")],
+            key="create",
         )
 
     if "create-r" in only:
@@ -406,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "forge create + forge pip install -r": forge_two,
                 "uv venv + uv pip install -r (no pycs)": uv_two,
             },
+            key="create-r",
         )
 
     if "resolve-a" in only or "offline-a" in only:
@@ -436,6 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "issue #10: warm dry-run",
                     )
                 ],
+                key="resolve-a",
             )
         if "offline-a" in only:
             bench.compare(
@@ -471,6 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "issue #10: offline dry-run",
                     )
                 ],
+                key="offline-a",
             )
 
     def front_ends(
@@ -535,6 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 front_ends(req, offline=offline, with_pip=not offline),
                 note="env creation included; pip has no offline mode" if offline else "env creation included",
                 targets=front_target,
+                key=key,
             )
 
     for set_name, key in (("set-a", "warm-a"), ("set-b", "warm-b")):
@@ -587,10 +601,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"DESIGN.md §7: {set_name}, ready to import, in {share:g}x uv hardlink's time",
                 )
             ],
+            key=key,
         )
         f_inodes, f_bytes = _usage(forge_env(f"warm-{set_name}"), [home / "store"])
         u_inodes, u_bytes = _usage(warm_uv, [work / "uv-cache"])
         bench.results[f"disk {set_name}"] = {
+            "row": key,
+            "kind": "extra-env",
             "forge": {"inodes": f_inodes, "bytes": f_bytes},
             "uv_hardlink": {"inodes": u_inodes, "bytes": u_bytes},
         }
@@ -606,22 +623,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             front_ends(set_b_txt),
             note="env creation included",
             targets=front_target,
+            key="warm-pip-b",
         )
 
-    if "cold-a" in only:
+    for key, req, set_title in (("cold-a", set_a_in, "set A"), ("cold-b", set_b_txt, "set B's pins")):
+        if key not in only:
+            continue
 
-        def cold(i: int, tool: str) -> Sample:
+        def cold(i: int, tool: str, req: str = req) -> Sample:
             scratch = fresh(f"cold-{tool}", i)
             cenv = dict(env, FORGE_HOME=str(scratch / "home"), UV_CACHE_DIR=str(scratch / "uvc"))
             venv(scratch / "v")
             vpy = str(scratch / "v/bin/python")
             if tool == "forge":
-                cmd = _front("--python", vpy, "install", "-q", "-r", set_a_in)
+                cmd = _front("--python", vpy, "install", "-q", "-r", req)
             elif tool.startswith("uv"):
-                cmd = [uv, "pip", "install", "-q", "--python", vpy, *uv_src, "-r", set_a_in]
+                cmd = [uv, "pip", "install", "-q", "--python", vpy, *uv_src, "-r", req]
                 cmd += ["--compile-bytecode"] if tool == "uv-pyc" else []
             else:
-                cmd = [PY, "-m", "pip", "--python", vpy, "install", "-q", "--no-cache-dir", "-r", set_a_in]
+                cmd = [PY, "-m", "pip", "--python", vpy, "install", "-q", "--no-cache-dir", "-r", req]
             sample = dataclasses.replace(_run(cmd, cenv), pycs=has_pycs(scratch / "v"))
             from forge_store.seal import remove_tree
 
@@ -629,7 +649,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return sample
 
         bench.compare(
-            "cold install set A (empty store and caches), ready to import",
+            f"cold install {set_title} (empty store and caches), ready to import",
             {
                 "forge pip": lambda i: cold(i, "forge"),
                 "uv pip --compile-bytecode": lambda i: cold(i, "uv-pyc"),
@@ -637,9 +657,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "pip --no-cache-dir": lambda i: cold(i, "pip"),
             },
             targets=[
-                Target("forge pip", "uv pip --compile-bytecode", 1.0, "issue #10: cold set A ready to import")
+                Target(
+                    "forge pip",
+                    "uv pip --compile-bytecode",
+                    1.0,
+                    f"issue #10: cold {set_title} ready to import",
+                )
             ],
+            key=key,
         )
+
+    if only & set(footprint.ROWS):
+        ctx = footprint.Context(PY, uv, uv_src, env, work, Path(set_a_txt))
+        footprint.run(bench, only, ctx, args.envs)
 
     print(f"\n== targets   [{_load()}]")
     for row, text, met, _why in bench.verdicts:

@@ -1,0 +1,230 @@
+"""bench/report.py renders its markdown and charts from a results document (no benchmark run).
+
+The document here is synthetic, shaped as ``bench/bench.py --json`` writes rows and as the report
+adds the machine; the report runs as people run it, ``python bench/report.py --from FILE``, in a
+subprocess. These are renderer tests, not timings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+REPORT = REPO / "bench" / "report.py"
+HAS_MPL = importlib.util.find_spec("matplotlib") is not None
+
+
+def _row(key: str, medians: dict[str, float], rss: float = 50.0, **extra: Any) -> dict[str, Any]:
+    base = next(iter(medians))
+    return {
+        "row": key,
+        "median_s": medians,
+        f"ratio_to_{base}": {k: v / medians[base] for k, v in medians.items()},
+        "peak_rss_mb": {k: rss + i * 10 for i, k in enumerate(medians)},
+        "pycs": {k: None for k in medians},
+        "runs_s": {k: [v * 0.9, v, v * 1.2] for k, v in medians.items()},
+        "note": "",
+        "targets": [],
+        **extra,
+    }
+
+
+def synthetic() -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "start-up: --version": _row(
+            "startup", {"forge --version": 0.061, "uv --version": 0.004, "pip --version": 0.351}
+        ),
+        "create an env": _row(
+            "create",
+            {"forge create": 0.05, "uv venv": 0.031, "python -m venv --without-pip": 0.09},
+            targets=[{"text": "forge create / uv venv = 1.61 (target <= 1.5: x)", "met": False}],
+        ),
+        "resolve set-a.in (warm --dry-run, configured indexes)": _row(
+            "resolve-a",
+            {
+                "forge pip install --dry-run": 0.4,
+                "uv pip install --dry-run": 0.5,
+                "pip install --dry-run": 6.3,
+            },
+            targets=[{"text": "forge pip install --dry-run / uv pip install --dry-run = 0.80", "met": True}],
+        ),
+        "cold install set B's pins (empty store and caches), ready to import": _row(
+            "cold-b",
+            {
+                "forge pip": 21.0,
+                "uv pip --compile-bytecode": 30.0,
+                "uv pip (no pycs)": 6.0,
+                "pip --no-cache-dir": 80.0,
+            },
+            rss=180.0,
+        ),
+        "make 10 envs of set A's pins, one after another (warm)": _row(
+            "disk-10",
+            {
+                "forge create NAME -r set-a.txt": 0.3,
+                "uv venv + uv pip install -r (hardlink)": 0.6,
+                "python -m venv + pip install -r": 33.0,
+            },
+        ),
+        "disk and inodes for 10 envs of set A": {
+            "row": "disk-10",
+            "kind": "disk",
+            **{
+                tool: {
+                    "envs": 10,
+                    "env_inodes": inodes,
+                    "env_bytes": size,
+                    "shared_inodes": s_inodes,
+                    "shared_bytes": s_size,
+                    "total_inodes": inodes + s_inodes,
+                    "total_bytes": size + s_size,
+                }
+                for tool, inodes, size, s_inodes, s_size in (
+                    ("forge", 2417, 1_900_000, 16_012, 410_000_000),
+                    ("uv", 20_561, 96_000_000, 16_500, 490_000_000),
+                    ("pip", 242_600, 6_010_000_000, 310, 113_000_000),
+                )
+            },
+        },
+        "disk set-a": {
+            "row": "warm-a",
+            "kind": "extra-env",
+            "forge": {"inodes": 190, "bytes": 180_000},
+            "uv_hardlink": {"inodes": 2056, "bytes": 9_600_000},
+        },
+        "import numpy, pandas (set A)": _row(
+            "import-a",
+            {
+                "forge env: first import after install": 1.3,
+                "forge env: second import": 1.25,
+                "uv env: first import after install": 9.5,
+                "uv env: second import": 1.3,
+                "pip env: first import after install": 1.28,
+                "pip env: second import": 1.27,
+            },
+        ),
+        "a row this report does not know": _row("node-b", {"forge thing": 1.0, "uv thing": 2.0}),
+        "targets": {
+            "verdicts": [
+                {"row": "create an env", "text": "forge create / uv venv = 1.61", "met": False},
+                {"row": "resolve set-a.in", "text": "forge / uv = 0.80", "met": True},
+            ]
+        },
+    }
+    results["import numpy, pandas (set A)"]["pycs"]["uv env: first import after install"] = False
+    return {
+        "kind": "forge-bench-report",
+        "version": 1,
+        "machine": {
+            "cpu": "Synthetic CPU 9000",
+            "cores": "2",
+            "ram": "23.4 GiB",
+            "kernel": "Linux 6.1.0-test",
+            "filesystem": "ext4 (/tmp)",
+            "python": "CPython 3.11.7",
+            "uv": "uv 0.13.9",
+            "pip": "pip 23.2.1",
+            "forge": "0.2.0, commit abcdef123456",
+            "pythondontwritebytecode": "1",
+        },
+        "started": "2026-12-01 23:00:00",
+        "finished": "2026-12-01 23:40:00",
+        "seconds": 2400.0,
+        "load_before": [1.5, 1.2, 1.0],
+        "load_after": [2.25, 1.75, 1.5],
+        "options": {"runs": 3, "envs": 10, "quick": False, "only": "all"},
+        "results": results,
+    }
+
+
+def _report(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPORT), *args], capture_output=True, text=True, cwd=REPO, check=False
+    )
+
+
+@pytest.mark.parametrize("charts", [True, False], ids=["charts", "markdown-only"])
+def test_report_renders_every_row_and_the_machine(tmp_path: Path, charts: bool) -> None:
+    if charts and not HAS_MPL:
+        pytest.skip('matplotlib is the bench extra: pip install -e ".[bench]"')
+    doc = synthetic()
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    done = _report("--from", str(source), "--out", str(out), *([] if charts else ["--no-charts"]))
+    assert done.returncode == 0, done.stderr
+    text = (out / "README.md").read_text()
+    assert json.loads((out / "results.json").read_text()) == doc
+    for title, row in doc["results"].items():
+        if "median_s" in row:
+            assert f"**{title}**" in text
+            for label, median in row["median_s"].items():
+                line = next(ln for ln in text.splitlines() if ln.startswith(f"| {label} |"))
+                assert f"| {median:.3f} |" in line or f"| {median:.1f} |" in line, line
+    assert "| pip --no-cache-dir | 80.0 | 72.0-96.0 | 3.81 | 210 |" in text
+    assert "| uv env: first import after install | 9.500 | 8.550-11.4 | 7.31 | 70 | **no** |" in text
+    assert "| forge | 2,417 | 1.9 | 16,012 | 410.0 | 18,429 | 411.9 | 0.19 |" in text
+    assert "| pip | 242,600 | 6,010.0 | 310 | 113.0 | 242,910 | 6,123.0 | 601.00 |" in text
+    assert "forge: 190 inodes, 0.18 MB; uv_hardlink: 2,056 inodes, 9.60 MB" in text
+    assert "peak RSS of forge's cold install of set B 180 MB" in text
+    assert "| create an env | forge create / uv venv = 1.61 | **NOT met** |" in text
+    assert "## Other rows" in text and "**a row this report does not know**" in text
+    for fact in ("Synthetic CPU 9000", "23.4 GiB", "Linux 6.1.0-test", "uv 0.13.9", "pip 23.2.1"):
+        assert fact in text
+    assert "commit abcdef123456" in text and "1.50 / 1.20 / 1.00" in text and "2.25 / 1.75 / 1.50" in text
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    if not charts:
+        assert pngs == [] and ".png)" not in text
+        return
+    expected = ["disk.png", "import.png", "other.png", "rss.png", "startup.png", "time-cold.png"]
+    assert pngs == sorted([*expected, "time-create.png", "time-resolve.png"])
+    for name in pngs:
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+        assert f"]({name})" in text
+    assert not list(out.glob(".render-*"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["results"]["create an env"]["median_s"].update({"uv venv": "fast"}), "not a number"),
+        (lambda d: d.update(version=99), "results version 99"),
+        (lambda d: d.pop("machine"), "'machine' is missing"),
+        (
+            lambda d: d["results"]["disk and inodes for 10 envs of set A"]["uv"].update(env_bytes=1.5),
+            "not whole numbers",
+        ),
+    ],
+)
+def test_a_bad_document_is_refused_in_one_line_and_nothing_changes(
+    tmp_path: Path, change: Any, message: str
+) -> None:
+    doc = synthetic()
+    change(doc)
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "README.md").write_text("the last report\n")
+    done = _report("--from", str(source), "--out", str(out), "--no-charts")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and message in done.stderr, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["README.md"]
+    assert (out / "README.md").read_text() == "the last report\n"
+
+
+def test_not_json_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text("{ truncated")
+    done = _report("--from", str(source), "--out", str(tmp_path / "out"), "--no-charts")
+    assert done.returncode == 2 and "not JSON" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
