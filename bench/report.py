@@ -187,6 +187,27 @@ def _rss_check(results: dict[str, Any]) -> list[str]:
     return []
 
 
+def _glance(ordered: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    """One line per row: each tool's first contender, and Forge's time over theirs."""
+    lines = [
+        "| row | Forge | uv | pip (or venv) | Forge / uv | Forge / pip |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for title, row in ordered:
+        first: dict[str, float] = {}
+        for label, value in row["median_s"].items():
+            tool = charts.tool_of(label)
+            first.setdefault("pip" if tool == "venv" else tool, float(value))
+        forge, uv, pip = (first.get(t) for t in ("forge", "uv", "pip"))
+
+        def ratio(other: float | None, forge: float | None = forge) -> str:
+            return f"{forge / other:.2f}" if forge is not None and other else ""
+
+        cells = [f"{v:.3g} s" if v is not None else "" for v in (forge, uv, pip)]
+        lines.append(f"| {title} | {' | '.join(cells)} | {ratio(uv)} | {ratio(pip)} |")
+    return [*lines, ""]
+
+
 def markdown(doc: dict[str, Any], pngs: Sequence[str]) -> str:
     """The report as markdown; ``pngs`` are the chart files made beside it."""
     m, results, opts = doc["machine"], doc["results"], doc.get("options", {})
@@ -228,6 +249,15 @@ def markdown(doc: dict[str, Any], pngs: Sequence[str]) -> str:
     for title, row in rows:
         key = row.get("row") or ""
         by_key.setdefault(key if key in KNOWN else "", []).append((title, row))
+    ordered = [item for _c, _h, keys in GROUPS for key in keys for item in by_key.get(key, [])]
+    if ordered:
+        lines += [
+            "## At a glance",
+            "",
+            "Each tool's first contender of each row (medians); below, every contender of every row.",
+            "",
+            *_glance(ordered),
+        ]
     for chart, heading, keys in GROUPS:
         found = [item for key in keys for item in by_key.get(key, [])]
         if not found and not (chart == "time-create" and _disk_tables(results)):

@@ -175,6 +175,11 @@ def test_report_renders_every_row_and_the_machine(tmp_path: Path, charts: bool) 
     assert "forge: 190 inodes, 0.18 MB; uv_hardlink: 2,056 inodes, 9.60 MB" in text
     assert "peak RSS of forge's cold install of set B 180 MB" in text
     assert "| create an env | forge create / uv venv = 1.61 | **NOT met** |" in text
+    assert (
+        "| cold install set B's pins (empty store and caches), ready to import"
+        " | 21 s | 30 s | 80 s | 0.70 | 0.26 |" in text
+    )
+    assert "| create an env | 0.05 s | 0.031 s | 0.09 s | 1.61 | 0.56 |" in text
     assert "## Other rows" in text and "**a row this report does not know**" in text
     for fact in ("Synthetic CPU 9000", "23.4 GiB", "Linux 6.1.0-test", "uv 0.13.9", "pip 23.2.1"):
         assert fact in text
