@@ -33,10 +33,29 @@ from typing import Any
 
 import charts
 
+import bench
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent / "bench.py"
 OUT = REPO / "docs" / "bench"
 VERSION = 1
+CHUNKS = (
+    {
+        "startup",
+        "create",
+        "create-r",
+        "resolve-a",
+        "offline-a",
+        "warm-pip-a",
+        "warm-pins-a",
+        "warm-offline-a",
+        "warm-a",
+        "cold-a",
+    },
+    {"warm-b", "warm-pip-b", "cold-b"},
+    {"disk-10", "import-a"},
+)
+"""Rows run by one bench process each (set A's share primed caches); other rows run last."""
 QUICK_ROWS = (
     "startup,create,create-r,resolve-a,offline-a,warm-pip-a,warm-pins-a,warm-offline-a,"
     "warm-a,cold-a,disk-10,import-a"
@@ -368,29 +387,53 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def collect(runs: int, only: str, envs: int, quick: bool) -> dict[str, Any]:
-    """Run the benchmark (its progress on this terminal) and return the results document."""
-    started, t0, before = _now(), time.monotonic(), list(os.getloadavg())
-    facts = machine()
-    with tempfile.TemporaryDirectory(prefix="forge-report-") as scratch:
-        raw = Path(scratch) / "rows.json"
-        cmd = [sys.executable, str(BENCH), "--runs", str(runs), "--envs", str(envs), "--json", str(raw)]
-        code = subprocess.run([*cmd, *(["--only", only] if only else [])], check=False).returncode
-        if code != 0:
-            raise ReportError(f"the benchmark failed (exit {code}); nothing written")
-        results = json.loads(raw.read_text(encoding="utf-8"))
-    return {
+def _chunks(rows: Sequence[str]) -> list[list[str]]:
+    """The rows in the bench processes they run in: rows that share primed caches together."""
+    out = [[r for r in rows if r in chunk] for chunk in CHUNKS]
+    out.append([r for r in rows if not any(r in chunk for chunk in CHUNKS)])
+    return [chunk for chunk in out if chunk]
+
+
+def collect(runs: int, only: Sequence[str], envs: int, quick: bool) -> dict[str, Any]:
+    """Run the benchmark (its progress on this terminal), one bench process per chunk of rows,
+    and return the results document. The rows done so far are kept in a scratch file, named
+    when a later chunk fails, so that an hour of figures is not lost with it."""
+    doc: dict[str, Any] = {
         "kind": "forge-bench-report",
         "version": VERSION,
-        "machine": facts,
-        "started": started,
-        "finished": _now(),
-        "seconds": round(time.monotonic() - t0, 1),
-        "load_before": before,
-        "load_after": list(os.getloadavg()),
-        "options": {"runs": runs, "envs": envs, "quick": quick, "only": only or "all"},
-        "results": results,
+        "machine": machine(),
+        "started": _now(),
+        "load_before": list(os.getloadavg()),
+        "options": {"runs": runs, "envs": envs, "quick": quick, "rows": list(only)},
+        "chunks": [],
+        "results": {},
     }
+    t0 = time.monotonic()
+    fd, name = tempfile.mkstemp(prefix="forge-report-", suffix=".json")
+    os.close(fd)
+    partial = Path(name)
+    for chunk in _chunks(only):
+        with tempfile.TemporaryDirectory(prefix="forge-report-") as scratch:
+            raw = Path(scratch) / "rows.json"
+            cmd = [sys.executable, str(BENCH), "--runs", str(runs), "--envs", str(envs), "--json", str(raw)]
+            before = list(os.getloadavg())
+            code = subprocess.run([*cmd, "--only", ",".join(chunk)], check=False).returncode
+            if code != 0:
+                kept = (
+                    f"; the rows done before are in {partial} (--from renders them)" if doc["results"] else ""
+                )
+                if not doc["results"]:
+                    partial.unlink()
+                raise ReportError(f"the benchmark failed in rows {','.join(chunk)} (exit {code}){kept}")
+            rows = json.loads(raw.read_text(encoding="utf-8"))
+        verdicts = rows.pop("targets", {}).get("verdicts", [])
+        doc["results"].update(rows)
+        doc["results"].setdefault("targets", {"verdicts": []})["verdicts"] += verdicts
+        doc["chunks"].append({"rows": chunk, "load_before": before, "load_after": list(os.getloadavg())})
+        doc.update(finished=_now(), seconds=round(time.monotonic() - t0, 1), load_after=list(os.getloadavg()))
+        _write_json(doc, partial)
+    partial.unlink()
+    return doc
 
 
 def _write_json(doc: dict[str, Any], path: Path) -> None:
@@ -426,12 +469,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not target.exists() or not target.samefile(args.source):
                 _write_json(doc, target)
         else:
-            runs = args.runs or (1 if args.quick else 3)
-            envs = args.envs or (2 if args.quick else 10)
+            runs = args.runs if args.runs is not None else (1 if args.quick else 3)
+            envs = args.envs if args.envs is not None else (2 if args.quick else 10)
             if runs < 1 or envs < 1:
                 raise ReportError("--runs and --envs must be at least 1")
-            only = args.only or (QUICK_ROWS if args.quick else "")
-            doc = validate(collect(runs, only, envs, args.quick), "the benchmark's results")
+            rows = [r for r in (args.only or (QUICK_ROWS if args.quick else bench.ALL)).split(",") if r]
+            unknown = sorted(set(rows) - set(bench.ALL.split(",")))
+            if unknown or not rows:
+                raise ReportError(
+                    f"unknown rows: {', '.join(unknown) or '(none given)'} (known: {bench.ALL})"
+                )
+            doc = validate(collect(runs, rows, envs, args.quick), "the benchmark's results")
             _write_json(doc, args.out / "results.json")
         written = render(doc, args.out, with_charts=not args.no_charts)
     except (ReportError, charts.ChartsUnavailable) as exc:
