@@ -136,7 +136,7 @@ def _figure(
         frameon=False,
     )
     fig.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold")
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.2)
     plt.close(fig)
 
 

@@ -233,3 +233,13 @@ def test_not_json_is_refused(tmp_path: Path) -> None:
     done = _report("--from", str(source), "--out", str(tmp_path / "out"), "--no-charts")
     assert done.returncode == 2 and "not JSON" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--only", "warm-a,no-such-row"], "unknown rows: no-such-row"), (["--runs", "0"], "at least 1")],
+)
+def test_bad_options_are_refused_before_anything_runs(tmp_path: Path, args: list[str], message: str) -> None:
+    done = _report(*args, "--out", str(tmp_path / "out"), "--no-charts")
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1 and not (tmp_path / "out").exists()
