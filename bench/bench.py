@@ -52,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import footprint
@@ -205,22 +205,33 @@ def _wheels(set_name: str, cache: Path) -> list[Path]:
     return [w for w in sorted(dest.glob("*.whl")) if w.name.split("-")[0].lower().replace("_", "-") in wanted]
 
 
-def _usage(env_path: Path, shared_roots: Sequence[Path]) -> tuple[int, int]:
-    """New inodes and bytes an env adds; inodes shared with the store or uv's cache are free."""
-    shared: set[int] = set()
-    for root in shared_roots:
-        for dirpath, _dirs, files in os.walk(root):
-            for name in files:
-                shared.add(os.lstat(os.path.join(dirpath, name)).st_ino)
+def below(root: Path) -> Iterator[os.stat_result]:
+    """``lstat`` of everything under ``root`` (of ``root`` itself when it is not a directory)."""
+    if not root.is_dir() or root.is_symlink():
+        if os.path.lexists(root):
+            yield os.lstat(root)
+        return
+    for dirpath, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            yield os.lstat(os.path.join(dirpath, name))
+
+
+def usage(roots: Sequence[Path], shared_roots: Sequence[Path]) -> tuple[int, int]:
+    """New inodes and bytes (allocated blocks) under ``roots``, each inode once; inodes shared
+    with ``shared_roots`` (the store, uv's cache) are free."""
+    shared = {st.st_ino for root in shared_roots for st in below(root)}
     seen: set[int] = set()
     size = 0
-    for dirpath, dirs, files in os.walk(env_path):
-        for name in (*dirs, *files):
-            st = os.lstat(os.path.join(dirpath, name))
-            if st.st_ino not in shared and st.st_ino not in seen:
-                seen.add(st.st_ino)
-                size += st.st_blocks * 512
+    for st in (st for root in roots for st in below(root)):
+        if st.st_ino not in shared and st.st_ino not in seen:
+            seen.add(st.st_ino)
+            size += st.st_blocks * 512
     return len(seen), size
+
+
+def _usage(env_path: Path, shared_roots: Sequence[Path]) -> tuple[int, int]:
+    """New inodes and bytes one env adds (:func:`usage` of one root)."""
+    return usage([env_path], shared_roots)
 
 
 def _load() -> str:
@@ -603,8 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],
             key=key,
         )
-        f_inodes, f_bytes = _usage(forge_env(f"warm-{set_name}"), [home / "store"])
-        u_inodes, u_bytes = _usage(warm_uv, [work / "uv-cache"])
+        f_inodes, f_bytes = usage([forge_env(f"warm-{set_name}")], [home / "store"])
+        u_inodes, u_bytes = usage([warm_uv], [work / "uv-cache"])
         bench.results[f"disk {set_name}"] = {
             "row": key,
             "kind": "extra-env",

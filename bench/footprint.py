@@ -3,7 +3,7 @@ and import time right after install.
 
 - ``disk-10``: ten envs of set A's pins, made one after another (warm) by each tool, timed as a
   row (medians over the ten), then counted: the new inodes and bytes the ten envs hold themselves
-  (inodes shared with the tool's store or cache are free, as ``bench._usage`` counts) and the
+  (inodes shared with the tool's store or cache are free: ``bench.usage``) and the
   tool's own directory beside them (Forge's home without its envs, uv's cache, pip's cache),
   each tool with its own empty home and cache, so that nothing but set A is counted. Forge links
   into its store, uv hardlinks files from its cache, pip copies.
@@ -18,9 +18,8 @@ and import time right after install.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,29 +46,6 @@ class Context:
     env: dict[str, str]
     work: Path
     pins: Path
-
-
-def _count(roots: Iterable[Path], free: set[int]) -> tuple[int, int]:
-    """Inodes and bytes (allocated blocks) under ``roots``, each inode once, none of ``free``."""
-    seen: set[int] = set()
-    size = 0
-    for root in roots:
-        for dirpath, dirs, files in os.walk(root):
-            for name in (*dirs, *files):
-                st = os.lstat(os.path.join(dirpath, name))
-                if st.st_ino not in free and st.st_ino not in seen:
-                    seen.add(st.st_ino)
-                    size += st.st_blocks * 512
-    return len(seen), size
-
-
-def _inodes(roots: Iterable[Path]) -> set[int]:
-    found: set[int] = set()
-    for root in roots:
-        for dirpath, dirs, files in os.walk(root):
-            for name in (*dirs, *files):
-                found.add(os.lstat(os.path.join(dirpath, name)).st_ino)
-    return found
 
 
 class Envs:
@@ -141,11 +117,12 @@ class Envs:
             "uv": [self.uv_cache],
             "pip": [self.pip_cache] if self.pip_cache.is_dir() else [],
         }
+        from bench import usage
+
         out: dict[str, dict[str, int]] = {}
         for tool in TOOLS:
-            shared = _inodes(own[tool])
-            env_inodes, env_bytes = _count(self.made[tool], shared)
-            tool_inodes, tool_bytes = _count(own[tool], set())
+            env_inodes, env_bytes = usage(self.made[tool], own[tool])
+            tool_inodes, tool_bytes = usage(own[tool], [])
             out[tool] = {
                 "envs": len(self.made[tool]),
                 "env_inodes": env_inodes,
