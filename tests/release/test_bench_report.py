@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -243,3 +244,27 @@ def test_bad_options_are_refused_before_anything_runs(tmp_path: Path, args: list
     done = _report(*args, "--out", str(tmp_path / "out"), "--no-charts")
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_the_disk_counter_counts_each_new_inode_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench.usage``, which the disk rows use: hardlinks into the cache are free, an inode two
+    envs share counts once, a file given as a root counts."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    spec = importlib.util.spec_from_file_location("bench_under_test", REPO / "bench" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    core = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, core)  # its dataclasses look their module up
+    spec.loader.exec_module(core)
+    cache, one, two = tmp_path / "cache", tmp_path / "one", tmp_path / "two"
+    for d in (cache, one, two):
+        d.mkdir()
+    (cache / "big").write_bytes(b"x" * 100_000)
+    os.link(cache / "big", one / "big")
+    (one / "own").write_bytes(b"y" * 10_000)
+    os.link(one / "own", two / "own")
+    (tmp_path / "catalog.db").write_bytes(b"z" * 5000)
+    inodes, size = core.usage([one, two], [cache])
+    assert inodes == 1 and 10_000 <= size < 100_000
+    assert core.usage([one], [])[0] == 2 and core.usage([one], [])[1] >= 110_000
+    assert core.usage([tmp_path / "catalog.db"], [])[0] == 1
+    assert core._usage(one, [cache]) == core.usage([one], [cache])
