@@ -101,6 +101,9 @@ def validate(doc: object, source: str) -> dict[str, Any]:
     for key in ("machine", "results"):
         if not isinstance(doc.get(key), dict):
             raise ReportError(f"{source}: {key!r} is missing or not an object")
+    notes = doc.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ReportError(f"{source}: 'notes' is not a list of strings")
     for title, row in timing_rows(doc["results"]):
         for field in ("median_s", "peak_rss_mb"):
             values = row.get(field)
@@ -286,6 +289,14 @@ def markdown(doc: dict[str, Any], pngs: Sequence[str]) -> str:
         ("load average after (1/5/15 min)", " / ".join(f"{x:.2f}" for x in la) or "?"),
     ]
     lines += [f"| {k} | {v if v not in (None, '') else '?'} |" for k, v in facts]
+    lines.append("")
+    for chunk in doc.get("chunks") or []:
+        before, after = chunk.get("load_before") or [], chunk.get("load_after") or []
+        lines.append(
+            f"- rows {', '.join(chunk.get('rows') or [])}: load {' / '.join(f'{x:.2f}' for x in before)}"
+            f" before, {' / '.join(f'{x:.2f}' for x in after)} after"
+        )
+    lines += [f"- {note}" for note in doc.get("notes") or []]
     lines.append("")
     rows = timing_rows(results)
     by_key: dict[str, list[tuple[str, dict[str, Any]]]] = {}

@@ -140,7 +140,11 @@ def synthetic() -> dict[str, Any]:
         "seconds": 2400.0,
         "load_before": [1.5, 1.2, 1.0],
         "load_after": [2.25, 1.75, 1.5],
-        "options": {"runs": 3, "envs": 10, "quick": False, "only": "all"},
+        "options": {"runs": 3, "envs": 10, "quick": False, "rows": ["startup", "create"]},
+        "chunks": [
+            {"rows": ["startup", "create"], "load_before": [1.5, 1.2, 1.0], "load_after": [2.0, 1.5, 1.25]}
+        ],
+        "notes": ["a note said as given"],
         "results": results,
     }
 
@@ -184,6 +188,8 @@ def test_report_renders_every_row_and_the_machine(tmp_path: Path, charts: bool) 
     assert "## Other rows" in text and "**a row this report does not know**" in text
     for fact in ("Synthetic CPU 9000", "23.4 GiB", "Linux 6.1.0-test", "uv 0.13.9", "pip 23.2.1"):
         assert fact in text
+    assert "- rows startup, create: load 1.50 / 1.20 / 1.00 before, 2.00 / 1.50 / 1.25 after" in text
+    assert "- a note said as given" in text and "`python bench/report.py --only startup,create`" in text
     assert "commit abcdef123456" in text and "1.50 / 1.20 / 1.00" in text and "2.25 / 1.75 / 1.50" in text
     pngs = sorted(p.name for p in out.glob("*.png"))
     if not charts:
