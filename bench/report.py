@@ -308,7 +308,9 @@ def markdown(doc: dict[str, Any], pngs: Sequence[str]) -> str:
         lines += [
             "## At a glance",
             "",
-            "Each tool's first contender of each row (medians); below, every contender of every row.",
+            "Each tool's first contender of each row"
+            + (" (medians)" if opts.get("runs") != 1 else " (one run each)")
+            + "; below, every contender of every row.",
             "",
             *_glance(ordered),
         ]
