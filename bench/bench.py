@@ -1,6 +1,7 @@
 """Forge vs uv vs pip, side by side in one run: medians, paired ratios, peak RSS, pycs, targets.
 
     .venv/bin/python bench/bench.py [--runs 3] [--only resolve-a,warm-pip-a,...] [--json out.json]
+                                    [--without-pip]
 
 Every row is whole-process wall time, each run into a fresh env, runs interleaved (A B C A B C)
 so that drift hits every contender; the first contender of a row is the base of its ratios. For
@@ -31,12 +32,18 @@ Rows (``--only`` keys):
   forge (pycs) vs uv ``--compile-bytecode`` (ready to import) vs uv (no pycs) vs pip (pycs).
 - ``disk-10``, ``import-a`` (``bench/footprint.py``): ten envs of set A per tool, timed, then their
   disk and inodes; import time of set A right after install, the first import and the second.
+- ``node-b-dir``, ``node-b-http``, ``node-b-index``, ``node-b-uv``: a fresh env of set B on a
+  second node from node A's upstream (directory / HTTP), from the indexes, vs uv with a shared
+  cache (``bench/nodes.py``).
 - ``startup``: ``forge --version``, ``python -m forge_pip --version``, an env's ``bin/pip
   --version`` vs ``uv --version`` and ``pip --version``.
 
 Targets (issue #10 and DESIGN.md §7) are checked at the end: met / NOT met. Forge's own modules
-are compiled to pycs first, as installing Forge from a wheel would (this machine exports
-``PYTHONDONTWRITEBYTECODE=1``, so a source checkout would otherwise compile ~150 modules per run).
+are compiled to pycs first, as installing Forge from a wheel would (pip, so ``scripts/install.sh``
+and pipx, compiles at install; ``uv tool install`` only with ``--compile-bytecode``, which
+docs/install.md asks for; this machine exports ``PYTHONDONTWRITEBYTECODE=1``, so a source checkout
+would otherwise compile ~150 modules per run). Forge's rows run the ``forge`` console script beside
+the bench's python, the entry point users run.
 """
 
 from __future__ import annotations
@@ -62,7 +69,8 @@ SHARED = REPO.parent / "shared" / "bench"
 PY = sys.executable
 ALL = (
     "startup,create,create-r,resolve-a,offline-a,warm-pip-a,warm-pins-a,warm-offline-a,"
-    "warm-a,warm-b,warm-pip-b,cold-a,cold-b,disk-10,import-a"
+    "warm-a,warm-b,warm-pip-b,cold-a,cold-b,disk-10,import-a,node-b-dir,node-b-http,node-b-index,"
+    "node-b-uv"
 )
 
 
@@ -169,7 +177,13 @@ def _uv_index_args() -> list[str]:
 
 
 def _forge(*args: str) -> list[str]:
-    return [PY, "-m", "forge_pip.cli.forge", *args]
+    """The ``forge`` console script beside the bench's python, as users run it (its entry point,
+    ``forge_store.isolation:forge_main``, answers ``--version`` before any parser is built)."""
+    script = Path(PY).parent / "forge"
+    if script.is_file():
+        return [str(script), *args]
+    main = "import sys; from forge_store.isolation import forge_main; sys.exit(forge_main())"
+    return [PY, "-c", main, *args]
 
 
 def _front(*args: str) -> list[str]:
@@ -299,6 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "forge-bench")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--envs", type=int, default=10, help="envs per tool for disk-10 (default 10)")
+    parser.add_argument(
+        "--without-pip",
+        action="store_true",
+        help="leave plain pip out of the resolve and warm front-end rows (minutes per run on a busy machine)",
+    )
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     unknown = only - set(ALL.split(","))
@@ -431,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     if "resolve-a" in only or "offline-a" in only:
-        prime(set_a_in, pip="resolve-a" in only)
+        prime(set_a_in, pip="resolve-a" in only and not args.without_pip)
         target = fresh("resolve", 0)
         venv(target)
         tpy = str(target / "bin/python")
@@ -446,8 +465,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                         [uv, "pip", "install", "-q", "--dry-run", "--python", tpy, *uv_src, "-r", set_a_in],
                         env,
                     ),
-                    "pip install --dry-run": lambda i: _run(
-                        [PY, "-m", "pip", "--python", tpy, "install", "-q", "--dry-run", "-r", set_a_in], env
+                    **(
+                        {}
+                        if args.without_pip
+                        else {
+                            "pip install --dry-run": lambda i: _run(
+                                [
+                                    PY,
+                                    "-m",
+                                    "pip",
+                                    "--python",
+                                    tpy,
+                                    "install",
+                                    "-q",
+                                    "--dry-run",
+                                    "-r",
+                                    set_a_in,
+                                ],
+                                env,
+                            )
+                        }
                     ),
                 },
                 targets=[
@@ -553,10 +590,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("warm-offline-a", set_a_in, "warm install set-a.in --offline into a fresh env", True),
     ):
         if key in only:
-            prime(req, pip=not offline)
+            with_pip = not offline and not args.without_pip
+            prime(req, pip=with_pip)
             bench.compare(
                 title,
-                front_ends(req, offline=offline, with_pip=not offline),
+                front_ends(req, offline=offline, with_pip=with_pip),
                 note="env creation included; pip has no offline mode" if offline else "env creation included",
                 targets=front_target,
                 key=key,
@@ -679,6 +717,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = footprint.Context(PY, uv, uv_src, env, work, Path(set_a_txt))
         footprint.run(bench, only, ctx, args.envs)
 
+    import nodes  # bench/nodes.py: the node-B rows of issue #12
+
+    nodes.run(bench, only, uv, uv_src, env)
     print(f"\n== targets   [{_load()}]")
     for row, text, met, _why in bench.verdicts:
         print(f"  {'met    ' if met else 'NOT met'}  {row}: {text}")

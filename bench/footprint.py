@@ -69,11 +69,11 @@ class Envs:
         self.primed = False
 
     def _make(self, tool: str, label: str) -> tuple[Sample, Path]:
-        from bench import _run
+        from bench import _forge, _run
 
         ctx, pins = self.ctx, str(self.ctx.pins)
-        if tool == "forge":
-            sample = _run([ctx.py, "-m", "forge_pip.cli.forge", "create", "-q", label, "-r", pins], self.env)
+        if tool == "forge":  # the console script, as bench.py's Forge rows run it
+            sample = _run(_forge("create", "-q", label, "-r", pins), self.env)
             return sample, self.home / "envs" / label
         target = self.root / label
         if tool == "uv":

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -357,8 +357,7 @@ class _Pipeline:
         check_requires: Callable[[str, Sequence[str]], None] | None = None,
         target: TargetPython | None = None,
     ) -> None:
-        from forge_pip.build import Builder
-        from forge_pip.buildenv import ForgeBuildEnvFactory
+        from forge_pip.lazybuilder import lazy_builder
 
         self.store = store
         self.interpreter = interpreter
@@ -371,6 +370,7 @@ class _Pipeline:
         self._stack.callback(shutil.rmtree, scratch, True)
         cache = (index.cache_dir or store.home.cache) if index.use_cache else scratch / "cache"
         self.cache_dir = cache
+        self.index = index
         self.scratch = scratch
         self.src_dir: Path | None = None
         """Where editable VCS requirements are cloned (pip's ``<venv>/src``); None: refused."""
@@ -380,23 +380,30 @@ class _Pipeline:
         opts = options or InstallOptions(requirements=())
         if opts.build_constraints and not build_isolation:  # pip's rule
             raise UsageError("--build-constraint cannot be used with --no-build-isolation.")
-        factory = ForgeBuildEnvFactory(
-            store.home.root,
-            interpreter,
-            index,
-            depth=build_depth + 1,
-            constraints=opts.build_constraints,
-            all_releases=opts.all_releases,
-            only_final=opts.only_final,
-        )
-        self.builder: Builder = Builder(
-            cache_dir=cache,
-            env_factory=factory,
-            isolation=build_isolation,
-            host_python=host_python or interpreter.executable,
-            target=self.target,
-            check_requires=check_requires if opts.check_build_deps else None,
-        )
+
+        def make_builder() -> Builder:
+            from forge_pip.build import Builder
+            from forge_pip.buildenv import ForgeBuildEnvFactory
+
+            factory = ForgeBuildEnvFactory(
+                store.home.root,
+                interpreter,
+                index,
+                depth=build_depth + 1,
+                constraints=opts.build_constraints,
+                all_releases=opts.all_releases,
+                only_final=opts.only_final,
+            )
+            return Builder(
+                cache_dir=cache,
+                env_factory=factory,
+                isolation=build_isolation,
+                host_python=host_python or interpreter.executable,
+                target=self.target,
+                check_requires=check_requires if opts.check_build_deps else None,
+            )
+
+        self.builder: Builder = lazy_builder(make_builder)  # made when something is built
         self.download_dir = download_dir or scratch / "downloads"
         self.files = IndexFiles(self.client, download_dir=self.download_dir, builder=self.builder)
 
@@ -727,14 +734,35 @@ def _resolve(
         fixed=dict(fixed or {}),
     )
     rep: ResolveReporter = reporter
-    if pinned:  # ``==`` pins the store holds: the resolver's answer without the search
-        from forge_pip.fastpath import pinned_resolution
 
-        fast = pinned_resolution(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
-        if fast is not None:
-            log.debug("pinned fast path: %d pins, no resolution", len(fast.pins))
-            return fast
-    return resolve(request, layers=layers, store=store_view, index=pipe.files, reporter=rep)
+    def run(request: ResolveRequest, **views: Any) -> Resolution:
+        if pinned:  # ``==`` pins the store holds: the resolver's answer without the search
+            from forge_pip.fastpath import pinned_resolution
+
+            fast = pinned_resolution(request, **views)
+            if fast is not None:
+                log.debug("pinned fast path: %d pins, no resolution", len(fast.pins))
+                return fast
+        return resolve(request, **views)
+
+    from forge_pip.resolve.memo import resolve_memoized
+
+    context = {
+        "index": [pipe.index.index_urls, pipe.index.find_links],
+        "build": pipe.files.config_settings,
+        "fast_path": pinned,
+    }
+    memo_dir = pipe.cache_dir / "resolutions" if pipe.index.use_cache else None
+    return resolve_memoized(
+        request,
+        layers=layers,
+        store=store_view,
+        index=pipe.files,
+        reporter=rep,
+        root=memo_dir,
+        context=context,
+        resolver=run,  # the fast path too answers from what the views say: memoised alike
+    )
 
 
 def _read_locks(options: InstallOptions, target: TargetPython) -> list[LockedPackage]:
@@ -909,10 +937,6 @@ def install(
     reporter: InstallReporter | None = None,
 ) -> InstallResult:
     """Resolve, plan, prepare and link ``options.requirements`` into ``env`` (all or nothing)."""
-    from forge_pip.prepare import prepare
-    from forge_store.linker import DistSpec
-    from forge_store.policy import policy_for
-
     rep: InstallReporter = reporter or NullInstallReporter()
     with _Pipeline(
         store,
@@ -952,6 +976,10 @@ def install(
         broken = [] if options.dry_run else _broken_satisfied(store, env, plan, local)
         if options.dry_run or not (plan.installs or broken):
             return InstallResult(plan, resolution, None, pipe.target, metadata)
+        from forge_pip.prepare import prepare  # a dry run or a no-op never loads the later stages
+        from forge_store.linker import DistSpec
+        from forge_store.policy import policy_for
+
         added: list[StoredWheel] = []
         try:
             prepared = (
@@ -1001,7 +1029,7 @@ def install(
 def _build_requires_check(store: Store, env: EnvInfo) -> Callable[[str, Sequence[str]], None]:
     """``--check-build-dependencies`` without isolation: the env (all its layers) must meet them."""
     env_layers = EnvLayers(store, env)
-    markers = target_python(env.interpreter).markers
+    markers = env.interpreter.marker_env()  # target_python's markers, without its ~900 tags
 
     def check(label: str, requires: Sequence[str]) -> None:
         from forge_pip.build.deps import check_build_requires

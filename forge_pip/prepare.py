@@ -134,15 +134,18 @@ def prepare(
     steps = _Steps(store, interpreter, files, builder, wanted, added)
     out: dict[int, Prepared] = {}
     work: list[tuple[int, PlanItem]] = []
+    links: list[tuple[int, PlanItem, str]] = []
     for n, item in enumerate(plan.installs):
         if item.action is Action.LINK:
             assert item.entry_id is not None
-            # held until the link step commits; pycs for the target added if the entry was made
-            # for another interpreter (reused by its tags)
-            entry = store.lease(item.entry_id, interpreters_=[interpreter])
-            out[n] = Prepared(item, entry)
+            links.append((n, item, item.entry_id))
         else:
             work.append((n, item))
+    # held until the link step commits; pycs for the target added if the entry was made for
+    # another interpreter (reused by its tags)
+    leased = store.lease_all([eid for _, _, eid in links], interpreters_=[interpreter])
+    for (n, item, _), entry in zip(links, leased, strict=True):
+        out[n] = Prepared(item, entry)
     if not work:
         return [out[n] for n in sorted(out)]
     from forge_store.bytecode import machine_cores

@@ -15,12 +15,10 @@
 from __future__ import annotations
 
 import dataclasses
-import email.parser
 import hashlib
 import logging
 import re
 import threading
-import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +32,7 @@ from forge_pip.index.urls import file_url_to_path, is_file_url
 from forge_pip.models import DistFile, TargetPython
 from forge_pip.resolve.sources import CoreMetadata, InstalledDist, StoredDist
 from forge_store.errors import ForgeError, InvalidWheel
+from forge_store.metaheaders import parse_headers
 from forge_store.models import Layer
 
 if TYPE_CHECKING:
@@ -125,9 +124,7 @@ class LocalDist:
 
 
 def _dist_info_name(dist_info: Path) -> tuple[str, str]:
-    meta = email.parser.Parser().parsestr(
-        _safe_read(dist_info / "METADATA") or _safe_read(dist_info / "PKG-INFO"), headersonly=True
-    )
+    meta = parse_headers(_safe_read(dist_info / "METADATA") or _safe_read(dist_info / "PKG-INFO"))
     stem = dist_info.name[: -len(".dist-info")]
     name, _, version = stem.partition("-")
     return str(meta.get("Name") or name), str(meta.get("Version") or version)
@@ -388,10 +385,23 @@ class IndexFiles:
         # (A lazy sequence: the finder builds a DistFile only for the rows it does not reject.)
         return self._client.project_table(name).local_first()
 
+    def fingerprint(self, name: NormalizedName) -> str:
+        """``files(name).fingerprint()``, without decoding what need not be (a resolution memo's check)."""
+        return self._client.project_fingerprint(name) if self._client is not None else "empty"
+
+    def prefetch_fingerprints(self, names: Sequence[NormalizedName]) -> None:
+        """Revalidate the index pages of ``names`` in the background, for :meth:`fingerprint`."""
+        if self._client is not None:
+            self._client.prefetch_fingerprints(names)
+
     def prefetch(self, names: Sequence[NormalizedName]) -> None:
         """Read the index pages of ``names`` in the background (see ``IndexClient.prefetch``)."""
         if self._client is not None:
             self._client.prefetch(names)
+
+    def remember_metadata(self, file: DistFile, metadata: CoreMetadata) -> None:
+        """Know ``file``'s metadata without reading it (a resolution memo recorded it)."""
+        self.metadata_of.setdefault(file, metadata)
 
     def local_path(self, file: DistFile) -> Path:
         """A verified local copy of ``file`` (``file://`` files are verified and used in place)."""
@@ -445,6 +455,8 @@ class IndexFiles:
 
 def wheel_metadata(path: Path) -> bytes:
     """The METADATA file of a wheel on disk."""
+    import zipfile  # only for wheels named by path (a warm or offline install reads none)
+
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]

@@ -36,6 +36,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from .models import EnvKind
 
+RECREATED_KINDS = (EnvKind.ENV.value, EnvKind.GLOBAL.value, EnvKind.MIRROR.value)
+"""Env kinds whose directory ``doctor --fix`` makes again from the catalog (others are forgotten)."""
+
 if TYPE_CHECKING:
     from . import policy
     from .store import Store
@@ -263,7 +266,7 @@ class EnvDirMissing(Finding):
 
     @property
     def fixable(self) -> bool:
-        return self.env_kind in (EnvKind.ENV.value, EnvKind.GLOBAL.value) or not self.children
+        return self.env_kind in RECREATED_KINDS or not self.children
 
     @property
     def message(self) -> str:

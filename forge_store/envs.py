@@ -123,12 +123,15 @@ def write_venv(
     layers: Sequence[Path],
     location: Path | None = None,
     seed_front_end: bool = True,
+    home: Path | None = None,
 ) -> Path:
     """Create the venv at ``path`` (which must not exist or be empty); returns its site-packages.
 
     ``location``: where the venv will live once moved (it is staged, then renamed into place); the
     paths that scripts embed name it. ``seed_front_end`` False: no ``pip`` front-end package (the
-    env links the real pip wheel).
+    env links the real pip wheel). ``home``: the ``FORGE_HOME`` the env belongs to, written to
+    ``pyvenv.cfg`` as ``forge_home`` so that its pip finds its own store when ``FORGE_HOME`` is
+    not set (:func:`forge_store.home.home_of_venv`).
     """
     final = location or path
     path.mkdir(parents=True, exist_ok=True)
@@ -149,7 +152,7 @@ def write_venv(
         f"executable = {exe}\n"
         f"command = forge create {name}\n"
         f"prompt = {name}\n"
-        f"forge = {__version__}\n"
+        f"forge = {__version__}\n" + (f"forge_home = {home}\n" if home is not None else "")
     )
     (bin_dir / "activate").write_text(activate_script(name=name, path=final, shell="bash"))
     (bin_dir / "activate.fish").write_text(activate_script(name=name, path=final, shell="fish"))

@@ -325,8 +325,9 @@ class UpstreamError(ForgeError):
 
 
 class UpstreamInvalid(UpstreamError, ValueError):
-    """An upstream path that is no upstream (no readable manifest, a format this Forge does not
-    know), or a URL form this Forge cannot serve yet."""
+    """An upstream path or URL that is no upstream (no readable manifest, a format this Forge
+    does not know, a URL that cannot be reached or that Forge will not use, e.g. plain http to a
+    host that is neither loopback nor trusted)."""
 
     reference = "upstream-invalid"
     exit_code = ExitCode.USAGE
@@ -336,6 +337,18 @@ class UpstreamEntryCorrupt(IntegrityError):
     """An upstream entry's files do not match its RECORD (checked before an env links it)."""
 
     reference = "upstream-entry-corrupt"
+
+
+class StackNotFound(NotFoundError):
+    """``--parent UPSTREAM:STACK`` names an upstream or a published stack that does not exist."""
+
+    reference = "stack-not-found"
+
+
+class MirrorReadOnly(UsageError):
+    """An env that mirrors a published stack (``team:torch``) is changed only by its upstream."""
+
+    reference = "mirror-read-only"
 
 
 class PublishConflict(IntegrityError):

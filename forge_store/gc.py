@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 DEFAULT_GRACE = 3600.0
-CACHE_DIRS = ("http", "pages", "metadata", "files", "built")
+CACHE_DIRS = ("http", "pages", "resolutions", "metadata", "files", "built")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _ENTRY_DIR = re.compile(r"^[0-9a-f]{16,64}$")

@@ -24,6 +24,22 @@ def default_home(environ: Mapping[str, str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir("forge", appauthor=False))
 
 
+def home_of_venv(prefix: Path) -> Path | None:
+    """The ``FORGE_HOME`` a Forge env at ``prefix`` belongs to (``forge_home`` in its
+    ``pyvenv.cfg``), when that home still holds a catalog; None otherwise (a plain venv, an env of
+    an older Forge, a home moved or deleted since)."""
+    try:
+        text = (prefix / "pyvenv.cfg").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "forge_home":
+            root = Path(value.strip())
+            return root if root.is_absolute() and ForgeHome(root).catalog.is_file() else None
+    return None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ForgeHome:
     """The fixed layout below ``FORGE_HOME``; creating the object touches nothing on disk."""

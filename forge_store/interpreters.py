@@ -7,6 +7,7 @@ start on every call. The interpreter running Forge is described in-process.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -254,6 +255,14 @@ def install_scheme(executable: Path) -> dict[str, object]:
 
 def wheel_tags(interp: Interpreter) -> list[str]:
     """Supported wheel tags for ``interp``, best first (packaging's algorithm, for the target)."""
+    return list(_wheel_tags(interp))
+
+
+@functools.lru_cache(maxsize=32)
+def _wheel_tags(interp: Interpreter) -> tuple[str, ...]:
+    """:func:`wheel_tags`, computed once per interpreter and process: an install asks for them
+    several times (the finder's target, the ABI checks, a wheel's compatibility), and packaging
+    builds ~900 tags each time."""
     from packaging import tags
 
     py = (interp.version[0], interp.version[1])
@@ -269,7 +278,7 @@ def wheel_tags(interp: Interpreter) -> list[str]:
     seen: dict[str, None] = {}
     for tag in out:
         seen.setdefault(str(tag), None)
-    return list(seen)
+    return tuple(seen)
 
 
 def running_forge_python() -> Path:

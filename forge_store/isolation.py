@@ -56,8 +56,13 @@ def enter() -> None:
 
 
 def forge_main() -> int:
-    """The ``forge`` console script."""
+    """The ``forge`` console script (``forge --version`` is answered without the parser)."""
     enter()
+    from forge_pip.cli.quick import answer
+
+    quick = answer(sys.argv[1:])
+    if quick is not None:
+        return quick
     from forge_pip.cli.forge import main
 
     return main()

@@ -47,6 +47,7 @@ class EnvKind(enum.Enum):
     GLOBAL = "global"  # the per-interpreter base layer
     ADOPTED = "adopted"  # a plain venv Forge was pointed at
     BUILD = "build"  # a short-lived isolated env for a PEP 517 build (no layers under it)
+    MIRROR = "mirror"  # a read-only env linking a stack an upstream publishes (``team:torch``)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

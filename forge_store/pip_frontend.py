@@ -22,10 +22,7 @@ importable there. Forge's own processes never import it (:mod:`forge_store.isola
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from . import __version__
@@ -170,6 +167,9 @@ def dist_info_name() -> str:
 
 
 def _record_hash(data: bytes) -> str:
+    import base64
+    import hashlib
+
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return f"sha256={digest},{len(data)}"
 
@@ -229,6 +229,8 @@ def remove_front_end(site: Path) -> None:
     """Remove the front-end package and its dist-info (never a real pip, which Forge links)."""
     if front_end_version(site) is None:
         return
+    import shutil  # here, not at the top: `pip --version` imports this module (PIP_VERSION)
+
     shutil.rmtree(site / PACKAGE)
     for dist_info in site.glob(f"{PACKAGE}-*.dist-info"):
         metadata = dist_info / "METADATA"

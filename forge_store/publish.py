@@ -101,7 +101,7 @@ def _unpack_and_publish(
 ) -> tuple[EntryRow, bool]:
     from . import abi, elf
     from . import ingest as unpacker
-    from .seal import remove_tree, seal_contents, seal_top
+    from .seal import seal_contents
 
     info = info or unpacker.inspect_wheel(path)
     faults.point("ingest-unpack")
@@ -136,8 +136,48 @@ def _unpack_and_publish(
     # the top stays writable: renaming a directory to another parent needs write permission on
     # it (only root does without)
     seal_contents(staging)
+    row = EntryRow(
+        id=cid,
+        dir="",  # chosen under the lock
+        name=info.name,
+        version=info.version,
+        dist_info=info.dist_info,
+        tags=info.tags,
+        requires_python=info.requires_python,
+        wheel_sha256=sha,
+        size=size,
+        files=nfiles,
+        pyc_tags=tuple(pyc_tags),
+        meta=meta,
+        refcount=0,
+        created=time.time(),
+    )
+    return commit_staged(store, staging, row, [(sha, info.filename)], intent)
+
+
+def commit_staged(
+    store: Store,
+    staging: Path,
+    new: EntryRow,
+    aliases: Sequence[tuple[str, str]],
+    intent: str | None,
+    *,
+    locked: bool = False,
+) -> tuple[EntryRow, bool]:
+    """Publish a finished staging tree (contents sealed, top writable) as entry ``new.id`` and
+    lease it: under the store lock (``locked``: the caller holds it), renamed into the store,
+    top sealed, the row (``new``, its ``dir`` chosen here), ``aliases`` (wheel sha256, file
+    name) and the lease committed with ``intent`` (if any) dropped in one transaction. A present entry of
+    that content wins (``reused``: True, ``staging`` left to the caller); a row of an upstream
+    entry becomes a local entry again. Used by ingest and by substitution from an HTTP binary
+    cache (:mod:`.upstream_http`)."""
+    import contextlib
+
+    from .seal import remove_tree, seal_top
+
+    cid = new.id
     cat = store.catalog
-    with store.store_lock():
+    with contextlib.nullcontext() if locked else store.store_lock():
         row = cat.entry(cid)
         # a row of an upstream entry that is gone becomes a local entry again (a new local dir)
         upstream_row = row is not None and row.dir.startswith("@")
@@ -157,34 +197,21 @@ def _unpack_and_publish(
         try:
             with cat.transaction():
                 if row is None:
-                    row = EntryRow(
-                        id=cid,
-                        dir=rel,
-                        name=info.name,
-                        version=info.version,
-                        dist_info=info.dist_info,
-                        tags=info.tags,
-                        requires_python=info.requires_python,
-                        wheel_sha256=sha,
-                        size=size,
-                        files=nfiles,
-                        pyc_tags=tuple(pyc_tags),
-                        meta=meta,
-                        refcount=0,
-                        created=time.time(),
-                    )
+                    row = dataclasses.replace(new, dir=rel)
                     cat.insert_entry(row)
                 elif not reused and upstream_row:  # local again: its own dir, pycs and meta
-                    cat.relocate_entry(cid, rel, pyc_tags, meta)
+                    cat.relocate_entry(cid, rel, new.pyc_tags, new.meta)
                     row = cat.entry(cid)
                     assert row is not None
                 elif not reused:  # restored a deleted directory: it has these pycs now
-                    cat.set_pyc_tags(cid, pyc_tags, meta)
+                    cat.set_pyc_tags(cid, new.pyc_tags, new.meta)
                     row = cat.entry(cid)
                     assert row is not None
-                cat.add_alias(sha, cid, info.filename)
+                for sha, filename in aliases:
+                    cat.add_alias(sha, cid, filename)
                 cat.add_lease(cid, store.holder)
-                cat.delete_intent(intent)
+                if intent is not None:
+                    cat.delete_intent(intent)
         except BaseException:  # not recorded (a full disk, a locked catalog): not published
             if not reused:
                 remove_tree(store.home.store / rel)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from . import doctor as d
 from .errors import ForgeError, IntegrityError
-from .models import EnvKind, Layer
+from .models import Layer
 
 if TYPE_CHECKING:
     from .catalog import EntryRow
@@ -192,7 +192,7 @@ def plan(store: Store, diagnosis: d.Diagnosis) -> list[Repair]:
             add(Action.REWRITE_LAUNCHERS, f.env, f"rewrite the launchers of {f.env!r}", f)
             relink.setdefault(f.env, []).append(f)
         elif isinstance(f, d.EnvDirMissing):
-            if f.env_kind in (EnvKind.ENV.value, EnvKind.GLOBAL.value):
+            if f.env_kind in d.RECREATED_KINDS:
                 add(Action.RECREATE_ENV, f.env, f"recreate env {f.env!r} at {f.path} from the catalog", f)
                 relink.setdefault(f.env, []).append(f)
             else:
@@ -362,13 +362,15 @@ class _Applier:
         self.store.release()
 
     def _quarantine(self, r: Repair) -> None:
+        from .mirror import unlink_dists
+
         row = self._row(r.target)
         cat = self.store.catalog
         present = (self.home.store / row.dir).is_dir()
         if present:  # unlink it while its files can still be listed (hardlinks included)
             for link in cat.all_links():
                 if link.entry_id == row.id and link.layer == Layer.LOCAL.value:
-                    self.store.change(link.env, remove=[row.name])
+                    unlink_dists(self.store, link.env, [row.name])  # a mirror env too
         left = sorted({link.env for link in cat.all_links() if link.entry_id == row.id})
         with cat.transaction():
             for env in left:
@@ -439,6 +441,7 @@ class _Applier:
                 layers=self.store.runtime_layers(env),
                 location=env.path,
                 seed_front_end=not real_pip,
+                home=self.store.home.root,
             )
             os.rename(staging, env.path)
         except BaseException:

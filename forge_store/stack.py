@@ -13,6 +13,7 @@ site-packages rather than a store entry: it appears as a candidate with ``entry_
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -29,17 +30,33 @@ STORE = "store"
 
 def applicable_requirements(lines: Iterable[str], markers: Mapping[str, str]) -> list[Requirement]:
     """The Requires-Dist lines that apply on the target with no extra requested; unparsable skipped."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
+    target = tuple(sorted({**markers, "extra": ""}.items()))
     out: list[Requirement] = []
     for text in lines:
-        try:
-            req = Requirement(str(text))
-        except InvalidRequirement:
-            continue
-        if req.marker is None or req.marker.evaluate({**markers, "extra": ""}):
+        req = _parsed(str(text))
+        if req is not None and (req.marker is None or _applies(str(text), target)):
             out.append(req)
     return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed(text: str) -> Requirement | None:
+    """``Requirement(text)``, None if it does not parse. One install checks each dist's
+    Requires-Dist several times (the policy checks before and after, pip's conflict lines):
+    parse each line once. Nothing mutates a parsed requirement."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _applies(text: str, target: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the marker of the requirement ``text`` holds in the marker environment ``target``."""
+    req = _parsed(text)
+    return req is not None and (req.marker is None or req.marker.evaluate(dict(target)))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

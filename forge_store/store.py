@@ -466,7 +466,25 @@ class Store:
         leave leased entries alone), and return it; with ``interpreters_`` (the env's), it gets
         their pycs if it lacks them (an entry reused by its tags), and ``reuse_kind`` says so."""
         self._hold()
-        row = self.catalog.lease_entry(entry_id, self.holder)  # atomic against gc
+        return self._leased(entry_id, self.catalog.lease_entry(entry_id, self.holder), interpreters_)
+
+    def lease_all(
+        self, entry_ids: Sequence[str], *, interpreters_: Sequence[Interpreter] = ()
+    ) -> list[StoredWheel]:
+        """:meth:`lease` for each of ``entry_ids``, in order, their catalog leases taken in one
+        transaction (a warm install of 50 dists commits once, not 50 times)."""
+        if not entry_ids:
+            return []
+        self._hold()
+        with self.catalog.transaction():
+            rows = [self.catalog.lease_entry(eid, self.holder) for eid in entry_ids]
+        return [self._leased(eid, row, interpreters_) for eid, row in zip(entry_ids, rows, strict=True)]
+
+    def _leased(
+        self, entry_id: str, row: EntryRow | None, interpreters_: Sequence[Interpreter]
+    ) -> StoredWheel:
+        """The rest of :meth:`lease` once the catalog lease is taken (``row``: the entry's row,
+        None when it is not in the local catalog; leasing is atomic against gc)."""
         if row is None or row.dir.startswith("@"):
             from .upstream import lease_upstream  # not known here yet, or an upstream's
 
@@ -597,6 +615,10 @@ class Store:
                 f"invalid env name {name!r}",
                 hint="use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit",
             )
+        if parent is not None and ":" in parent:  # UPSTREAM:STACK, a published stack: mirror it
+            from .mirror import ensure
+
+            parent = ensure(self, parent).env.name
         parent_info = self.env(parent) if parent is not None else None
         if python is not None:
             interp = interpreters.find(python, self.home.cache / "interpreters")
@@ -690,6 +712,7 @@ class Store:
                 forge_python=interpreters.running_forge_python(),
                 layers=self.runtime_layers(info),
                 location=path,
+                home=self.home.root,
             )
             faults.point("create-written")
             if path.exists():
@@ -1022,6 +1045,9 @@ class Store:
         refused (:class:`~.policy.PolicyRefused`, nothing changed), warned about or ignored.
         """
         env = self.env(env_name)
+        from .mirror import refuse_changes
+
+        refuse_changes(env)  # a mirror of a published stack changes only with its upstream
         self.require_env_dir(env)
         with self.env_lock(env_name):
             from .recovery import sweep_env

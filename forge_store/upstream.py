@@ -22,6 +22,11 @@ deletes it, doctor knows where it lives and the linker links straight into it (z
 local store). Its files are checked against its RECORD once per node and generation: when the
 row is written (:func:`adopt`), again only when the manifest's generation moved on.
 
+An upstream in HTTP(S) form (any static web server, object store or CDN serving that layout plus
+``archives/<id>.tar.gz``) is handled by :mod:`.upstream_http`: its entries (``RemoteEntry``) are
+candidates like a directory's, and :func:`adopt` substitutes them (fetched, verified, published
+as local entries) instead of recording them in place.
+
 An upstream entry serves a request exactly as a local one does (the store is a cache of the same
 artifact): when its wheel sha256 is the file the sources offer, when the user names that file,
 or under ``--offline`` / ``--prefer-offline``. A missing or unreadable upstream degrades to the
@@ -48,6 +53,7 @@ from .errors import ForgeError, UpstreamEntryCorrupt, UpstreamInvalid
 if TYPE_CHECKING:
     from .models import StoredWheel
     from .store import Store
+    from .upstream_http import Fetcher, RemoteEntry, RemoteManifest
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,7 @@ ORIGIN_KEY = "upstream"  # its ``meta`` key: {"root", "dir", "generation"}
 
 _ID = re.compile(r"^[0-9a-f]{64}$")
 _DIR = re.compile(r"^entries/([0-9a-f]{16,64})$")
+_PORT = re.compile(r"^[0-9]+(/.*)?$")
 _WARNED: set[str] = set()  # one warning per upstream and process
 
 
@@ -86,11 +93,26 @@ class Source:
         return "://" in self.location
 
 
+def _without_name(item: str) -> str:
+    """The location of a ``FORGE_UPSTREAM`` item, without its ``NAME=`` (:mod:`.upstream_names`)."""
+    from .upstream_names import split_item
+
+    return split_item(item)[1]
+
+
 def split_env(value: str) -> list[str]:
-    """``FORGE_UPSTREAM`` split on ``os.pathsep``; ``https://host/x`` stays one item (its ``:``)."""
+    """``FORGE_UPSTREAM`` split on ``os.pathsep``; ``https://host:8080/x`` (or
+    ``name=https://host:8080/x``) stays one item (the ``:`` of its scheme and of its port)."""
     out: list[str] = []
     for part in value.split(os.pathsep):
-        if out and part.startswith("//") and out[-1] in ("http", "https", "file"):
+        prev = _without_name(out[-1]) if out else ""
+        if (out and part.startswith("//") and prev in ("http", "https", "file")) or (
+            out
+            and (
+                (_PORT.match(part) and re.match(r"^https?://([^/:]+|\[[^/]*\])$", prev))
+                or ("://" in prev and prev.count("[") > prev.count("]"))  # inside [::1]
+            )
+        ):
             out[-1] = f"{out[-1]}:{part}"
         elif part:
             out.append(part)
@@ -114,41 +136,57 @@ def configured(store: Store) -> list[str]:
 
 
 def sources(store: Store, environ: Mapping[str, str] | None = None) -> list[Source]:
-    """Every upstream in order of preference: ``FORGE_UPSTREAM`` first, then the configured list."""
+    """Every upstream in order of preference: ``FORGE_UPSTREAM`` first, then the configured list
+    (a ``NAME=PATH`` item of ``FORGE_UPSTREAM`` names it: :mod:`.upstream_names`)."""
+    from .upstream_names import split_item
+
     env = os.environ if environ is None else environ
     out: list[Source] = []
     seen: set[str] = set()
     for origin, items in (("env", split_env(env.get(ENV_VAR, ""))), ("config", configured(store))):
         for item in items:
-            location = _normalise(item)
+            location = _normalise(split_item(item)[1])
             if location not in seen:
                 seen.add(location)
                 out.append(Source(location, origin))
     return out
 
 
-def _check_location(location: str) -> str:
-    if "://" in location:
+def _probe_url(store: Store, url: str) -> RemoteManifest | None:
+    """An HTTP binary cache's manifest for ``add``: None when the server answers 404 (nothing
+    published there yet); ``UpstreamInvalid`` when it cannot be reached or read."""
+    from .upstream_http import FetchError, check_url, fetch_manifest
+
+    url = check_url(url)
+    try:
+        return fetch_manifest(store, url, store.upstreams.fetcher)
+    except FetchError as exc:
+        if exc.status == 404:
+            return None
         raise UpstreamInvalid(
-            f"{location}: HTTP(S) binary caches are not supported by this Forge yet",
-            hint="mount the published directory (NFS, CVMFS, a bind mount) and add its path",
-        )
-    return _normalise(location)
+            f"{url} is not reachable ({exc.why})",
+            hint="check the URL (the one under which forge-upstream.json is served) and the server",
+        ) from None
 
 
-def add(store: Store, location: str) -> tuple[list[str], Manifest | None]:
-    """Record an upstream directory (last in order); returns the list and its manifest (None
-    while nothing is published there yet). A path that is no directory or holds a manifest this
-    Forge cannot read is refused and nothing is changed."""
+def add(store: Store, location: str) -> tuple[list[str], Manifest | RemoteManifest | None]:
+    """Record an upstream directory or HTTP(S) binary cache (last in order); returns the list
+    and its manifest (None while nothing is published there yet). A path that is no directory, a
+    URL that cannot be reached, or a manifest this Forge cannot read is refused and nothing is
+    changed."""
     from .settings import read_document, write_document
 
-    path = _check_location(location)
-    if not os.path.isdir(path):
+    path = _normalise(location)
+    manifest: Manifest | RemoteManifest | None
+    if "://" in path:
+        manifest = _probe_url(store, path)
+    elif not os.path.isdir(path):
         raise UpstreamInvalid(
             f"{path} is not a directory",
             hint="give the directory `forge store publish` wrote (it holds forge-upstream.json)",
         )
-    manifest = read_manifest(Path(path)) if os.path.exists(os.path.join(path, MANIFEST)) else None
+    else:
+        manifest = read_manifest(Path(path)) if os.path.exists(os.path.join(path, MANIFEST)) else None
     with store.config_lock():
         doc = read_document(store)
         items = [_normalise(v) for v in configured(store)]
@@ -292,6 +330,24 @@ def read_manifest(root: Path) -> Manifest:
     path = root / MANIFEST
     with open(path, "rb") as f:
         data = f.read()
+    generation, raw_entries = parse_document(data, str(path))
+    entries: dict[str, UpstreamEntry] = {}
+    by_wheel: dict[str, str] = {}
+    for cid, raw in raw_entries.items():
+        try:
+            entry = _entry(root, generation, str(cid), raw)
+        except (ValueError, TypeError) as exc:
+            _warn_once(f"{root}:{cid}", f"upstream {root}: ignoring manifest entry {str(cid)[:16]}: {exc}")
+            continue
+        entries[entry.row.id] = entry
+        for sha, _name in (*entry.wheels, (entry.row.wheel_sha256, "")):
+            by_wheel.setdefault(sha, entry.row.id)
+    return Manifest(root, generation, entries, by_wheel)
+
+
+def parse_document(data: bytes, path: str) -> tuple[int, dict[str, object]]:
+    """A manifest's generation and raw entry records (``UpstreamInvalid``: not a manifest this
+    Forge reads); shared by the directory and the HTTP form."""
     try:
         doc = json.loads(data)
     except ValueError as exc:
@@ -309,18 +365,7 @@ def read_manifest(root: Path) -> Manifest:
     raw_entries = doc.get("entries")
     if not isinstance(raw_entries, dict):
         raise UpstreamInvalid(f"{path} has no entries map")
-    entries: dict[str, UpstreamEntry] = {}
-    by_wheel: dict[str, str] = {}
-    for cid, raw in raw_entries.items():
-        try:
-            entry = _entry(root, generation, str(cid), raw)
-        except (ValueError, TypeError) as exc:
-            _warn_once(f"{root}:{cid}", f"upstream {root}: ignoring manifest entry {str(cid)[:16]}: {exc}")
-            continue
-        entries[entry.row.id] = entry
-        for sha, _name in (*entry.wheels, (entry.row.wheel_sha256, "")):
-            by_wheel.setdefault(sha, entry.row.id)
-    return Manifest(root, generation, entries, by_wheel)
+    return generation, {str(k): v for k, v in raw_entries.items()}
 
 
 # -- lookups ------------------------------------------------------------------------------------------
@@ -331,15 +376,42 @@ class Upstreams:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._manifests: list[Manifest] | None = None
+        self._manifests: list[Manifest | RemoteManifest] | None = None
         self._checked: dict[tuple[str, int, str], tuple[str, ...]] = {}
+        self._fetcher: Fetcher | None = None
 
-    def manifests(self) -> list[Manifest]:
+    @property
+    def fetcher(self) -> Fetcher:
+        """How HTTP(S) binary caches are read (:mod:`.upstream_http`; a front end may set its own)."""
+        if self._fetcher is None:
+            from .upstream_http import UrllibFetcher
+
+            self._fetcher = UrllibFetcher()
+        return self._fetcher
+
+    @fetcher.setter
+    def fetcher(self, value: Fetcher) -> None:
+        self._fetcher = value
+
+    def _remote(self, url: str) -> RemoteManifest | None:
+        from .upstream_http import FetchError, check_url, fetch_manifest
+
+        try:
+            return fetch_manifest(self.store, check_url(url), self.fetcher)
+        except FetchError as exc:
+            _warn_once(
+                url, f"upstream {url} is not available ({exc.why}); using the local store and the indexes"
+            )
+        except UpstreamInvalid as exc:
+            _warn_once(url, f"{exc.message}; using the local store and the indexes")
+        return None
+
+    def manifests(self) -> list[Manifest | RemoteManifest]:
         """The readable manifests, in order; an upstream that cannot be used is skipped with one
         warning (the local store and the indexes serve instead)."""
         if self._manifests is not None:
             return self._manifests
-        out: list[Manifest] = []
+        out: list[Manifest | RemoteManifest] = []
         try:
             items = sources(self.store)
         except ForgeError as exc:  # an unreadable config.json: say so once, use none
@@ -347,11 +419,9 @@ class Upstreams:
             items = []
         for src in items:
             if src.is_url:
-                _warn_once(
-                    src.location,
-                    f"upstream {src.location}: HTTP(S) binary caches are not supported by this Forge"
-                    " yet; using the local store and the indexes",
-                )
+                remote = self._remote(src.location)
+                if remote is not None:
+                    out.append(remote)
                 continue
             root = Path(src.location)
             try:
@@ -367,12 +437,13 @@ class Upstreams:
         self._manifests = out
         return out
 
-    def usable(self, entry: UpstreamEntry) -> StoredWheel | None:
+    def usable(self, entry: UpstreamEntry | RemoteEntry) -> StoredWheel | None:
         """The entry as the resolver and linker see it, or None when it cannot serve (its
-        directory is gone, or its names would be unsafe paths)."""
+        directory is gone, or its names would be unsafe paths). An HTTP binary cache's entry is
+        a candidate: it is fetched and checked when it is adopted."""
         from . import wheelcheck
 
-        if not entry.path.is_dir():
+        if isinstance(entry, UpstreamEntry) and not entry.path.is_dir():
             return None
         try:
             stored = self.store._stored(entry.row)
@@ -386,7 +457,9 @@ class Upstreams:
             return None
         return stored
 
-    def _first(self, entries: Sequence[UpstreamEntry | None], verified: bool) -> UpstreamEntry | None:
+    def _first(
+        self, entries: Sequence[UpstreamEntry | RemoteEntry | None], verified: bool
+    ) -> UpstreamEntry | RemoteEntry | None:
         for entry in entries:
             if (
                 entry is not None
@@ -396,22 +469,23 @@ class Upstreams:
                 return entry
         return None
 
-    def by_wheel(self, sha256: str, *, verified: bool = False) -> UpstreamEntry | None:
+    def by_wheel(self, sha256: str, *, verified: bool = False) -> UpstreamEntry | RemoteEntry | None:
         """The first upstream's entry unpacked from the wheel with this sha256 (``verified``: the
         first whose files also match its RECORD: a corrupt one lets the next upstream serve)."""
         found = [m.entries.get(m.by_wheel.get(sha256, "")) for m in self.manifests()]
         return self._first(found, verified)
 
-    def by_id(self, entry_id: str, *, verified: bool = False) -> UpstreamEntry | None:
+    def by_id(self, entry_id: str, *, verified: bool = False) -> UpstreamEntry | RemoteEntry | None:
         """The first upstream's entry with this content id (``verified``: as for :meth:`by_wheel`)."""
         return self._first([m.entries.get(entry_id) for m in self.manifests()], verified)
 
-    def named(self, name: str, *, verified: bool = False) -> list[UpstreamEntry]:
+    def named(self, name: str, *, verified: bool = False) -> list[UpstreamEntry | RemoteEntry]:
         """Entries of one project across upstreams (the first upstream wins for one content id;
         ``verified``: the first whose files match its RECORD)."""
-        out: dict[str, UpstreamEntry] = {}
+        out: dict[str, UpstreamEntry | RemoteEntry] = {}
         for manifest in self.manifests():
-            for entry in manifest.named(name):
+            entries: list[UpstreamEntry | RemoteEntry] = list(manifest.named(name))
+            for entry in entries:
                 if entry.row.id not in out and self._first([entry], verified) is not None:
                     out[entry.row.id] = entry
         return list(out.values())
@@ -431,10 +505,13 @@ class Upstreams:
             self._checked[key] = found
         return found
 
-    def verified(self, entry: UpstreamEntry) -> bool:
+    def verified(self, entry: UpstreamEntry | RemoteEntry) -> bool:
         """Whether the entry may serve: checked against its RECORD on this node already (a local
         row with this origin and generation), or now (once per process); a corrupt one is
-        skipped with one warning, so the local store and the indexes serve instead."""
+        skipped with one warning, so the local store and the indexes serve instead. An HTTP
+        binary cache's entry is checked when it is fetched (:func:`adopt`)."""
+        if not isinstance(entry, UpstreamEntry):
+            return True
         row = self.store.catalog.entry(entry.row.id) if self.store.home.catalog.is_file() else None
         origin = origin_of(row) if row is not None else None
         if origin is not None and (origin.root, origin.generation) == (str(entry.root), entry.generation):
@@ -493,13 +570,18 @@ def is_current(store: Store, row: EntryRow) -> bool:
     return origin is not None and store.upstreams.generation(origin.root) == origin.generation
 
 
-def adopt(store: Store, entry: UpstreamEntry, *, locked: bool = False) -> EntryRow:
+def adopt(store: Store, entry: UpstreamEntry | RemoteEntry, *, locked: bool = False) -> EntryRow:
     """Record an upstream entry in the local catalog (checked against its RECORD first) and lease
     it for this operation; returns the row. A local entry of the same content that is present
     wins and is leased instead. ``UpstreamEntryCorrupt`` when the files do not match.
-    ``locked``: the caller holds the store lock (``doctor --fix``)."""
+    ``locked``: the caller holds the store lock (``doctor --fix``). An HTTP binary cache's entry
+    is substituted: fetched, verified and published as a local entry (:mod:`.upstream_http`)."""
     import contextlib
 
+    if not isinstance(entry, UpstreamEntry):
+        from .upstream_http import substitute
+
+        return substitute(store, entry, store.upstreams.fetcher, locked=locked)
     problems = store.upstreams.check(entry)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
@@ -589,9 +671,16 @@ def status(store: Store) -> list[Status]:
     out: list[Status] = []
     for src in sources(store):
         problem: str | None = None
-        manifest: Manifest | None = None
+        manifest: Manifest | RemoteManifest | None = None
         if src.is_url:
-            problem = "HTTP(S) binary caches are not supported by this Forge yet"
+            from .upstream_http import FetchError, check_url, fetch_manifest
+
+            try:
+                manifest = fetch_manifest(store, check_url(src.location), store.upstreams.fetcher)
+            except FetchError as exc:
+                problem = f"not available ({exc.why})"
+            except UpstreamInvalid as exc:
+                problem = exc.message
         else:
             try:
                 manifest = read_manifest(Path(src.location))

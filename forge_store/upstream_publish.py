@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING
 from . import faults
 from .errors import EntryMissing, PublishConflict, UsageError
 from .upstream import ENTRIES, FORMAT, MANIFEST, MANIFEST_VERSION, ORIGIN_KEY, check_tree
+from .upstream_archive import ARCHIVES, ArchiveRef, archive_matches, archive_rel, write_archive
+from .upstream_stacks import STACKS_KEY, STACKS_VERSION, STACKS_VERSION_KEY
 
 if TYPE_CHECKING:
     from .catalog import EntryRow
@@ -64,6 +66,7 @@ class PublishReport:
     manifest_written: bool
     published: tuple[Published, ...]
     skipped: tuple[Published, ...]  # already there under their id (verified)
+    stacks: tuple[str, ...] = ()  # the stacks this publish recorded (:mod:`.upstream_stacks`)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -72,6 +75,7 @@ class PublishReport:
             "manifest_written": self.manifest_written,
             "published": [p.to_dict() for p in self.published],
             "skipped": [p.to_dict() for p in self.skipped],
+            "stacks": list(self.stacks),
         }
 
 
@@ -161,14 +165,22 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path)
 
 
-def _write_manifest(dest: Path, generation: int, entries: dict[str, dict[str, object]]) -> None:
-    doc = {
+def _write_manifest(
+    dest: Path,
+    generation: int,
+    entries: dict[str, dict[str, object]],
+    stacks: dict[str, dict[str, object]] | None = None,
+) -> None:
+    doc: dict[str, object] = {
         "format": FORMAT,
         "version": MANIFEST_VERSION,
         "generation": generation,
         "written": time.time(),
         "entries": dict(sorted(entries.items())),
     }
+    if stacks:  # :mod:`.upstream_stacks`; readers that predate them ignore both keys
+        doc[STACKS_VERSION_KEY] = STACKS_VERSION
+        doc[STACKS_KEY] = stacks
     tmp = dest / f".{MANIFEST}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -188,12 +200,17 @@ def _write_manifest(dest: Path, generation: int, entries: dict[str, dict[str, ob
         os.close(fd)
 
 
-def publish(store: Store, dest: Path, envs: Sequence[str] | None = None) -> PublishReport:
-    """Publish the entries of ``envs`` (default: every env) into ``dest`` (see the module doc)."""
+def publish(
+    store: Store, dest: Path, envs: Sequence[str] | None = None, *, as_name: str | None = None
+) -> PublishReport:
+    """Publish the entries of ``envs`` (default: every env) into ``dest`` (see the module doc),
+    and a stack per env and parent (:mod:`.upstream_stacks`; ``as_name``: the one env's name)."""
     from .locks import Timeout, file_lock
+    from .upstream_stacks import stack_records, with_parents
 
     dest = Path(os.path.abspath(dest))
-    ids = _entry_ids(store, envs)
+    stacks = stack_records(store, envs, as_name)
+    ids = _entry_ids(store, with_parents(store, envs) if envs else None)
     rows = store.catalog.entries(ids)
     for cid in ids:
         path = store.entry_path(rows[cid])
@@ -209,7 +226,7 @@ def publish(store: Store, dest: Path, envs: Sequence[str] | None = None) -> Publ
     entries_dir.mkdir(parents=True, exist_ok=True)
     try:
         with file_lock(dest / LOCK_NAME, store.lock_timeout):
-            return _publish_locked(store, dest, ids, rows)
+            return _publish_locked(store, dest, ids, rows, stacks)
     except Timeout as exc:
         from .errors import LockTimeout
 
@@ -221,14 +238,48 @@ def publish(store: Store, dest: Path, envs: Sequence[str] | None = None) -> Publ
         ) from None
 
 
-def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str, EntryRow]) -> PublishReport:
+def _ensure_archive(dest: Path, cid: str, rel: str, listed: object) -> ArchiveRef | None:
+    """The entry's archive for the HTTP form (:mod:`.upstream_archive`): None when the manifest
+    record already names one that is there and matches (a published archive is never changed in
+    place: one that differs stops the publish), else the one written now from ``DEST/rel`` (an
+    archive left by a publish that died before its manifest is replaced)."""
+    size = listed.get("size") if isinstance(listed, dict) else None
+    if isinstance(listed, dict) and listed.get("path") == archive_rel(cid) and isinstance(size, int):
+        ref = ArchiveRef(archive_rel(cid), size, str(listed.get("sha256")))
+        problem = archive_matches(dest, ref)
+        if problem is None:
+            return None
+        if os.path.lexists(dest / ref.path):
+            raise PublishConflict(
+                f"published archive of {cid[:16]} does not match its manifest record ({problem});"
+                " published archives are never changed in place",
+                hint="whoever changed it must restore it; or publish into a new directory",
+            )
+    faults.point("upstream-publish-archive")
+    return write_archive(dest / rel, dest, cid)
+
+
+def _publish_locked(
+    store: Store,
+    dest: Path,
+    ids: Sequence[str],
+    rows: dict[str, EntryRow],
+    new_stacks: dict[str, dict[str, object]],
+) -> PublishReport:
+    from .upstream_stacks import merge, read_raw
+
     generation, records = _read_raw(dest)
+    old_stacks = read_raw(dest)  # UpstreamInvalid for stacks of another version: left alone
     # leftovers of a publish that died (it held this lock, so none is in flight): never listed
     for child in sorted((dest / ENTRIES).iterdir()):
         if child.name.startswith(TMP_PREFIX):
             _remove(child)
     for child in sorted(dest.iterdir()):
         if child.name.startswith(f".{MANIFEST}."):
+            child.unlink()
+    archives = dest / ARCHIVES
+    for child in sorted(archives.iterdir()) if archives.is_dir() else []:
+        if child.name.startswith(TMP_PREFIX):
             child.unlink()
     taken = {str(r["dir"]): cid for cid, r in records.items()}
     published: list[Published] = []
@@ -258,6 +309,10 @@ def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str
             if set(wheels) - known:  # another wheel file with this content: metadata only
                 records[cid] = {**old, "wheels": [list(w) for w in sorted(known | set(wheels))]}
                 changed = True
+            archive = _ensure_archive(dest, cid, rel, old.get("archive"))
+            if archive is not None:  # a layout of an older publish: its archive is added now
+                records[cid] = {**records[cid], "archive": archive.to_dict()}
+                changed = True
             skipped.append(Published(cid, row.name, row.version, rel, row.size))
             continue
         rel = _dir_name(cid, taken, dest / ENTRIES)
@@ -283,12 +338,16 @@ def _publish_locked(store: Store, dest: Path, ids: Sequence[str], rows: dict[str
             raise
         os.chmod(final, 0o555)
         taken[rel] = cid
-        records[cid] = _record(row, rel, wheels)
+        archive = _ensure_archive(dest, cid, rel, None)
+        records[cid] = {**_record(row, rel, wheels), "archive": archive.to_dict() if archive else None}
         published.append(Published(cid, row.name, row.version, rel, size))
         changed = True
-    if changed:
+    stacks, stacks_changed = merge(old_stacks, new_stacks, generation + 1)
+    if changed or stacks_changed:
         generation += 1
         os.sync()  # the entries the manifest names are on disk before it names them
         faults.point("upstream-publish-manifest")
-        _write_manifest(dest, generation, records)
-    return PublishReport(str(dest), generation, changed, tuple(published), tuple(skipped))
+        _write_manifest(dest, generation, records, stacks)
+    return PublishReport(
+        str(dest), generation, changed or stacks_changed, tuple(published), tuple(skipped), tuple(new_stacks)
+    )

@@ -387,10 +387,10 @@ def _one_line(text: str) -> str:
 
 def parse_metadata(raw: bytes, filename: str, dist_info: str, name: str, version: str) -> Message:
     """METADATA as a message, after checking it parses and that Name/Version match the file name."""
-    from email.parser import Parser
-
     from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version
+
+    from .metaheaders import parse_headers
 
     where = f"{filename}: {dist_info}/METADATA"
     try:
@@ -399,7 +399,7 @@ def parse_metadata(raw: bytes, filename: str, dist_info: str, name: str, version
         raise InvalidWheelMetadata(f"{where} is not UTF-8 text") from None
     if "\x00" in text:
         raise InvalidWheelMetadata(f"{where} contains NUL bytes")
-    message = Parser().parsestr(text, headersonly=True)
+    message = parse_headers(text)
     values: dict[str, str] = {}
     for field in ("Metadata-Version", "Name", "Version"):
         got = message.get_all(field) or []

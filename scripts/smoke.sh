@@ -6,13 +6,14 @@
 #   bash scripts/smoke.sh [--python PY] [--forge FORGE]
 #
 # --python: the interpreter of the envs (default: Forge's own). --forge: the forge command to check
-# (default: this checkout's .venv/bin/forge, else `forge` on PATH). With FORGE_SMOKE_PKG=NAME (say
-# requests), also a real install and uninstall of NAME from the configured package index.
+# (default: $FORGE_BIN, else this checkout's .venv/bin/forge, else `forge` on PATH; a path or a
+# command name). With FORGE_SMOKE_PKG=NAME (say requests), also a real install and uninstall of NAME
+# from the configured package index.
 # Prints one line per step; on a failure, the step's output and `smoke: FAILED at step ...`, exit 1.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY_ARG=()
-FORGE=
+FORGE=${FORGE_BIN:-}
 while [ $# -gt 0 ]; do
     case $1 in
     --python) PY_ARG=(--python "$2"); shift 2 ;;
@@ -23,7 +24,12 @@ done
 if [ -z "$FORGE" ]; then
     if [ -x "$ROOT/.venv/bin/forge" ]; then FORGE=$ROOT/.venv/bin/forge; else FORGE=$(command -v forge || true); fi
 fi
-[ -n "$FORGE" ] && [ -x "$FORGE" ] || { echo "smoke: error: no forge command (use --forge)" >&2; exit 2; }
+WANTED=$FORGE
+[ -z "$FORGE" ] || FORGE=$(command -v -- "$FORGE") || FORGE=
+[ -n "$FORGE" ] && [ -x "$FORGE" ] || {
+    echo "smoke: error: no forge command${WANTED:+ '$WANTED'} (use --forge FORGE or FORGE_BIN)" >&2
+    exit 2
+}
 # Forge's own interpreter, from the console script: `#!/path/python`, or for a long path pip's
 # /bin/sh trampoline, whose second line execs the interpreter. It builds the test wheels and cleans
 # up the sealed FORGE_HOME.

@@ -25,9 +25,9 @@ class VersionAction(argparse._VersionAction):
     """``forge --version``: the installed distribution's version, looked up only when asked."""
 
     def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
-        from forge_store.changelog import forge_version
+        from .quick import version_line
 
-        print(f"forge {forge_version()}")
+        print(version_line())
         raise SystemExit(0)
 
 

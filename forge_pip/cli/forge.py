@@ -21,6 +21,7 @@ from .env_target import add_env_args as _env_args
 from .env_target import target_env as _target_env
 from .globals import GlobalOptions
 from .policy_args import add_policy_args, policy_from_args
+from .quick import answer
 
 if TYPE_CHECKING:
     from forge_store.models import EnvInfo, InstallReport
@@ -80,7 +81,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the env's name: up to 64 letters, digits, '.', '_', '-', starting with a letter or digit",
     )
     p.add_argument("requirements", nargs="*", metavar="REQUIREMENT", help="what to install into it")
-    p.add_argument("--parent", help="stack this env on top of PARENT")
+    p.add_argument(
+        "--parent",
+        help="stack this env on top of PARENT: an env, or UPSTREAM:STACK, a stack an upstream publishes"
+        " (mirrored read-only at $FORGE_HOME/envs/@UPSTREAM/STACK, linking into the upstream)",
+    )
     p.add_argument(
         "--python", help="interpreter: 3.12, python3.12 or a path (default: the parent's, or Forge's)"
     )
@@ -239,6 +244,9 @@ def create_env(store: Store, args: argparse.Namespace, *, announce: bool) -> Env
     """``forge create``'s env from its parsed arguments (``announce``: print the created line)."""
     from forge_store.models import LayeringMode, LinkMode
 
+    from .mirror_cmd import prepare_parent
+
+    prepare_parent(store, args, announce=announce)  # --parent UPSTREAM:STACK: its mirror env first
     env = store.create_env(
         args.name,
         python=args.python,
@@ -387,8 +395,12 @@ def parse(args_list: Sequence[str], opts: GlobalOptions) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    quick = answer(given)
+    if quick is not None:
+        return quick
     try:
-        opts, args_list = globals_.split(sys.argv[1:] if argv is None else argv)
+        opts, args_list = globals_.split(given)
     except UsageError as exc:
         print(f"forge: error: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else ""), file=sys.stderr)
         return int(exc.exit_code)

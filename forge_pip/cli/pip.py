@@ -155,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from forge_pip.cli.pip_errors import run_pip_guarded
 
     setup_logging(max(parsed.verbose - parsed.quiet, -1))
+    from forge_pip.cli.target import use_target_home
+
+    use_target_home(parsed)
     module = importlib.import_module(f"forge_pip.cli.{_MODULES.get(command, 'pip_inspect')}")
     body = getattr(module, f"cmd_{command}")
     return run_pip_guarded(lambda: int(body(parsed)), verbose=parsed.verbose)

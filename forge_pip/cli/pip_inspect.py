@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forge_pip.cli.common import human_size
+from forge_store.metaheaders import parse_headers
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from packaging.requirements import Requirement
 
     from forge_pip.cli.pip_index import Latest
+    from forge_pip.sources import LocalDist
     from forge_store.models import EnvInfo
     from forge_store.store import Store
 
@@ -45,7 +49,9 @@ class SeenDist:
             path = self.dist_info / fname
             if path.is_file():
                 text = path.read_text(encoding="utf-8", errors="replace")
-                return email.parser.Parser().parsestr(text, headersonly=headers_only)
+                if headers_only:
+                    return parse_headers(text)
+                return email.parser.Parser().parsestr(text)
         return email.message.Message()
 
     def direct_url(self) -> dict[str, object] | None:
@@ -69,8 +75,11 @@ class SeenDist:
         return str(file_url_to_path(url)) if is_file_url(url) else url
 
 
-def seen_dists(store: Store, env: EnvInfo, *, local_only: bool = False) -> list[SeenDist]:
-    """Every dist the env sees, nearest layer first, sorted by name."""
+def seen_dists(
+    store: Store, env: EnvInfo, *, local_only: bool = False, local: Mapping[str, LocalDist] | None = None
+) -> list[SeenDist]:
+    """Every dist the env sees, nearest layer first, sorted by name. ``local``: the env's own
+    dists (:func:`~forge_pip.sources.local_dists`) when the caller has just read them."""
     from forge_pip.sources import local_dists
     from forge_store.models import Layer
 
@@ -78,7 +87,7 @@ def seen_dists(store: Store, env: EnvInfo, *, local_only: bool = False) -> list[
     from forge_store.pip_frontend import front_end_version
 
     front_end = front_end_version(env.site_packages) is not None
-    for d in local_dists(store, env).values():
+    for d in (local_dists(store, env) if local is None else local).values():
         layer = "local" if d.managed else "forge" if front_end and d.name == "pip" else "unmanaged"
         out[d.name] = SeenDist(d.name, d.display_name, d.version, layer, d.dist_info, env.site_packages)
     if not local_only:
@@ -101,7 +110,7 @@ def _display_name(dist_info: Path, default: str) -> str:
         text = (dist_info / "METADATA").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return default
-    return str(email.parser.Parser().parsestr(text, headersonly=True).get("Name") or default)
+    return str(parse_headers(text).get("Name") or default)
 
 
 def _target(ns: argparse.Namespace, store: Store) -> EnvInfo:
@@ -487,6 +496,7 @@ def _cache_remove(cache: Path, pattern: str | None) -> int:
 _CACHE_PARTS = (
     ("http", "Package index page cache"),
     ("pages", "Parsed index page cache"),
+    ("resolutions", "Resolution memos"),
     ("metadata", "Package metadata cache"),
     ("files", "Downloaded files"),
     ("built", "Built wheels"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -236,6 +236,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
     from forge_pip.cli.pip_output import install_order, looking_in, would_install
     from forge_pip.install import InstallOptions, install, installation_report
     from forge_store.errors import UsageError
+    from forge_store.mirror import refuse_changes
     from forge_store.store import Store
 
     if ns.user:
@@ -246,6 +247,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
         return _tree_install(ns)
     with Store() as store:
         env = open_target(ns, store)
+        refuse_changes(env)
         upgrade = bool(ns.upgrade)
         mode, abi = overrides(ns)
         options = _options(
@@ -303,7 +305,10 @@ def cmd_install(ns: argparse.Namespace) -> int:
         by_name = {i.name: i for i in plan.installs}
         order = install_order(result.resolution.graph, by_name)
         order += [n for n in by_name if n not in order]
-        display = _display_names(store, env)
+        from forge_pip.sources import local_dists
+
+        local = local_dists(store, env)  # as the install left it: for the names and pip's conflict lines
+        display = {name: d.display_name for name, d in local.items()}
         reporter.display = display
         reporter.out("Installing collected packages: " + ", ".join(reporter.name(n) for n in order))
         for name in order:
@@ -331,7 +336,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
                 reporter.out(line)
         pip_lines: list[str] = []
         if not (ns.no_warn_conflicts or options.no_deps):
-            pip_lines = _conflicts(store, env, list(by_name))
+            pip_lines = _conflicts(store, env, list(by_name), local)
             for line in pip_lines:
                 print(line, file=sys.stderr)
         # Forge's layer-aware lines, except the breaks pip's own lines just named
@@ -446,20 +451,18 @@ def layer_warnings(found: Sequence[Finding], env_name: str, pip_lines: Sequence[
     return out
 
 
-def _display_names(store: Store, env: EnvInfo) -> dict[str, str]:
-    from forge_pip.sources import local_dists
-
-    return {name: d.display_name for name, d in local_dists(store, env).items()}
-
-
-def _conflicts(store: Store, env: EnvInfo, changed: Sequence[str]) -> list[str]:
-    """pip's post-install dependency warning for what the install just changed."""
+def _conflicts(
+    store: Store, env: EnvInfo, changed: Sequence[str], local: Mapping[str, LocalDist]
+) -> list[str]:
+    """pip's post-install dependency warning for what the install just changed; ``local``: the
+    env's own dists as they are now."""
     from forge_pip.cli.pip_inspect import applicable, seen_dists
     from forge_pip.cli.pip_output import conflict_lines
 
     markers = env.interpreter.marker_env()
     dists = {
-        d.name: (d.display, d.version, applicable(d.metadata(), markers)) for d in seen_dists(store, env)
+        d.name: (d.display, d.version, applicable(d.metadata(), markers))
+        for d in seen_dists(store, env, local=local)
     }
     return conflict_lines(dists, changed)
 
@@ -509,6 +512,7 @@ def cmd_uninstall(ns: argparse.Namespace) -> int:
     from forge_pip.reqfile import ReqKind, parse_requirements
     from forge_pip.sources import local_dists
     from forge_store.errors import UsageError
+    from forge_store.mirror import refuse_changes
     from forge_store.store import Store
 
     names = list(ns.names)
@@ -524,6 +528,7 @@ def cmd_uninstall(ns: argparse.Namespace) -> int:
     no_input = bool(ns.no_input or os.environ.get("PIP_NO_INPUT"))
     with Store() as store:
         env = open_target(ns, store)
+        refuse_changes(env)
         preview = uninstall(store, env, names, dry_run=True)
         for name in preview.skipped:
             print(f"WARNING: Skipping {name} as it is not installed.", file=sys.stderr)

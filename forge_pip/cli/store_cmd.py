@@ -14,10 +14,12 @@ from typing import Any
 from .common import emit_json, human_size, table
 
 _HELP = """\
-Upstream stores are read-only stores other nodes publish (a directory on NFS, CVMFS, Lustre or a
-read-only bind mount). They are consulted after the local store, in order: FORGE_UPSTREAM
-(os.pathsep-separated) first, then the list `forge store add-upstream` keeps in FORGE_HOME.
-Envs link straight into an upstream's entries; Forge never writes or locks there.
+Upstream stores are read-only stores other nodes publish: a directory on NFS, CVMFS, Lustre or a
+read-only bind mount (envs link straight into its entries), or an HTTP(S) binary cache serving the
+same layout (entries are fetched, verified and published into the local store). They are consulted
+after the local store, in order: FORGE_UPSTREAM (os.pathsep-separated; an item may be NAME=PATH)
+first, then the list `forge store add-upstream` keeps in FORGE_HOME. Forge never writes or locks
+there. A published env is a stack: `forge create app --parent NAME:STACK` layers on it.
 """
 
 
@@ -26,11 +28,28 @@ def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         "store", help="upstream stores: add-upstream, remove-upstream, upstreams, publish", description=_HELP
     )
     verbs = p.add_subparsers(dest="store_command", metavar="VERB", parser_class=type(common), required=True)
-    q = verbs.add_parser("add-upstream", parents=[common], help="consult this upstream directory (last)")
-    q.add_argument("location", metavar="PATH")
+    q = verbs.add_parser(
+        "add-upstream",
+        parents=[common],
+        help="consult this upstream directory or HTTP(S) binary cache (last)",
+    )
+    q.add_argument("location", metavar="PATH|URL")
+    q.add_argument(
+        "--name",
+        help="its name, for --parent NAME:STACK (default: the path's last component; unique)",
+    )
     q = verbs.add_parser("remove-upstream", parents=[common], help="stop consulting this upstream")
-    q.add_argument("location", metavar="PATH")
-    verbs.add_parser("upstreams", parents=[common], help="the upstreams, in order, and their state")
+    q.add_argument("location", metavar="PATH|URL|NAME")
+    verbs.add_parser("upstreams", parents=[common], help="the upstreams, in order, their names and state")
+    verbs.add_parser(
+        "stacks", parents=[common], help="the stacks upstreams publish (--parent NAME:STACK), mirrored or not"
+    )
+    q = verbs.add_parser(
+        "sync",
+        parents=[common],
+        help="bring mirror envs (NAME:STACK) up to date with their upstream's stack",
+    )
+    q.add_argument("refs", nargs="*", metavar="NAME:STACK", help="these mirrors (default: every mirror env)")
     q = verbs.add_parser(
         "publish",
         parents=[common],
@@ -43,7 +62,10 @@ def register(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         dest="envs",
         action="append",
         metavar="ENV",
-        help="publish this env's entries (repeatable; default: every env)",
+        help="publish this env's entries and its stack (repeatable; default: every env)",
+    )
+    q.add_argument(
+        "--as", dest="as_name", metavar="NAME", help="publish the one --env's stack under this name"
     )
 
 
@@ -56,35 +78,45 @@ def _cmd_store(args: argparse.Namespace) -> int:
         if verb == "publish":
             from forge_store.upstream_publish import publish
 
-            report = publish(store, args.dest, args.envs)
+            report = publish(store, args.dest, args.envs, as_name=args.as_name)
             if args.json:
                 emit_json("store-publish", report.to_dict())
             elif not args.quiet:
                 new = sum(p.bytes for p in report.published)
                 state = f"generation {report.generation}" if report.manifest_written else "unchanged"
+                stacks = f"; stacks: {', '.join(report.stacks)}" if report.stacks else ""
                 print(
                     f"published {len(report.published)} entries ({human_size(new)}), {len(report.skipped)}"
-                    f" already there, to {report.dest} ({state})"
+                    f" already there, to {report.dest} ({state}){stacks}"
                 )
             return 0
+        if verb in ("stacks", "sync"):
+            from .mirror_cmd import cmd_stacks, cmd_sync
+
+            return (cmd_stacks if verb == "stacks" else cmd_sync)(store, args)
+        from forge_store import upstream_names
+
         if verb == "add-upstream":
-            _items, manifest = upstream.add(store, args.location)
+            _name, manifest = upstream_names.add(store, args.location, args.name)
             if manifest is None and not args.json:
                 print(f"warning: nothing is published in {args.location} yet", file=sys.stderr)
         elif verb == "remove-upstream":
-            upstream.remove(store, args.location)
+            upstream_names.remove(store, args.location)
         statuses = upstream.status(store)
+        names = {src.location: name for name, src in upstream_names.named(store)}
     if args.json:
-        emit_json("store-upstreams", {"upstreams": [s.to_dict() for s in statuses]})
+        docs = [{"name": names.get(s.location), **s.to_dict()} for s in statuses]
+        emit_json("store-upstreams", {"upstreams": docs})
         return 0
     if args.quiet:
         return 0
     if not statuses:
-        print("no upstreams (forge store add-upstream PATH, or FORGE_UPSTREAM)", file=sys.stderr)
+        print("no upstreams (forge store add-upstream PATH|URL, or FORGE_UPSTREAM)", file=sys.stderr)
         return 0
     rows = [
         [
             str(i + 1),
+            names.get(s.location, "-"),
             s.location,
             "FORGE_UPSTREAM" if s.origin == "env" else "config",
             str(s.generation) if s.generation is not None else "-",
@@ -94,7 +126,7 @@ def _cmd_store(args: argparse.Namespace) -> int:
         ]
         for i, s in enumerate(statuses)
     ]
-    print(table(rows, ["#", "UPSTREAM", "FROM", "GENERATION", "ENTRIES", "LINKED", "STATE"]))
+    print(table(rows, ["#", "NAME", "UPSTREAM", "FROM", "GENERATION", "ENTRIES", "LINKED", "STATE"]))
     return 0
 
 

@@ -21,7 +21,7 @@ import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,6 +110,42 @@ def default_target(
             hint=HOW_TO_NAME,
         )
     return found
+
+
+def _prefix_of(python: str) -> Path:
+    """The venv prefix of ``--python`` (an interpreter path, or a prefix), without resolving links:
+    an env's ``bin/python`` is a link to the base interpreter."""
+    path = Path(python).absolute()
+    if path.is_dir():
+        return path
+    return path.parent.parent
+
+
+def use_target_home(ns: argparse.Namespace, environ: MutableMapping[str, str] | None = None) -> None:
+    """With no ``FORGE_HOME`` set, act in the home the target env belongs to (its ``pyvenv.cfg``
+    names it): an env made under ``FORGE_HOME=/data/forge`` keeps using that store when its
+    ``bin/pip`` runs from cron, a CI step or a shell without the variable, instead of adopting the
+    env into the default home as a plain venv. An explicit ``FORGE_HOME`` always wins."""
+    from forge_store.errors import ForgeError
+    from forge_store.home import home_of_venv
+
+    env = os.environ if environ is None else environ
+    if env.get("FORGE_HOME") or getattr(ns, "env", None) is not None:
+        return
+    python = getattr(ns, "python", None)
+    if python is not None:
+        prefix = _prefix_of(python)
+    else:
+        running = Path(sys.prefix) if sys.prefix != sys.base_prefix else None
+        try:
+            own = own_installation()
+            found = default_target(cwd=Path.cwd(), environ=env, running_prefix=running, own=own)
+        except (ForgeError, OSError):
+            return  # no target: open_target says so, in the home Forge would use anyway
+        prefix = found.prefix
+    home = home_of_venv(prefix)
+    if home is not None:
+        env["FORGE_HOME"] = str(home)
 
 
 def open_target(ns: argparse.Namespace, store: Store) -> EnvInfo:

@@ -11,12 +11,12 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from .atomicfile import write_cache_file
 
 log = logging.getLogger(__name__)
 
@@ -128,17 +128,5 @@ class HttpCache:
     def _write(self, key: str, page: CachedPage) -> None:
         path = self._path(key)
         meta = {"key": key, "url": page.url, "headers": dict(page.headers), "stored_at": page.stored_at}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(json.dumps(meta).encode() + b"\n")
-                    f.write(page.body)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError as exc:  # a read-only or full cache must not break an install
-            log.info("could not write HTTP cache entry %s: %s", path, exc)
+        # a read-only or full cache must not break an install
+        write_cache_file(path, json.dumps(meta).encode() + b"\n", page.body, what="HTTP cache entry")

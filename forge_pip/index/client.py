@@ -14,10 +14,11 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from forge_pip.models import DistFile
 
@@ -27,15 +28,16 @@ from .errors import HashMismatch, InsecureOrigin
 from .findlinks import FindLinks, is_remote
 from .http import HttpSession
 from .metacache import MetadataCache
-from .pagecache import PageCache
+from .pagecache import PageCache, PageEntry, PageStamp
 from .pages import PageReader, index_parser
-from .parsed import ProjectFiles, Segment
+from .parsed import ProjectFiles, Segment, fingerprint_of
 from .reporter import IndexReporter, NullIndexReporter
 from .urls import file_url_to_path, is_file_url, path_to_file_url, redact_text, redact_url, split_auth
 
 log = logging.getLogger(__name__)
 
-_PREFETCH_THREADS = 4
+_PREFETCH_THREADS = 8
+_R = TypeVar("_R")
 
 
 def _as_url(location: str) -> str:
@@ -96,6 +98,7 @@ class IndexClient:
         self._lock = threading.Lock()
         self._projects: dict[str, ProjectFiles] = {}
         self._pending: dict[str, Future[tuple[ProjectFiles, list[str]]]] = {}
+        self._stamps: dict[str, Future[tuple[str, list[str]]]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._held = threading.local()
         """``messages``: where this thread's warnings go while it reads a page in advance."""
@@ -158,19 +161,30 @@ class IndexClient:
                 project = canonicalize_name(name)
                 if project in self._projects or project in self._pending:
                     continue
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(_PREFETCH_THREADS, thread_name_prefix="forge-page")
-                self._pending[project] = self._pool.submit(self._read_held, project)
+                self._pending[project] = self._executor().submit(self._held_call, self._read_project, project)
 
-    def _read_held(self, project: str) -> tuple[ProjectFiles, list[str]]:
+    def _executor(self) -> ThreadPoolExecutor:
+        """The page-reading threads (made on first use; the caller holds ``_lock``)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_PREFETCH_THREADS, thread_name_prefix="forge-page")
+        return self._pool
+
+    def _held_call(self, read: Callable[[str], _R], project: str) -> tuple[_R, list[str]]:
+        """``read(project)`` in a page thread, with the warnings it gives held for the caller."""
         messages: list[str] = []
         self._held.messages = messages
         try:
-            return self._read_project(project), messages
+            return read(project), messages
         finally:
             del self._held.messages
 
     def _read_project(self, project: str) -> ProjectFiles:
+        with self._lock:
+            stamped = self._stamps.pop(project, None)
+        if stamped is not None and not stamped.cancel():
+            # being revalidated in advance: wait, then read what it confirmed (without a request;
+            # its warnings are the pages' own, given again below)
+            stamped.result()
         segments: list[Segment] = []
         for root in self.index_urls:
             segment = self._index_segment(root, project)
@@ -179,9 +193,61 @@ class IndexClient:
         segments.extend(self._find_links.segments(project))
         return ProjectFiles(segments)
 
+    def project_fingerprint(self, name: str) -> str:
+        """``project_table(name).fingerprint()`` (what a resolution memo compares), revalidated as
+        :meth:`project_table` revalidates, without decoding the pages that did not change. Warns as
+        :meth:`project_table` does."""
+        from packaging.utils import canonicalize_name
+
+        project = canonicalize_name(name)
+        with self._lock:
+            read = project in self._projects or project in self._pending
+            stamped = self._stamps.pop(project, None)
+        if read:
+            return self.project_table(project).fingerprint()
+        if stamped is not None and not stamped.cancel():  # being computed (or computed) in advance
+            fingerprint, warnings = stamped.result()
+            for message in warnings:
+                self._warn(message)
+            return fingerprint
+        return self._fingerprint(project)
+
+    def prefetch_fingerprints(self, names: Iterable[str]) -> None:
+        """:meth:`prefetch` for :meth:`project_fingerprint`: revalidate the pages of ``names`` in
+        the background (a remote source configured, not offline)."""
+        if not self._remote or self._offline:
+            return
+        from packaging.utils import canonicalize_name
+
+        self._find_links.load()
+        with self._lock:
+            for name in names:
+                project = canonicalize_name(name)
+                if project in self._projects or project in self._pending or project in self._stamps:
+                    continue
+                self._stamps[project] = self._executor().submit(self._held_call, self._fingerprint, project)
+
+    def _fingerprint(self, project: str) -> str:
+        parts: list[tuple[str, str]] = []
+        for root in self.index_urls:
+            page = self._index_page(root, project, stamp=True)
+            if page is not None:
+                parts.append((redact_url(root), page.digest))
+        parts.extend((s.source, s.fingerprint()) for s in self._find_links.segments(project))
+        return fingerprint_of(parts)
+
     def _index_segment(self, root: str, project: str) -> Segment | None:
+        entry = self._index_page(root, project, stamp=False)
+        if entry is None:
+            return None
+        assert isinstance(entry, PageEntry)
+        return Segment(entry.columns, redact_url(root), digest=entry.digest)
+
+    def _index_page(self, root: str, project: str, *, stamp: bool) -> PageEntry | PageStamp | None:
+        """The project's page on one index (``stamp``: its cached header when that suffices), its
+        warnings shown; ``None`` when the index has no such page."""
         page_url = f"{root}/{project}/"
-        source = redact_url(root)
+        page: PageEntry | PageStamp | None
         if is_file_url(root):
             index = file_url_to_path(page_url) / "index.html"
             try:
@@ -190,17 +256,22 @@ class IndexClient:
                 st = None
             if st is None or not stat.S_ISREG(st.st_mode):
                 if not file_url_to_path(root + "/").is_dir():
-                    self._warn(f"index {source} does not exist")
+                    self._warn(f"index {redact_url(root)} does not exist")
                 return None
             self._reporter.on_fetch_page(page_url)
-            entry = self._pages.file_page(index, page_url, index_parser(project), st)
+            if stamp:
+                page = self._pages.file_stamp(index, page_url, index_parser(project), st)
+            else:
+                page = self._pages.file_page(index, page_url, index_parser(project), st)
+        elif stamp:
+            page = self._pages.http_stamp(page_url, index_parser(project))
         else:
-            entry = self._pages.http_page(page_url, index_parser(project))
-        if entry is None:
+            page = self._pages.http_page(page_url, index_parser(project))
+        if page is None:
             return None
-        for warning in entry.warnings:
+        for warning in page.warnings:
             self._warn(warning)
-        return Segment(entry.columns, source)
+        return page
 
     def _fetch(self, url: str, accept: str, *, keep: bool = True) -> tuple[str, str, bytes] | None:
         """GET through the HTTP cache: ``(final_url, content_type, body)``, or ``None`` for "nothing here".
@@ -336,6 +407,7 @@ class IndexClient:
         with self._lock:
             pool, self._pool = self._pool, None
             self._pending.clear()
+            self._stamps.clear()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         self._session.close()

@@ -18,10 +18,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from .atomicfile import write_cache_file
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +89,4 @@ def _read(path: Path | None) -> bytes | None:
 def _write(path: Path | None, data: bytes) -> None:
     if path is None or len(data) > MAX_METADATA_BYTES or path.exists():
         return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except OSError as exc:
-        log.info("could not write metadata cache entry %s: %s", path, exc)
+    write_cache_file(path, data, what="metadata cache entry")

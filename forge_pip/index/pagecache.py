@@ -29,15 +29,17 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
+from .atomicfile import write_cache_file
 from .parsed import FileColumns
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FORMAT = 1
 """Bump when the header or the columns change meaning: older entries are then ignored."""
@@ -79,18 +81,44 @@ class PageEntry:
     stored_at: float = 0.0
 
     def conditional_headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        if "etag" in self.validators:
-            headers["If-None-Match"] = self.validators["etag"]
-        if "last-modified" in self.validators:
-            headers["If-Modified-Since"] = self.validators["last-modified"]
-        return headers
+        return conditional_headers(self.validators)
 
     def signature_holds(self, signature: Sequence[int]) -> bool:
         """Whether a ``file`` entry still stands for a file with this stat, without reading it."""
-        if self.signature is None or tuple(signature) != self.signature:
-            return False
-        return self.stored_at - signature[0] / 1e9 >= RACY_SECONDS
+        return _signature_holds(self.signature, self.stored_at, signature)
+
+
+def conditional_headers(validators: Mapping[str, str]) -> dict[str, str]:
+    """The request headers that ask whether a page with these validators changed."""
+    headers: dict[str, str] = {}
+    if "etag" in validators:
+        headers["If-None-Match"] = validators["etag"]
+    if "last-modified" in validators:
+        headers["If-Modified-Since"] = validators["last-modified"]
+    return headers
+
+
+@dataclasses.dataclass(frozen=True)
+class PageStamp:
+    """What a cached page was parsed from (its entry's header), without the parsed columns: enough
+    to tell whether the parse still stands for the page, and to fingerprint it."""
+
+    key: str
+    kind: str
+    digest: str
+    warnings: tuple[str, ...]
+    validators: Mapping[str, str]
+    signature: tuple[int, ...] | None
+    stored_at: float
+
+    def signature_holds(self, signature: Sequence[int]) -> bool:
+        return _signature_holds(self.signature, self.stored_at, signature)
+
+
+def _signature_holds(recorded: tuple[int, ...] | None, stored_at: float, signature: Sequence[int]) -> bool:
+    if recorded is None or tuple(signature) != recorded:
+        return False
+    return stored_at - signature[0] / 1e9 >= RACY_SECONDS
 
 
 class PageCache:
@@ -105,27 +133,33 @@ class PageCache:
 
     def load(self, key: str) -> PageEntry | None:
         """The entry for ``key``, or ``None`` (missing, of another format or key, or damaged)."""
+        return self._read(key, _decode)
+
+    def stamp(self, key: str) -> PageStamp | None:
+        """The header of ``key``'s entry, its payload checked but not decoded (``None`` as for
+        :meth:`load`, or for an entry written before headers carried the parse's warnings)."""
+        return self._read(key, _decode_stamp)
+
+    def _read(self, key: str, decode: Callable[[bytes, str], _T]) -> _T | None:
         path = self._path(key)
         try:
             raw = path.read_bytes()
         except OSError:
             return None
         try:
-            return _decode(raw, key)
+            return decode(raw, key)
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             log.debug("ignoring unusable page cache entry %s: %s", path, exc)
             return None
 
     def store(self, entry: PageEntry) -> None:
         """Write ``entry`` atomically; a read-only or full cache is logged, never an error."""
-        path = self._path(entry.key)
         payload = json.dumps(
             {"columns": entry.columns.to_json(), "warnings": list(entry.warnings)},
             separators=(",", ":"),
             ensure_ascii=False,
         ).encode("utf-8", "surrogateescape")
         header = {
-            "format": FORMAT,
             "key": entry.key,
             "kind": entry.kind,
             "url": entry.url,
@@ -133,40 +167,51 @@ class PageCache:
             "validators": dict(entry.validators),
             "signature": list(entry.signature) if entry.signature is not None else None,
             "stored_at": entry.stored_at or time.time(),
-            "length": len(payload),
-            "crc32": zlib.crc32(payload),
+            "warnings": list(entry.warnings),
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(json.dumps(header).encode() + b"\n")
-                    f.write(payload)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError as exc:
-            log.info("could not write page cache entry %s: %s", path, exc)
+        write_framed(self._path(entry.key), FORMAT, header, payload)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(OSError):
             self._path(key).unlink()
 
 
-def _decode(raw: bytes, key: str) -> PageEntry:
+def write_framed(path: Path, format: int, header: Mapping[str, object], payload: bytes) -> None:
+    """Write a header line (``format``, the payload's length and CRC-32 added) then ``payload``,
+    atomically (a temporary file ``os.replace``-d into place); an ``OSError`` is logged, not raised."""
+    framed = {"format": format, **header, "length": len(payload), "crc32": zlib.crc32(payload)}
+    write_cache_file(path, json.dumps(framed).encode() + b"\n", payload, what="cache entry")
+
+
+def read_framed(raw: bytes, format: int, key: str) -> tuple[dict[str, object], bytes]:
+    """The header and payload of what :func:`write_framed` wrote for ``key``; ``ValueError`` when it
+    is of another format, for another key, truncated or damaged."""
     line, sep, payload = raw.partition(b"\n")
     if not sep:
         raise ValueError("no header line")
     header = json.loads(line)
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") != format:
         raise ValueError("another format")
     if header.get("key") != key:
-        raise ValueError("an entry for another key")  # never trusted across URLs (hash collision, a copy)
+        raise ValueError("an entry for another key")  # never trusted across keys (hash collision, a copy)
     if header.get("length") != len(payload) or header.get("crc32") != zlib.crc32(payload):
         raise ValueError("truncated or damaged")
+    return header, payload
+
+
+def _decode_stamp(raw: bytes, key: str) -> PageStamp:
+    header, _payload = read_framed(raw, FORMAT, key)
+    kind, _url, digest, validators, signature, stored_at = _header_fields(header)
+    warnings = header["warnings"]  # KeyError: an older entry (its warnings are in the payload only)
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        raise ValueError("bad warnings")
+    return PageStamp(key, kind, digest, tuple(warnings), validators, signature, stored_at)
+
+
+def _header_fields(
+    header: Mapping[str, object],
+) -> tuple[str, str, str, dict[str, str], tuple[int, ...] | None, float]:
+    """``(kind, url, digest, validators, signature, stored_at)`` of a header, checked."""
     kind, url, digest = header["kind"], header["url"], header["digest"]
     if kind not in KINDS or not isinstance(url, str) or not isinstance(digest, str):
         raise ValueError("bad header fields")
@@ -183,6 +228,20 @@ def _decode(raw: bytes, key: str) -> PageEntry:
     stored_at = header.get("stored_at")
     if not isinstance(stored_at, (int, float)):
         raise ValueError("bad stored_at")
+    assert isinstance(kind, str) and isinstance(url, str) and isinstance(digest, str)
+    return (
+        kind,
+        url,
+        digest,
+        validators,
+        tuple(signature) if isinstance(signature, list) else None,
+        float(stored_at),
+    )
+
+
+def _decode(raw: bytes, key: str) -> PageEntry:
+    header, payload = read_framed(raw, FORMAT, key)
+    kind, url, digest, validators, signature, stored_at = _header_fields(header)
     doc = json.loads(payload)
     if not isinstance(doc, dict):
         raise ValueError("bad payload")
@@ -197,6 +256,6 @@ def _decode(raw: bytes, key: str) -> PageEntry:
         columns=FileColumns.from_json(doc.get("columns")),
         warnings=tuple(warnings),
         validators=validators,
-        signature=tuple(signature) if signature is not None else None,
-        stored_at=float(stored_at),
+        signature=signature,
+        stored_at=stored_at,
     )

@@ -24,7 +24,15 @@ from pathlib import Path
 from .cache import HttpCache
 from .errors import InsecureOrigin
 from .http import HttpSession
-from .pagecache import VALIDATORS, PageCache, PageEntry, content_digest, stat_signature
+from .pagecache import (
+    VALIDATORS,
+    PageCache,
+    PageEntry,
+    PageStamp,
+    conditional_headers,
+    content_digest,
+    stat_signature,
+)
 from .parsed import FileColumns
 from .reporter import IndexReporter
 from .simple import ACCEPT, PageError, Warn, is_dist_filename, matching, parse_html, parse_page
@@ -101,6 +109,8 @@ class PageReader:
         self._offline = offline
         self._reporter = reporter
         self._warn = warn
+        self._revalidated: dict[str, str] = {}
+        """URL -> digest of the page as the server confirmed it in this run (not asked again)."""
 
     # -- http(s) -------------------------------------------------------------------------------------
 
@@ -109,21 +119,39 @@ class PageReader:
 
         The entry's ``warnings`` are the caller's to show (also for a reused entry).
         """
+        page = self._http(url, parse, accept, stamp=False)
+        assert page is None or isinstance(page, PageEntry)
+        return page
+
+    def http_stamp(self, url: str, parse: Parse, accept: str = ACCEPT) -> PageStamp | PageEntry | None:
+        """What :meth:`http_page` gives, revalidated the same way, as the header of its cached entry
+        when the page is unchanged (its columns not decoded); an entry when it changed."""
+        return self._http(url, parse, accept, stamp=True)
+
+    def _http(self, url: str, parse: Parse, accept: str, *, stamp: bool) -> PageStamp | PageEntry | None:
         url, _creds = split_auth(url)
         cache = self._cache
-        entry = cache.load(url) if cache is not None else None
-        if entry is not None and entry.kind != "http":
-            entry = None
+        known: PageStamp | PageEntry | None = None
+        if cache is not None and stamp:
+            known = cache.stamp(url)
+        if known is None and cache is not None:
+            known = entry = cache.load(url)
+            if stamp and entry is not None and entry.kind == "http":  # an older Forge's entry
+                self._store(entry)
+        if known is not None and known.kind != "http":
+            known = None
         if self._offline:
-            if entry is None:
-                entry = self._from_raw_cache(url, parse)
-            if entry is None:
+            if known is None:
+                known = self._from_raw_cache(url, parse)
+            if known is None:
                 self._warn(f"offline mode: {redact_url(url)} is not cached, treating it as empty")
-            return entry
+            return known if stamp else self._entry(url, known)
+        if known is not None and self._revalidated.get(url) == known.digest:
+            return known if stamp else self._entry(url, known)  # asked already in this run
         self._reporter.on_fetch_page(url)
         headers = {"Accept": accept, "Cache-Control": "max-age=0"}
-        if entry is not None:
-            headers.update(entry.conditional_headers())
+        if known is not None:
+            headers.update(conditional_headers(known.validators))
         try:
             resp = self._session.get(url, headers)
         except InsecureOrigin as exc:
@@ -131,37 +159,51 @@ class PageReader:
             return None
         validators = {k: resp.headers[k] for k in VALIDATORS if k in resp.headers}
         no_store = "no-store" in resp.headers.get("cache-control", "").lower()
-        if resp.status == 304 and entry is not None:
-            merged = {**entry.validators, **validators}
-            if no_store:
-                self._delete(url)
-            elif merged != dict(entry.validators):
-                entry = dataclasses.replace(entry, validators=merged, stored_at=time.time())
-                self._store(entry)
-            return entry
         if resp.status in (404, 410):
-            if entry is not None:
+            if known is not None:
                 self._delete(url)
             return None
-        if not 200 <= resp.status < 300:
+        if not 200 <= resp.status < 300 and resp.status != 304:
             self._warn(f"skipping {redact_url(url)}: HTTP {resp.status} {resp.reason}")
             return None
-        content_type = resp.headers.get("content-type", "")
-        digest = content_digest(resp.url, content_type, resp.body)
-        if entry is not None and entry.digest == digest:  # unchanged (a server without validators)
-            fresh = dataclasses.replace(entry, validators=validators, stored_at=time.time())
+        digest = ""
+        if resp.status != 304:
+            content_type = resp.headers.get("content-type", "")
+            digest = content_digest(resp.url, content_type, resp.body)
+        if known is not None and (resp.status == 304 or known.digest == digest):  # unchanged
+            # a 304 keeps the validators it does not restate; a 200 replaces them all
+            merged = {**known.validators, **validators} if resp.status == 304 else validators
             if no_store:
                 self._delete(url)
-            elif validators != dict(entry.validators):
-                self._store(fresh)
-            return fresh
+            else:
+                self._revalidated[url] = known.digest
+            if merged == dict(known.validators) and (stamp or no_store):
+                return known
+            entry = self._entry(url, known)
+            if entry is None:
+                return None
+            entry = dataclasses.replace(entry, validators=merged, stored_at=time.time())
+            if merged != dict(known.validators) and not no_store:
+                self._store(entry)
+            return entry
+        if resp.status == 304:  # not asked conditionally: a confused server
+            self._warn(f"skipping {redact_url(url)}: HTTP {resp.status} {resp.reason}")
+            return None
         fresh = self._parse("http", url, resp.url, digest, parse, content_type, resp.body)
         fresh = dataclasses.replace(fresh, validators=validators)
         if no_store:
             self._delete(url)
         else:
             self._store(fresh)
+            self._revalidated[url] = digest
         return fresh
+
+    def _entry(self, url: str, known: PageStamp | PageEntry | None) -> PageEntry | None:
+        """The whole entry ``known`` stands for (loaded when it is only a stamp)."""
+        if known is None or isinstance(known, PageEntry):
+            return known
+        entry = self._cache.load(url) if self._cache is not None else None
+        return entry if entry is not None and entry.digest == known.digest else None
 
     def _from_raw_cache(self, url: str, parse: Parse) -> PageEntry | None:
         """Offline, a page only an older Forge cached (its raw body in ``cache/http``): parse it once."""
@@ -197,6 +239,19 @@ class PageReader:
             fresh = dataclasses.replace(fresh, signature=tuple(signature))
         self._store(fresh)
         return fresh
+
+    def file_stamp(
+        self, path: Path, page_url: str, parse: Parse, st: os.stat_result
+    ) -> PageStamp | PageEntry | None:
+        """:meth:`file_page`, as the header of its cached entry when the file's stat shows that the
+        parse still stands (no columns decoded)."""
+        stamp = self._cache.stamp(page_url) if self._cache is not None else None
+        if stamp is not None and stamp.kind == "file" and stamp.signature_holds(stat_signature(st)):
+            return stamp
+        entry = self.file_page(path, page_url, parse, st)
+        if stamp is None and entry is not None:
+            self._store(entry)  # an older Forge's entry: written again with a usable header
+        return entry
 
     def directory(self, directory: Path) -> PageEntry:
         """Every wheel/sdist directly inside ``directory`` (sorted by name), with its project.

@@ -15,7 +15,7 @@ gives), a mapping is a full ``{algorithm: digest}`` map, ``None`` is "no digest"
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import overload
 
 from forge_pip.models import DistFile
@@ -176,6 +176,22 @@ class Segment:
     columns: FileColumns
     source: str
     rows: list[int] | None = None
+    digest: str | None = None
+    """A digest of everything ``columns`` were parsed from (a page's content digest), when known:
+    it stands for the segment in :meth:`ProjectFiles.fingerprint` (else its rows are hashed)."""
+
+    def fingerprint(self) -> str:
+        """What identifies this segment's files: its page digest, or a digest of its rows."""
+        if self.digest is not None and self.rows is None:
+            return self.digest
+        import hashlib
+        import json
+
+        cols = self.columns
+        rows = range(len(cols)) if self.rows is None else self.rows
+        doc = [[getattr(cols, field)[row] for field in FileColumns.FIELDS] for row in rows]
+        text = json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 class ProjectFiles(Sequence[DistFile]):
@@ -185,9 +201,10 @@ class ProjectFiles(Sequence[DistFile]):
     the :class:`DistFile` of that row. Not thread-safe for writers; the client builds one per name.
     """
 
-    __slots__ = ("_built", "_cols", "_rows", "_sources", "filenames", "urls")
+    __slots__ = ("_built", "_cols", "_rows", "_segments", "_sources", "filenames", "urls")
 
     def __init__(self, segments: Sequence[Segment]) -> None:
+        self._segments = tuple(segments)
         self.filenames: list[str] = []
         self.urls: list[str] = []
         self._cols: list[FileColumns] = []
@@ -224,11 +241,16 @@ class ProjectFiles(Sequence[DistFile]):
         chosen = set(local)
         order = local + [i for i in range(len(self.urls)) if i not in chosen]
         copy = ProjectFiles(())
-        copy._cols, copy._sources = self._cols, self._sources
+        copy._cols, copy._sources, copy._segments = self._cols, self._sources, self._segments
         copy.filenames, copy.urls, copy._rows = self.filenames, self.urls, self._rows
         copy._select(order)
         copy._built = [self._built[i] for i in order]
         return copy
+
+    def fingerprint(self) -> str:
+        """A digest of what every source said about this project (each source's location and
+        content): equal fingerprints mean equal files, in the same order, whatever the reads."""
+        return fingerprint_of((segment.source, segment.fingerprint()) for segment in self._segments)
 
     def __len__(self) -> int:
         return len(self.urls)
@@ -253,3 +275,16 @@ class ProjectFiles(Sequence[DistFile]):
 
     def __repr__(self) -> str:
         return f"ProjectFiles({len(self)} files)"
+
+
+def fingerprint_of(parts: Iterable[tuple[str, str]]) -> str:
+    """:meth:`ProjectFiles.fingerprint` from each segment's ``(source, Segment.fingerprint())``."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for source, digest in parts:
+        for part in (source, digest):
+            data = part.encode("utf-8", "surrogateescape")
+            h.update(b"%d:" % len(data))
+            h.update(data)
+    return h.hexdigest()

@@ -1,5 +1,6 @@
 """Start-up stays lean: ``forge``, ``python -m forge_pip`` and an env's ``bin/pip`` answer
-``--version`` / ``--help`` without importing what only real work needs.
+``--version`` / ``--help`` without importing what only real work needs, and an ``--offline
+--dry-run`` from the store loads no network, build, fetch or link stage.
 
 Each entry point runs as a real subprocess with ``-X importtime`` (``PYTHONPROFILEIMPORTTIME``),
 whose report names every module the process imported. Not a timing: a list that can fail.
@@ -10,11 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from forge_store.store import Store
+from tests.support.wheels import make_wheel
 
 HEAVY = (
     "resolvelib",
@@ -81,7 +84,65 @@ def test_entry_points_import_nothing_heavy_for_version_and_help(forge_home: Path
     assert heavy(imported(command)) == []
 
 
+VERSION_LEAN = ("argparse", "json", "dataclasses", "hashlib", "shutil", "forge_pip.cli.forge")
+"""What printing a version line needs none of: a parser, JSON, dataclasses (``inspect``, ``ast``),
+hashing (OpenSSL), archive support."""
+
+
+def test_version_lines_build_no_parser(store: Store) -> None:
+    """``forge --version`` is answered before the parser and its subcommand modules load; the
+    pip front ends answer ``--version`` before theirs too."""
+    env = store.create_env("e")
+    for command in ([*FORGE, "--version"], [*FRONT_END, "--version"], [str(env.path / "bin" / "pip"), "-V"]):
+        names = imported(command)
+        assert _not_needed(names, VERSION_LEAN) == [], command
+    assert "forge_store.version" in imported([*FORGE, "--version"])
+
+
 def test_an_envs_pip_imports_nothing_heavy_for_version(store: Store) -> None:
     env = store.create_env("e")
     for args in (["--version"], ["--help"]):
         assert heavy(imported([str(env.path / "bin" / "pip"), *args])) == []
+
+
+OFFLINE_DRY_RUN_HEAVY = (
+    "ssl",
+    "http.client",
+    "urllib.request",
+    "tarfile",
+    "zipfile",
+    "installer",
+    "pyproject_hooks",
+    "forge_pip.build",
+    "forge_pip.buildenv",
+    "forge_pip.prepare",
+    "forge_store.linker",
+    "forge_store.ingest",
+    "forge_store.policy",
+)
+"""What an ``--offline --dry-run`` that the store answers never needs: the network (the configured
+indexes may be https), sdist builds, downloads and ingest, the link stage and its checks."""
+
+
+def _not_needed(names: set[str], heavy: Sequence[str]) -> list[str]:
+    return sorted(n for n in names for h in heavy if n == h or n.startswith(h + "."))
+
+
+def test_offline_dry_run_loads_no_network_build_or_link_stage(store: Store, wheel_dir: Path) -> None:
+    """Through each front end, with the machine's pip configuration (as a user runs it)."""
+    wheels = [
+        make_wheel(wheel_dir, "startup-app", "1.0", requires=["startup-lib>=1"]),
+        make_wheel(wheel_dir, "startup-lib", "1.2"),
+    ]
+    store.create_env("seed")
+    store.install_wheels("seed", wheels)  # the store holds both entries now
+    env = store.create_env("fresh")
+    args = ["install", "--offline", "--dry-run", "startup-app"]
+    for command in (
+        [*FRONT_END, *args, "--env", "fresh"],
+        [str(env.path / "bin" / "pip"), *args],
+    ):
+        names = imported(command)
+        assert "forge_pip.resolve" in names, "the dry run did not resolve"
+        assert _not_needed(names, OFFLINE_DRY_RUN_HEAVY) == [], command
+    assert store.catalog.links("fresh") == []

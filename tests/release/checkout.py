@@ -25,7 +25,7 @@ def _listed() -> list[str]:
     )
     if proc.returncode == 0:
         return [name.decode() for name in proc.stdout.split(b"\0") if name]
-    out = []
+    out: list[str] = []
     for dirpath, dirs, files in os.walk(REPO):
         rel = Path(dirpath).relative_to(REPO)
         top = rel == Path()

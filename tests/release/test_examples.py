@@ -19,11 +19,11 @@ import pytest
 
 from forge_store.seal import remove_tree
 from tests.support.index_server import IndexServer, LocalIndex, serve
+from tests.support.user_env import BIN, user_environ
 from tests.support.wheels import make_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-BIN = Path(sys.executable).parent  # the project's interpreter and its `forge` script
 
 
 @pytest.fixture
@@ -62,21 +62,8 @@ def index(tmp_path: Path) -> Iterator[IndexServer]:
 def env(tmp_path: Path, index: IndexServer) -> Iterator[dict[str, str]]:
     """The environment a user would run the examples in: Forge on PATH, pip configured with one index."""
     home = tmp_path / "forge-home"
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "FORGE_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")
-    }
-    environ.update(
-        FORGE_HOME=str(home),
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_INDEX_URL=index.index_url,
-        XDG_CONFIG_HOME=str(tmp_path / "no-xdg-home"),
-        XDG_CONFIG_DIRS=str(tmp_path / "no-xdg"),
-        PATH=f"{BIN}{os.pathsep}{environ.get('PATH', '')}",
-        HOME=str(tmp_path / "home"),
-    )
     (tmp_path / "home").mkdir()
+    environ = user_environ(tmp_path, forge_home=home, home=tmp_path / "home", index_url=index.index_url)
     yield environ
     remove_tree(home)
 

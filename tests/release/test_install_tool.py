@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import forge_store
 from tests.conftest import REPO
 from tests.release.checkout import copy_checkout
 from tests.support.wheels import make_wheel
@@ -24,6 +25,23 @@ from tests.support.wheels import make_wheel
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install-tool")]
 
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
+
+
+def _uncompiled(site: Path, python: Path) -> list[str]:
+    """Forge's modules in ``site`` without a pyc for the tool's interpreter ``python``: this machine
+    exports ``PYTHONDONTWRITEBYTECODE=1``, so each would be compiled again on every ``forge`` run."""
+    tag = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.implementation.cache_tag)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return sorted(
+        str(py.relative_to(site))
+        for package in ("forge_store", "forge_pip")
+        for py in (site / package).rglob("*.py")
+        if not (py.parent / "__pycache__" / f"{py.stem}.{tag}.pyc").is_file()
+    )
 
 
 def _user_pip_config() -> dict[str, str]:
@@ -105,11 +123,12 @@ def test_install_upgrade_in_place_keeps_every_env_working(tmp_path: Path) -> Non
     line = first.stdout.strip()
     assert "\n" not in line and str(tool.venv) in line and "not on PATH" in line
     assert tool.link.is_symlink() and Path(os.readlink(tool.link)) == tool.venv / "bin" / "forge"
-    assert tool.ok(tool.link, "--version") == "forge 0.1.0\n"
+    assert tool.ok(tool.link, "--version") == f"forge {forge_store.__version__}\n"
     # installed, not editable: Forge's code is the venv's copy, and it ships the CHANGELOG
     where = tool.ok(tool.venv / "bin" / "python", "-c", "import forge_store; print(forge_store.__file__)")
     assert where.startswith(str(tool.venv)), where
     assert tool.ok(tool.link, "changelog") == (REPO / "CHANGELOG.md").read_text()
+    assert _uncompiled(Path(where).parent.parent, tool.venv / "bin" / "python") == []
 
     tool.ok(tool.link, "create", "app")
     app = tmp_path / "forge-home" / "envs" / "app"
@@ -207,11 +226,16 @@ def test_pipx_and_uv_tool_install_and_reinstall_keep_envs_working(tmp_path: Path
         upgrade = [exe, "install", "--force", "--python", BASE_PYTHON, str(tool.src)]
         venv = tool.home / ".local" / "share" / "pipx" / "venvs" / "forge-runtime"
     else:
-        install = [exe, "tool", "install", "--python", BASE_PYTHON, str(tool.src)]
-        upgrade = [exe, "tool", "install", "--reinstall", "--python", BASE_PYTHON, str(tool.src)]
+        install = [exe, "tool", "install", "--compile-bytecode", "--python", BASE_PYTHON, str(tool.src)]
+        upgrade = [
+            *[exe, "tool", "install", "--compile-bytecode", "--reinstall"],
+            *["--python", BASE_PYTHON, str(tool.src)],
+        ]
         venv = tool.home / ".local" / "share" / "uv" / "tools" / "forge-runtime"
     tool.ok(*install)
     assert Path(os.readlink(tool.link)) == venv / "bin" / "forge"
+    site = Path(tool.ok(venv / "bin" / "python", "-c", "import forge_store; print(forge_store.__file__)"))
+    assert _uncompiled(site.parent.parent, venv / "bin" / "python") == []  # as docs/install.md says
     assert tool.ok(tool.link, "changelog") == (REPO / "CHANGELOG.md").read_text()
     tool.ok(tool.link, "create", "app")
     app = tmp_path / "forge-home" / "envs" / "app"
@@ -220,3 +244,28 @@ def test_pipx_and_uv_tool_install_and_reinstall_keep_envs_working(tmp_path: Path
     assert tool.ok(tool.link, "--version") == "forge 0.1.0.post2\n"
     assert "[forge 0.1.0.post2]" in tool.ok(app / "bin" / "pip", "--version")
     assert tool.ok(app / "bin" / "python", "-m", "pip", "list").startswith("Package")
+
+
+@pytest.mark.real
+def test_quickstart_installs_the_tool_then_runs_the_main_job(tmp_path: Path) -> None:
+    """The README's first command: the tool install, then an env with a real package from the
+    configured index, imported from the env; run again, it reuses the env."""
+    tool = Tool(tmp_path)
+    quickstart = ["bash", str(tool.src / "scripts" / "quickstart.sh")]
+    r = tool.run(*quickstart)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert (
+        lines[0].startswith(f"forge {forge_store.__version__} installed in ") and str(tool.venv) in lines[0]
+    )
+    assert f"created env demo at {tmp_path / 'forge-home' / 'envs' / 'demo'}" in r.stdout
+    assert "Successfully installed " in r.stdout and "requests-" in r.stdout
+    assert "requests " in r.stdout and ": import requests works in the env demo (" in r.stdout
+    assert lines[-1].startswith('next: eval "$(forge activate demo)"')
+    python = tmp_path / "forge-home" / "envs" / "demo" / "bin" / "python"
+    assert tool.ok(python, "-c", "import requests, idna; print('ok')") == "ok\n"
+    again = tool.run(*quickstart)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "created env" not in again.stdout and "Requirement already satisfied: requests" in again.stdout
+    bad = tool.run(*quickstart, "a", "b", "c")
+    assert bad.returncode == 2 and "usage: scripts/quickstart.sh" in bad.stderr

@@ -174,6 +174,28 @@ def test_leases_of_live_holders_keep_entries_dead_ones_do_not(forge_home: Path, 
     assert _names(_gc("--grace", "0")) == {"held"}, "its holder is gone now"
 
 
+def test_lease_all_leases_each_entry_in_one_transaction(forge_home: Path, wheel_dir: Path) -> None:
+    """What a warm install's link step leases: every entry, in order, with one commit; an entry
+    that is gone is refused as a single lease is, and gc keeps what was leased."""
+    with Store(forge_home) as s:
+        entries = [s.add_wheel(make_wheel(wheel_dir, f"lease-{n}", "1.0")) for n in "abc"]
+        s.release()
+        assert s.lease_all([]) == [] and s.catalog.leases() == []
+        commits: list[str] = []
+        db = s.catalog._db
+        assert db is not None
+        db.set_trace_callback(lambda sql: commits.append(sql) if sql.startswith("COMMIT") else None)
+        leased = s.lease_all([e.id for e in reversed(entries)])
+        db.set_trace_callback(None)
+        assert [e.id for e in leased] == [e.id for e in reversed(entries)]
+        assert all(e.reused for e in leased) and len(commits) == 1
+        assert {eid for eid, holder in s.catalog.leases() if holder == s.holder} == {e.id for e in entries}
+        with pytest.raises(NotFoundError):
+            s.lease_all([entries[0].id, "0" * 64])
+        s.release()
+        assert s.catalog.leases() == []
+
+
 def test_grace_keeps_collected_entries_in_the_trash(forge_home: Path, three: dict[str, Path]) -> None:
     doc = _gc()  # default grace: one hour
     assert _names(doc) == {"beta"} and doc["grace"] == 3600

@@ -1,8 +1,8 @@
 """The real-package tests' wheel cache: filled with plain ``pip download``, safe for concurrent runs.
 
 Where: ``$FORGE_TEST_CACHE``, else ``~/.cache/forge-tests`` (a directory per wheel set below it; the
-full suite puts about 300 MB there; the pytest header says where and how big it is). Each set is
-filled by :func:`fill`:
+full suite puts about 500 MB there: torch, numpy, scipy, pandas, the pip tools...; the pytest
+header says where and how big it is). Each set is filled by :func:`fill`:
 
 - an exclusive ``fcntl`` lock on ``SET/.lock`` around the whole fill, so two test runs (or xdist
   workers) fill a set one after the other, and the second finds the first's wheels;

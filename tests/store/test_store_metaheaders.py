@@ -1,0 +1,73 @@
+"""``metaheaders.parse_headers`` gives exactly the fields of ``email``'s header-only parse of the
+whole text, however the text is written (folded lines, CRLF, a body that looks like headers, no
+body, no blank line, stray ``\\r``)."""
+
+from __future__ import annotations
+
+import email.parser
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forge_store.metaheaders import header_block, parse_headers
+
+
+def _full(text: str) -> list[tuple[str, str]]:
+    return list(email.parser.Parser().parsestr(text, headersonly=True).items())
+
+
+def _fast(text: str) -> list[tuple[str, str]]:
+    return list(parse_headers(text).items())
+
+
+PANDAS_LIKE = (
+    "Metadata-Version: 2.1\nName: pandas\nVersion: 3.1.1\nSummary: Powerful data structures\n"
+    "Requires-Dist: numpy>=1.26\nRequires-Dist: tzdata>=2022.7; extra == 'all'\n"
+    "Description-Content-Type: text/markdown\n\n# pandas\n\nName: not-a-header\nVersion: 0\n"
+    + "body line\n"
+    * 2000
+)
+
+
+def test_the_body_is_not_parsed_and_the_fields_are_the_same() -> None:
+    assert header_block(PANDAS_LIKE).endswith("text/markdown\n\n")
+    assert _fast(PANDAS_LIKE) == _full(PANDAS_LIKE)
+    meta = parse_headers(PANDAS_LIKE)
+    assert meta["Name"] == "pandas" and meta["Version"] == "3.1.1"
+    assert meta.get_all("Requires-Dist") == ["numpy>=1.26", "tzdata>=2022.7; extra == 'all'"]
+
+
+def test_crlf_folded_and_bodiless_texts() -> None:
+    for text in (
+        "Name: a\r\nVersion: 1\r\n\r\nName: b\r\n",
+        "Name: a\nSummary: one\n  two\n\tthree\nVersion: 1\n\nbody",
+        "Name: a\nVersion: 1\n",
+        "Name: a\nVersion: 1",
+        "",
+        "\n\nName: a\n",
+        "Name: a\nnot a header line\nVersion: 1\n\n",
+        "Name: a\r\n\nVersion: 2\n",
+        "Name: a\rVersion: 1\r\rName: b",
+    ):
+        assert _fast(text) == _full(text), repr(text)
+
+
+_LINE = st.one_of(
+    st.builds(
+        lambda k, v: f"{k}: {v}",
+        st.sampled_from(["Name", "Version", "Requires-Dist", "Summary", "X"]),
+        st.text(alphabet="ab =;<>'.\t", max_size=8),
+    ),
+    st.text(alphabet=" \tab:", max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_LINE, st.sampled_from(["\n", "\r\n", "\r", "\n\n", "\r\n\r\n", "\n\r\n"])), max_size=12
+    )
+)
+def test_any_text_parses_to_the_same_fields(parts: list[tuple[str, str]]) -> None:
+    text = "".join(line + end for line, end in parts)
+    assert _fast(text) == _full(text)
