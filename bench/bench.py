@@ -28,8 +28,10 @@ Rows (``--only`` keys):
 - ``warm-a`` / ``warm-b``: the wheel files of set A / set B into a fresh env (``forge install
   WHEELS`` vs ``uv pip install`` hardlink, without and with ``--compile-bytecode``), and the disk
   an extra env costs; ``warm-pip-b``: set B's pins through the pip front ends.
-- ``cold-a``: set A from the configured indexes with empty store and caches: forge (pycs) vs uv
-  ``--compile-bytecode`` (ready to import) vs uv (no pycs) vs pip (pycs).
+- ``cold-a`` / ``cold-b``: set A / set B from the configured indexes with empty store and caches:
+  forge (pycs) vs uv ``--compile-bytecode`` (ready to import) vs uv (no pycs) vs pip (pycs).
+- ``disk-10``, ``import-a`` (``bench/footprint.py``): ten envs of set A per tool, timed, then their
+  disk and inodes; import time of set A right after install, the first import and the second.
 - ``node-b-dir``, ``node-b-http``, ``node-b-stack``, ``node-b-index``, ``node-b-uv``: a fresh env
   of set B on a second node from node A's upstream (directory / HTTP; ``--parent team:setb`` on
   its published stack), from the indexes, vs uv with a shared cache (``bench/nodes.py``).
@@ -57,15 +59,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+import footprint
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "bench"
 PY = sys.executable
 ALL = (
     "startup,create,create-r,resolve-a,offline-a,warm-pip-a,warm-pins-a,warm-offline-a,"
-    "warm-a,warm-b,warm-pip-b,cold-a,node-b-dir,node-b-http,node-b-stack,node-b-index,node-b-uv"
+    "warm-a,warm-b,warm-pip-b,cold-a,cold-b,disk-10,import-a,node-b-dir,node-b-http,node-b-stack,"
+    "node-b-index,node-b-uv"
 )
 
 
@@ -214,22 +219,33 @@ def _wheels(set_name: str, cache: Path) -> list[Path]:
     return [w for w in sorted(dest.glob("*.whl")) if w.name.split("-")[0].lower().replace("_", "-") in wanted]
 
 
-def _usage(env_path: Path, shared_roots: Sequence[Path]) -> tuple[int, int]:
-    """New inodes and bytes an env adds; inodes shared with the store or uv's cache are free."""
-    shared: set[int] = set()
-    for root in shared_roots:
-        for dirpath, _dirs, files in os.walk(root):
-            for name in files:
-                shared.add(os.lstat(os.path.join(dirpath, name)).st_ino)
+def below(root: Path) -> Iterator[os.stat_result]:
+    """``lstat`` of everything under ``root`` (of ``root`` itself when it is not a directory)."""
+    if not root.is_dir() or root.is_symlink():
+        if os.path.lexists(root):
+            yield os.lstat(root)
+        return
+    for dirpath, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            yield os.lstat(os.path.join(dirpath, name))
+
+
+def usage(roots: Sequence[Path], shared_roots: Sequence[Path]) -> tuple[int, int]:
+    """New inodes and bytes (allocated blocks) under ``roots``, each inode once; inodes shared
+    with ``shared_roots`` (the store, uv's cache) are free."""
+    shared = {st.st_ino for root in shared_roots for st in below(root)}
     seen: set[int] = set()
     size = 0
-    for dirpath, dirs, files in os.walk(env_path):
-        for name in (*dirs, *files):
-            st = os.lstat(os.path.join(dirpath, name))
-            if st.st_ino not in shared and st.st_ino not in seen:
-                seen.add(st.st_ino)
-                size += st.st_blocks * 512
+    for st in (st for root in roots for st in below(root)):
+        if st.st_ino not in shared and st.st_ino not in seen:
+            seen.add(st.st_ino)
+            size += st.st_blocks * 512
     return len(seen), size
+
+
+def _usage(env_path: Path, shared_roots: Sequence[Path]) -> tuple[int, int]:
+    """New inodes and bytes one env adds (:func:`usage` of one root)."""
+    return usage([env_path], shared_roots)
 
 
 def _load() -> str:
@@ -250,7 +266,9 @@ class Bench:
         contenders: dict[str, Callable[[int], Sample]],
         note: str = "",
         targets: Sequence[Target] = (),
+        key: str = "",
     ) -> None:
+        """Run ``contenders`` interleaved; ``key`` is the row's ``--only`` name (for the report)."""
         samples: dict[str, list[Sample]] = {k: [] for k in contenders}
         for i in range(self.runs):
             for label, fn in contenders.items():  # interleaved: A B C A B C ...
@@ -276,6 +294,7 @@ class Bench:
             self.verdicts.append((name, text, met, t.why))
             verdicts.append({"text": text, "met": met})
         self.results[name] = {
+            "row": key,
             "median_s": med,
             "ratio_to_" + base: ratios,
             "peak_rss_mb": rss,
@@ -293,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "forge-bench")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--envs", type=int, default=10, help="envs per tool for disk-10 (default 10)")
     parser.add_argument(
         "--without-pip",
         action="store_true",
@@ -371,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "uv --version": lambda i: _run([uv, "--version"], env),
                 "pip --version": lambda i: _run([PY, "-m", "pip", "--version"], env),
             },
+            key="startup",
         )
 
     if "create" in only:
@@ -382,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "python -m venv --without-pip": lambda i: venv(fresh("v", i)),
             },
             targets=[Target("forge create", "uv venv", 1.5, "DESIGN.md §7: within 1.5x of uv venv")],
+            key="create",
         )
 
     if "create-r" in only:
@@ -424,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "forge create + forge pip install -r": forge_two,
                 "uv venv + uv pip install -r (no pycs)": uv_two,
             },
+            key="create-r",
         )
 
     if "resolve-a" in only or "offline-a" in only:
@@ -472,6 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "issue #10: warm dry-run",
                     )
                 ],
+                key="resolve-a",
             )
         if "offline-a" in only:
             bench.compare(
@@ -507,6 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "issue #10: offline dry-run",
                     )
                 ],
+                key="offline-a",
             )
 
     def front_ends(
@@ -572,6 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 front_ends(req, offline=offline, with_pip=with_pip),
                 note="env creation included; pip has no offline mode" if offline else "env creation included",
                 targets=front_target,
+                key=key,
             )
 
     for set_name, key in (("set-a", "warm-a"), ("set-b", "warm-b")):
@@ -624,10 +650,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"DESIGN.md §7: {set_name}, ready to import, in {share:g}x uv hardlink's time",
                 )
             ],
+            key=key,
         )
-        f_inodes, f_bytes = _usage(forge_env(f"warm-{set_name}"), [home / "store"])
-        u_inodes, u_bytes = _usage(warm_uv, [work / "uv-cache"])
+        f_inodes, f_bytes = usage([forge_env(f"warm-{set_name}")], [home / "store"])
+        u_inodes, u_bytes = usage([warm_uv], [work / "uv-cache"])
         bench.results[f"disk {set_name}"] = {
+            "row": key,
+            "kind": "extra-env",
             "forge": {"inodes": f_inodes, "bytes": f_bytes},
             "uv_hardlink": {"inodes": u_inodes, "bytes": u_bytes},
         }
@@ -643,22 +672,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             front_ends(set_b_txt),
             note="env creation included",
             targets=front_target,
+            key="warm-pip-b",
         )
 
-    if "cold-a" in only:
+    for key, req, set_title in (("cold-a", set_a_in, "set A"), ("cold-b", set_b_txt, "set B's pins")):
+        if key not in only:
+            continue
 
-        def cold(i: int, tool: str) -> Sample:
+        def cold(i: int, tool: str, req: str = req) -> Sample:
             scratch = fresh(f"cold-{tool}", i)
             cenv = dict(env, FORGE_HOME=str(scratch / "home"), UV_CACHE_DIR=str(scratch / "uvc"))
             venv(scratch / "v")
             vpy = str(scratch / "v/bin/python")
             if tool == "forge":
-                cmd = _front("--python", vpy, "install", "-q", "-r", set_a_in)
+                cmd = _front("--python", vpy, "install", "-q", "-r", req)
             elif tool.startswith("uv"):
-                cmd = [uv, "pip", "install", "-q", "--python", vpy, *uv_src, "-r", set_a_in]
+                cmd = [uv, "pip", "install", "-q", "--python", vpy, *uv_src, "-r", req]
                 cmd += ["--compile-bytecode"] if tool == "uv-pyc" else []
             else:
-                cmd = [PY, "-m", "pip", "--python", vpy, "install", "-q", "--no-cache-dir", "-r", set_a_in]
+                cmd = [PY, "-m", "pip", "--python", vpy, "install", "-q", "--no-cache-dir", "-r", req]
             sample = dataclasses.replace(_run(cmd, cenv), pycs=has_pycs(scratch / "v"))
             from forge_store.seal import remove_tree
 
@@ -666,17 +698,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return sample
 
         bench.compare(
-            "cold install set A (empty store and caches), ready to import",
+            f"cold install {set_title} (empty store and caches), ready to import",
             {
                 "forge pip": lambda i: cold(i, "forge"),
                 "uv pip --compile-bytecode": lambda i: cold(i, "uv-pyc"),
                 "uv pip (no pycs)": lambda i: cold(i, "uv"),
                 "pip --no-cache-dir": lambda i: cold(i, "pip"),
             },
-            targets=[
+            targets=[  # issue #10 sets it for set A; set B's is a peak RSS (bench/report.py checks)
                 Target("forge pip", "uv pip --compile-bytecode", 1.0, "issue #10: cold set A ready to import")
-            ],
+            ]
+            if key == "cold-a"
+            else [],
+            key=key,
         )
+
+    if only & set(footprint.ROWS):
+        ctx = footprint.Context(PY, uv, uv_src, env, work, Path(set_a_txt))
+        footprint.run(bench, only, ctx, args.envs)
 
     import nodes  # bench/nodes.py: the node-B rows of issue #12
 
