@@ -379,7 +379,9 @@ class NodeBench:
                 ):
                     contenders[label] = functools.partial(self.uv_env, label, mode, compile_, False)
             cache_before = usage([self.uv_cache])
-            self.bench.compare(TITLE, contenders, note="env creation included; each run on an empty node B")
+            self.bench.compare(
+                TITLE, contenders, note="env creation included; each run on an empty node B", key="node-b"
+            )
         self.report(missing, cache_before)
 
     def report(self, missing: dict[str, str], cache_before: Usage) -> None:

@@ -79,6 +79,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("time-cold", "Cold installs (empty store and caches)", ("cold-a", "cold-b")),
     ("import", "Import time right after install", ("import-a",)),
     ("startup", "CLI start-up", ("startup",)),
+    ("time-nodes", "A second node: set B from a team upstream (bench/nodes.py)", ("node-b",)),
 )
 """(chart name, heading, bench rows): the order of the report."""
 KNOWN = {row for _chart, _title, rows in GROUPS for row in rows}

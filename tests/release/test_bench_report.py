@@ -111,7 +111,7 @@ def synthetic() -> dict[str, Any]:
                 "pip env: second import": 1.27,
             },
         ),
-        "a row this report does not know": _row("node-b", {"forge thing": 1.0, "uv thing": 2.0}),
+        "a row this report does not know": _row("some-new-row", {"forge thing": 1.0, "uv thing": 2.0}),
         "targets": {
             "verdicts": [
                 {"row": "create an env", "text": "forge create / uv venv = 1.61", "met": False},
