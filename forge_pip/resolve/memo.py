@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 _V = TypeVar("_V")
 
-FORMAT = 1
+FORMAT = 2
 """Bump when a memo's meaning changes (older memos are then ignored)."""
 
 Resolver = Callable[..., "Resolution"]
@@ -141,6 +141,16 @@ def _stored_doc(dist: StoredDist) -> list[object]:
         sorted(dist.provides_extra),
         sorted(dist.file_hashes.items()),
     ]
+
+
+def _stored_answer(store: StoreView, name: NormalizedName, dists: Sequence[StoredDist] | None = None) -> str:
+    """The digest of what ``store`` has of ``name``: of its entries' ids (and wheel digests) when
+    the view can list them (an entry is immutable and named by its content, so they decide the
+    resolver's view of it, and no entry's metadata is read to compare), else of the entries."""
+    stored_ids = getattr(store, "stored_ids", None)
+    if callable(stored_ids):
+        return _digest(["ids", list(stored_ids(name))])
+    return _digest([_stored_doc(d) for d in (store.stored(name) if dists is None else dists)])
 
 
 def _metadata_doc(md: CoreMetadata) -> list[object]:
@@ -275,7 +285,7 @@ class _Layers(_Recorder["LayerView"]):
 class _Store(_Recorder["StoreView"]):
     def stored(self, name: NormalizedName) -> list[StoredDist]:
         dists = self._inner.stored(name)
-        self._trace.stored[name] = _digest([_stored_doc(d) for d in dists])
+        self._trace.stored[name] = _stored_answer(self._inner, name, dists)
         return dists
 
     def holding(self, file: DistFile) -> StoredDist | None:
@@ -459,7 +469,7 @@ def _replay(
         if _digest([_installed_doc(d) for d in layers.installed(NormalizedName(name))]) != digest:
             return _miss(f"what the layers have of {name} changed")
     for name, digest in trace.stored.items():
-        if _digest([_stored_doc(d) for d in store.stored(NormalizedName(name))]) != digest:
+        if _stored_answer(store, NormalizedName(name)) != digest:
             return _miss(f"the store's entries of {name} changed")
     for url, entry in trace.holding.items():
         held = store.holding(trace.dists[url])
