@@ -36,7 +36,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -46,7 +46,7 @@ from forge_pip.resolve.sources import CoreMetadata, DirectRequirement, Origin
 
 if TYPE_CHECKING:
     from forge_pip.models import DistFile
-    from forge_pip.resolve.resolver import Pin, Resolution, ResolveRequest
+    from forge_pip.resolve.request import Pin, Resolution, ResolveRequest
     from forge_pip.resolve.sources import (
         IndexView,
         InstalledDist,
@@ -460,7 +460,7 @@ def _replay(
     memo: _Memo, *, layers: LayerView, store: StoreView, index: IndexView, reporter: ResolveReporter
 ) -> Resolution | None:
     """The memo's resolution if every question gets the answer it recorded, else None."""
-    from forge_pip.resolve.resolver import Pin, Resolution
+    from forge_pip.resolve.request import Pin, Resolution
 
     trace = memo.trace
     # what the layers and the store say first: they are local, and a change there makes the
@@ -551,9 +551,14 @@ def resolve_memoized(
     """``resolve(request, ...)``, answered from the memo under ``root`` when every input is the same
     (see the module doc); ``root`` None: no memo. ``context``: what else decides the answer (the
     configured sources, build settings), made part of the key."""
-    from forge_pip.resolve.resolver import resolve
 
-    run = resolver or resolve
+    def run(request: ResolveRequest, **views: Any) -> Resolution:
+        if resolver is not None:
+            return resolver(request, **views)
+        from forge_pip.resolve.resolver import resolve  # the search: loaded only on a miss
+
+        return resolve(request, **views)
+
     key = request_key(request, context) if root is not None else None
     if root is None or key is None:
         return run(request, layers=layers, store=store, index=index, reporter=reporter)
