@@ -156,9 +156,11 @@ MEMO_HIT_NOT_NEEDED = (
     "forge_pip.resolve.finder",
     "forge_pip.resolve.candidates",
     "forge_pip.fastpath",
+    "html.parser",
 )
 """What an answer from the resolution memo needs none of, beyond an offline dry run's: the search
-(resolvelib, the provider, the finder and its candidates) and the pinned fast path before it."""
+(resolvelib, the provider, the finder and its candidates), the pinned fast path before it, and
+the HTML page parser (the memo compares cached pages by their headers)."""
 
 
 def test_an_offline_dry_run_the_memo_answers_loads_no_resolver(store: Store, wheel_dir: Path) -> None:
