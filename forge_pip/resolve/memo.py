@@ -143,14 +143,18 @@ def _stored_doc(dist: StoredDist) -> list[object]:
     ]
 
 
-def _stored_answer(store: StoreView, name: NormalizedName, dists: Sequence[StoredDist] | None = None) -> str:
-    """The digest of what ``store`` has of ``name``: of its entries' ids (and wheel digests) when
-    the view can list them (an entry is immutable and named by its content, so they decide the
-    resolver's view of it, and no entry's metadata is read to compare), else of the entries."""
+def _stored_ids_digest(store: StoreView, name: NormalizedName) -> str | None:
+    """The digest of what ``store`` has of ``name`` as its entries' ids and wheel digests, when the
+    view can list them (an entry is immutable and named by its content, so they decide the
+    resolver's view of it, and no entry's metadata is read to compare); else None."""
     stored_ids = getattr(store, "stored_ids", None)
-    if callable(stored_ids):
-        return _digest(["ids", list(stored_ids(name))])
-    return _digest([_stored_doc(d) for d in (store.stored(name) if dists is None else dists)])
+    return _digest(["ids", list(stored_ids(name))]) if callable(stored_ids) else None
+
+
+def _stored_answer(store: StoreView, name: NormalizedName) -> str:
+    """The digest of what ``store`` has of ``name`` (by ids when it can say, see above)."""
+    by_ids = _stored_ids_digest(store, name)
+    return by_ids if by_ids is not None else _digest([_stored_doc(d) for d in store.stored(name)])
 
 
 def _metadata_doc(md: CoreMetadata) -> list[object]:
@@ -284,8 +288,10 @@ class _Layers(_Recorder["LayerView"]):
 
 class _Store(_Recorder["StoreView"]):
     def stored(self, name: NormalizedName) -> list[StoredDist]:
+        # the ids before the answer: an entry added in between makes the memo miss, never lie
+        by_ids = _stored_ids_digest(self._inner, name)
         dists = self._inner.stored(name)
-        self._trace.stored[name] = _stored_answer(self._inner, name, dists)
+        self._trace.stored[name] = by_ids if by_ids is not None else _digest([_stored_doc(d) for d in dists])
         return dists
 
     def holding(self, file: DistFile) -> StoredDist | None:
