@@ -574,13 +574,17 @@ def _collect(
 
     from forge_pip.index.urls import file_url_to_path
     from forge_pip.resolve import DirectRequirement
-    from forge_pip.resolve.provider import file_from_url
     from forge_pip.vcs import is_vcs_url, refuse_unusable_url
     from forge_store.errors import UnsupportedUrl
 
     out = _Requests()
     base = cwd or Path.cwd()
     markers = dict(pipe.target.markers)
+
+    def file_from_url(url: str) -> DistFile | None:
+        from forge_pip.resolve.provider import file_from_url  # resolvelib: only for a URL requirement
+
+        return file_from_url(url)
 
     def _add_direct(file: DistFile, extras: frozenset[str], text: str, source: DirectSource | None) -> None:
         if source is not None:
@@ -712,7 +716,7 @@ def _resolve(
     pinned: bool = False,
 ) -> Resolution:
     """Resolve ``reqs``; ``pinned``: try :mod:`forge_pip.fastpath` first (installs into an env)."""
-    from forge_pip.resolve import ResolveRequest, resolve
+    from forge_pip.resolve import ResolveRequest
 
     request = ResolveRequest(
         requirements=tuple(reqs.roots),
@@ -743,6 +747,8 @@ def _resolve(
             if fast is not None:
                 log.debug("pinned fast path: %d pins, no resolution", len(fast.pins))
                 return fast
+        from forge_pip.resolve import resolve  # the search: loaded when the memo does not answer
+
         return resolve(request, **views)
 
     from forge_pip.resolve.memo import resolve_memoized

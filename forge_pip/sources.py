@@ -273,6 +273,12 @@ class StoreDists:
                 out.append(dist)
         return out
 
+    def stored_ids(self, name: NormalizedName) -> list[tuple[str, str]]:
+        """(id, wheel sha256) of each entry :meth:`stored` describes, in its order, without reading
+        their metadata: what the resolution memo compares (an entry's id names its content; the
+        wheel's digest is the one file hash :meth:`stored` states that the id does not cover)."""
+        return [(entry.id, entry.wheel_sha256) for entry in self._store.entries(name)]
+
     def _sha256(self, file: DistFile) -> str | None:
         """The file's sha256: the index's word, or computed for a local file (remembered by stat)."""
         stated = {k.lower(): v for k, v in file.hashes.items()}.get("sha256")

@@ -13,7 +13,6 @@ import json
 import logging
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from html.parser import HTMLParser
 
 from forge_pip.models import DistFile
 
@@ -93,25 +92,14 @@ def _make_file(
     )
 
 
-class _LinkParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base: str | None = None
-        self.anchors: list[dict[str, str | None]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
-        elif tag == "a":
-            self.anchors.append(dict(attrs))
-
-
 def parse_html(
     body: bytes | str, page_url: str, *, source: str = "", charset: str = "utf-8"
 ) -> list[DistFile]:
     """Every wheel/sdist ``<a href>`` of a PEP 503 page (or any page of links, for find-links)."""
     text = body if isinstance(body, str) else body.decode(charset or "utf-8", errors="replace")
-    parser = _LinkParser()
+    from forge_pip.index.htmllinks import LinkParser
+
+    parser = LinkParser()
     parser.feed(text)
     parser.close()
     base = urllib.parse.urljoin(page_url, parser.base) if parser.base else page_url

@@ -36,7 +36,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -46,7 +46,7 @@ from forge_pip.resolve.sources import CoreMetadata, DirectRequirement, Origin
 
 if TYPE_CHECKING:
     from forge_pip.models import DistFile
-    from forge_pip.resolve.resolver import Pin, Resolution, ResolveRequest
+    from forge_pip.resolve.request import Pin, Resolution, ResolveRequest
     from forge_pip.resolve.sources import (
         IndexView,
         InstalledDist,
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 _V = TypeVar("_V")
 
-FORMAT = 1
+FORMAT = 2
 """Bump when a memo's meaning changes (older memos are then ignored)."""
 
 Resolver = Callable[..., "Resolution"]
@@ -141,6 +141,20 @@ def _stored_doc(dist: StoredDist) -> list[object]:
         sorted(dist.provides_extra),
         sorted(dist.file_hashes.items()),
     ]
+
+
+def _stored_ids_digest(store: StoreView, name: NormalizedName) -> str | None:
+    """The digest of what ``store`` has of ``name`` as its entries' ids and wheel digests, when the
+    view can list them (an entry is immutable and named by its content, so they decide the
+    resolver's view of it, and no entry's metadata is read to compare); else None."""
+    stored_ids = getattr(store, "stored_ids", None)
+    return _digest(["ids", list(stored_ids(name))]) if callable(stored_ids) else None
+
+
+def _stored_answer(store: StoreView, name: NormalizedName) -> str:
+    """The digest of what ``store`` has of ``name`` (by ids when it can say, see above)."""
+    by_ids = _stored_ids_digest(store, name)
+    return by_ids if by_ids is not None else _digest([_stored_doc(d) for d in store.stored(name)])
 
 
 def _metadata_doc(md: CoreMetadata) -> list[object]:
@@ -274,8 +288,10 @@ class _Layers(_Recorder["LayerView"]):
 
 class _Store(_Recorder["StoreView"]):
     def stored(self, name: NormalizedName) -> list[StoredDist]:
+        # the ids before the answer: an entry added in between makes the memo miss, never lie
+        by_ids = _stored_ids_digest(self._inner, name)
         dists = self._inner.stored(name)
-        self._trace.stored[name] = _digest([_stored_doc(d) for d in dists])
+        self._trace.stored[name] = by_ids if by_ids is not None else _digest([_stored_doc(d) for d in dists])
         return dists
 
     def holding(self, file: DistFile) -> StoredDist | None:
@@ -450,7 +466,7 @@ def _replay(
     memo: _Memo, *, layers: LayerView, store: StoreView, index: IndexView, reporter: ResolveReporter
 ) -> Resolution | None:
     """The memo's resolution if every question gets the answer it recorded, else None."""
-    from forge_pip.resolve.resolver import Pin, Resolution
+    from forge_pip.resolve.request import Pin, Resolution
 
     trace = memo.trace
     # what the layers and the store say first: they are local, and a change there makes the
@@ -459,7 +475,7 @@ def _replay(
         if _digest([_installed_doc(d) for d in layers.installed(NormalizedName(name))]) != digest:
             return _miss(f"what the layers have of {name} changed")
     for name, digest in trace.stored.items():
-        if _digest([_stored_doc(d) for d in store.stored(NormalizedName(name))]) != digest:
+        if _stored_answer(store, NormalizedName(name)) != digest:
             return _miss(f"the store's entries of {name} changed")
     for url, entry in trace.holding.items():
         held = store.holding(trace.dists[url])
@@ -541,9 +557,14 @@ def resolve_memoized(
     """``resolve(request, ...)``, answered from the memo under ``root`` when every input is the same
     (see the module doc); ``root`` None: no memo. ``context``: what else decides the answer (the
     configured sources, build settings), made part of the key."""
-    from forge_pip.resolve.resolver import resolve
 
-    run = resolver or resolve
+    def run(request: ResolveRequest, **views: Any) -> Resolution:
+        if resolver is not None:
+            return resolver(request, **views)
+        from forge_pip.resolve.resolver import resolve  # the search: loaded only on a miss
+
+        return resolve(request, **views)
+
     key = request_key(request, context) if root is not None else None
     if root is None or key is None:
         return run(request, layers=layers, store=store, index=index, reporter=reporter)

@@ -17,7 +17,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import email.parser
 import enum
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -108,6 +107,8 @@ class CoreMetadata:
     @classmethod
     def from_bytes(cls, data: bytes) -> CoreMetadata:
         """Parse a METADATA file tolerantly, as pip does: bad lines are skipped and recorded."""
+        import email.parser  # only here: a memo hit reads no metadata, and email is costly to load
+
         message = email.parser.Parser().parsestr(data.decode("utf-8", errors="replace"), headersonly=True)
         problems: list[str] = []
         raw_name = message.get("Name")

@@ -181,6 +181,33 @@ def test_offline_uses_the_memo_without_the_network(store: Store, pip: Pip, w: Wo
     assert not w.server.requests
 
 
+def test_an_offline_memo_hit_compares_store_entries_without_reading_them(
+    store: Store, pip: Pip, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's answer is compared by entry id and wheel digest: a hit describes no entry (no
+    METADATA read); a new entry of a name the memo asked about is a miss."""
+    import forge_pip.sources as sources
+
+    store.create_env("e")
+    store.create_env("other")
+    assert pip("install", "--env", "other", "-i", w.url, "alpha").code == 0  # the store holds alpha, beta 2.0
+    assert resolves(pip, w, "e", "--offline", "alpha") == ("Would install alpha-1.0 beta-2.0", True)
+    described: list[str] = []
+    real = sources.stored_dist
+
+    def counting(entry: Any) -> Any:
+        described.append(entry.name)
+        return real(entry)
+
+    monkeypatch.setattr(sources, "stored_dist", counting)
+    before = len(w.runs)
+    assert dry(pip, "e", "--offline", "alpha", index=w.url)[0] == "Would install alpha-1.0 beta-2.0"
+    assert len(w.runs) == before and described == []
+    assert pip("install", "--env", "other", "-i", w.url, "beta==1.0").code == 0  # a new entry of beta
+    assert resolves(pip, w, "e", "--offline", "alpha") == ("Would install alpha-1.0 beta-2.0", True)
+    assert described  # the resolver described the entries again
+
+
 @pytest.mark.parametrize(
     ("first", "then", "answer"),
     [

@@ -146,3 +146,42 @@ def test_offline_dry_run_loads_no_network_build_or_link_stage(store: Store, whee
         assert "forge_pip.resolve" in names, "the dry run did not resolve"
         assert _not_needed(names, OFFLINE_DRY_RUN_HEAVY) == [], command
     assert store.catalog.links("fresh") == []
+
+
+MEMO_HIT_NOT_NEEDED = (
+    *OFFLINE_DRY_RUN_HEAVY,
+    "resolvelib",
+    "forge_pip.resolve.resolver",
+    "forge_pip.resolve.provider",
+    "forge_pip.resolve.finder",
+    "forge_pip.resolve.candidates",
+    "forge_pip.fastpath",
+    "html.parser",
+)
+"""What an answer from the resolution memo needs none of, beyond an offline dry run's: the search
+(resolvelib, the provider, the finder and its candidates), the pinned fast path before it, and
+the HTML page parser (the memo compares cached pages by their headers)."""
+
+
+def test_an_offline_dry_run_the_memo_answers_loads_no_resolver(store: Store, wheel_dir: Path) -> None:
+    """The first ``--offline --dry-run`` resolves (and loads the resolver); the same one again is
+    answered by the memo, with the same output, without loading it. Through each front end."""
+    wheels = [
+        make_wheel(wheel_dir, "memohit-app", "1.0", requires=["memohit-lib>=1"]),
+        make_wheel(wheel_dir, "memohit-lib", "1.2"),
+    ]
+    store.create_env("seed")
+    store.install_wheels("seed", wheels)
+    env = store.create_env("fresh")
+    args = ["install", "--offline", "--dry-run", "memohit-app"]
+    plain = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for command in ([*FRONT_END, *args, "--env", "fresh"], [str(env.path / "bin" / "pip"), *args]):
+        first = subprocess.run(command, capture_output=True, text=True, env=plain, check=True, timeout=120)
+        names = imported(command)
+        again = subprocess.run(command, capture_output=True, text=True, env=plain, check=True, timeout=120)
+        assert (again.stdout, again.stderr) == (first.stdout, first.stderr)
+        assert "Would install memohit-app-1.0 memohit-lib-1.2" in first.stdout
+        assert "forge_pip.resolve.memo" in names
+        assert _not_needed(names, MEMO_HIT_NOT_NEEDED) == [], command
+    store.install_wheels("seed", [make_wheel(wheel_dir, "memohit-lib", "1.3")])  # the memo no longer holds
+    assert "resolvelib" in imported([*FRONT_END, *args, "--env", "fresh"])
