@@ -25,6 +25,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -36,6 +37,7 @@ from packaging.utils import canonicalize_name
 from forge_pip.index.urls import is_file_url
 from forge_pip.plan import Action, Plan, PlanItem
 from forge_pip.sources import IndexFiles, verify_file
+from forge_store import timeline
 
 if TYPE_CHECKING:
     from forge_pip.build import Builder
@@ -129,6 +131,48 @@ def prepare(
     ``1``: one wheel after the other, in this thread. Either way the entries, the reporter's
     events and their order are the same; on a failure, the first one in plan order is raised
     once nothing runs any more."""
+    try:
+        with timeline.span("prepare"):
+            return _prepare(
+                plan,
+                store,
+                interpreter,
+                files,
+                client,
+                builder,
+                download_dir,
+                added,
+                hashes,
+                reporter,
+                jobs,
+                workers,
+            )
+    finally:
+        if timeline.enabled():  # this process's CPU and its reaped children's (the compile workers)
+            t = os.times()
+            now = time.time()
+            timeline.record("cpu-process", "", now, now, t.user + t.system)
+            timeline.record("cpu-children", "", now, now, t.children_user + t.children_system)
+
+
+def _prepare(
+    plan: Plan,
+    store: Store,
+    interpreter: Interpreter,
+    files: IndexFiles,
+    client: IndexClient | None,
+    builder: Builder | None,
+    download_dir: Path,
+    added: list[StoredWheel],
+    hashes: Mapping[str, Mapping[str, frozenset[str]]] | None,
+    reporter: PrepareReporter | None,
+    jobs: int,
+    workers: int | None,
+) -> list[Prepared]:
+    if timeline.enabled():
+        start = timeline.process_start()
+        if start is not None:
+            timeline.record("process-start", "", start, start)
     rep: PrepareReporter = reporter or NullPrepareReporter()
     wanted = {name: {a: frozenset(d) for a, d in by.items()} for name, by in (hashes or {}).items()}
     steps = _Steps(store, interpreter, files, builder, wanted, added)
@@ -212,10 +256,11 @@ class _Steps:
     def fetch(self, item: PlanItem) -> _Fetched:
         """Download (or find) the file and check its digests; any thread."""
         assert item.file is not None
-        source = self.files.local_path(item.file)
-        sha: str | None = None
-        if source.is_file():
-            sha = verify_file(item.file, source, self.wanted.get(item.name))
+        with timeline.span("fetch", item.file.filename):
+            source = self.files.local_path(item.file)
+            sha: str | None = None
+            if source.is_file():
+                sha = verify_file(item.file, source, self.wanted.get(item.name))
         return _Fetched(source, sha)
 
     def build(self, item: PlanItem, fetched: _Fetched) -> _Built:
@@ -236,9 +281,10 @@ class _Steps:
     ) -> Prepared:
         """Make the wheel a store entry; any thread, with a ``store`` of its own."""
         assert item.file is not None
-        entry = store.add_wheel(
-            built.wheel, interpreters_=[self.interpreter], wheel_sha256=built.sha, compiler=compiler
-        )
+        with timeline.span("ingest", built.wheel.name):
+            entry = store.add_wheel(
+                built.wheel, interpreters_=[self.interpreter], wheel_sha256=built.sha, compiler=compiler
+            )
         with self._added_lock:  # known at once: the caller discards it if anything fails later
             self.added.append(entry)
         _check_identity(item, entry)

@@ -328,8 +328,10 @@ def verify_file(file: DistFile, path: Path, wanted: dict[str, frozenset[str]] | 
     usable = {a for a in algos if a in hashlib.algorithms_available}
     digests = known_digests(path)  # hashed as it was downloaded (or checked) here: not read again
     if not usable <= digests.keys():
+        from forge_store import timeline
+
         hashers = {a: hashlib.new(a) for a in usable}
-        with path.open("rb") as handle:
+        with timeline.span("verify", path.name), path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 for hasher in hashers.values():
                     hasher.update(chunk)
