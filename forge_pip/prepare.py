@@ -41,6 +41,7 @@ from forge_store import timeline
 
 if TYPE_CHECKING:
     from forge_pip.build import Builder
+    from forge_pip.early import EarlyIngest
     from forge_pip.index import IndexClient
     from forge_store.bytecode import Compiler
     from forge_store.models import Interpreter, StoredWheel
@@ -123,6 +124,7 @@ def prepare(
     reporter: PrepareReporter | None = None,
     jobs: int = 4,
     workers: int | None = None,
+    early: EarlyIngest | None = None,
 ) -> list[Prepared]:
     """Turn the plan's LINK / DOWNLOAD / BUILD items into store entries (see module doc).
 
@@ -130,7 +132,9 @@ def prepare(
     wheels (plus two) are unpacked at once (default ``$FORGE_JOBS``, else the cores this process may use);
     ``1``: one wheel after the other, in this thread. Either way the entries, the reporter's
     events and their order are the same; on a failure, the first one in plan order is raised
-    once nothing runs any more."""
+    once nothing runs any more. ``early``: entries ingested while resolving
+    (:mod:`forge_pip.early`), taken instead of ingesting those wheels again, and its bytecode
+    workers, shared instead of starting others."""
     try:
         with timeline.span("prepare"):
             return _prepare(
@@ -146,8 +150,11 @@ def prepare(
                 reporter,
                 jobs,
                 workers,
+                early,
             )
     finally:
+        if early is not None:  # nothing takes an early entry any more: stop, discard the rest
+            early.close()
         if timeline.enabled():  # this process's CPU and its reaped children's (the compile workers)
             t = os.times()
             now = time.time()
@@ -168,6 +175,7 @@ def _prepare(
     reporter: PrepareReporter | None,
     jobs: int,
     workers: int | None,
+    early: EarlyIngest | None,
 ) -> list[Prepared]:
     if timeline.enabled():
         start = timeline.process_start()
@@ -175,7 +183,7 @@ def _prepare(
             timeline.record("process-start", "", start, start)
     rep: PrepareReporter = reporter or NullPrepareReporter()
     wanted = {name: {a: frozenset(d) for a, d in by.items()} for name, by in (hashes or {}).items()}
-    steps = _Steps(store, interpreter, files, builder, wanted, added)
+    steps = _Steps(store, interpreter, files, builder, wanted, added, early)
     out: dict[int, Prepared] = {}
     work: list[tuple[int, PlanItem]] = []
     for n, item in enumerate(plan.installs):
@@ -193,7 +201,8 @@ def _prepare(
 
     cores = workers or jobs_from_environ() or machine_cores()
     if cores > 1 and len(work) > 1:
-        _Parallel(steps, rep, downloads=max(1, jobs), workers=cores).run(work, out)
+        compiler = early.compiler if early is not None else None
+        _Parallel(steps, rep, downloads=max(1, jobs), workers=cores, compiler=compiler).run(work, out)
         return [out[n] for n in sorted(out)]
     fetch = [
         i.file
@@ -244,8 +253,10 @@ class _Steps:
         builder: Builder | None,
         wanted: Mapping[str, dict[str, frozenset[str]]],
         added: list[StoredWheel],
+        early: EarlyIngest | None = None,
     ) -> None:
         self.store = store
+        self.early = early
         self.interpreter = interpreter
         self.files = files
         self.builder = builder
@@ -281,10 +292,15 @@ class _Steps:
     ) -> Prepared:
         """Make the wheel a store entry; any thread, with a ``store`` of its own."""
         assert item.file is not None
-        with timeline.span("ingest", built.wheel.name):
-            entry = store.add_wheel(
-                built.wheel, interpreters_=[self.interpreter], wheel_sha256=built.sha, compiler=compiler
-            )
+        entry = None
+        if self.early is not None and built.sha is not None and built.cached is None:
+            with timeline.span("early-take", built.wheel.name):
+                entry = self.early.take(built.sha)  # the file the plan names, verified by fetch
+        if entry is None:
+            with timeline.span("ingest", built.wheel.name):
+                entry = store.add_wheel(
+                    built.wheel, interpreters_=[self.interpreter], wheel_sha256=built.sha, compiler=compiler
+                )
         with self._added_lock:  # known at once: the caller discards it if anything fails later
             self.added.append(entry)
         _check_identity(item, entry)
@@ -308,14 +324,23 @@ class _Parallel:
     compile); every ingest is all or nothing, and the caller discards the entries nothing links.
     """
 
-    def __init__(self, steps: _Steps, rep: PrepareReporter, *, downloads: int, workers: int) -> None:
+    def __init__(
+        self,
+        steps: _Steps,
+        rep: PrepareReporter,
+        *,
+        downloads: int,
+        workers: int,
+        compiler: Compiler | None = None,
+    ) -> None:
         from forge_store.bytecode import Compiler
 
         self.steps = steps
         self.rep = rep
         self.downloads = downloads
         self.workers = workers
-        self.compiler = Compiler(workers)
+        self._own_compiler = compiler is None  # a shared one is closed by its owner
+        self.compiler = compiler or Compiler(workers)
         self.stopped = threading.Event()
         self._lock = threading.Lock()
         self._stores: queue.SimpleQueue[Store] = queue.SimpleQueue()
@@ -358,7 +383,8 @@ class _Parallel:
             if self.stopped.is_set():
                 raise _first_error([results[n] for n, _ in work])
         finally:
-            self.compiler.close()
+            if self._own_compiler:
+                self.compiler.close()
             for sibling in siblings:
                 sibling.close()
 
