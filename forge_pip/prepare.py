@@ -135,22 +135,16 @@ def prepare(
     once nothing runs any more. ``early``: entries ingested while resolving
     (:mod:`forge_pip.early`), taken instead of ingesting those wheels again, and its bytecode
     workers, shared instead of starting others."""
+    if timeline.enabled():
+        start = timeline.process_start()
+        if start is not None:
+            timeline.record("process-start", "", start, start)
+    wanted = {name: {a: frozenset(d) for a, d in by.items()} for name, by in (hashes or {}).items()}
+    steps = _Steps(store, interpreter, files, builder, wanted, added, early)
     try:
         with timeline.span("prepare"):
             return _prepare(
-                plan,
-                store,
-                interpreter,
-                files,
-                client,
-                builder,
-                download_dir,
-                added,
-                hashes,
-                reporter,
-                jobs,
-                workers,
-                early,
+                plan, steps, client, download_dir, reporter or NullPrepareReporter(), jobs, workers
             )
     finally:
         if early is not None:  # nothing takes an early entry any more: stop, discard the rest
@@ -164,26 +158,14 @@ def prepare(
 
 def _prepare(
     plan: Plan,
-    store: Store,
-    interpreter: Interpreter,
-    files: IndexFiles,
+    steps: _Steps,
     client: IndexClient | None,
-    builder: Builder | None,
     download_dir: Path,
-    added: list[StoredWheel],
-    hashes: Mapping[str, Mapping[str, frozenset[str]]] | None,
-    reporter: PrepareReporter | None,
+    rep: PrepareReporter,
     jobs: int,
     workers: int | None,
-    early: EarlyIngest | None,
 ) -> list[Prepared]:
-    if timeline.enabled():
-        start = timeline.process_start()
-        if start is not None:
-            timeline.record("process-start", "", start, start)
-    rep: PrepareReporter = reporter or NullPrepareReporter()
-    wanted = {name: {a: frozenset(d) for a, d in by.items()} for name, by in (hashes or {}).items()}
-    steps = _Steps(store, interpreter, files, builder, wanted, added, early)
+    store, interpreter, files, early = steps.store, steps.interpreter, steps.files, steps.early
     out: dict[int, Prepared] = {}
     work: list[tuple[int, PlanItem]] = []
     for n, item in enumerate(plan.installs):
