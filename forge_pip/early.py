@@ -14,12 +14,14 @@ the prepare stage :meth:`take` s an entry only for a file the plan names (and ch
 against ``--hash`` first, as before), a failed early ingest is forgotten (prepare ingests that
 wheel again and reports what happens then), and :meth:`close` (when the operation ends, however
 it ends) stops what is queued, kills running compiles, and discards every new entry that
-nothing took. Off with ``FORGE_JOBS=1``, for dry runs, and in hash-checking mode.
+nothing took. On only with ``FORGE_EARLY_INGEST=1``; off with ``FORGE_JOBS=1``, for dry runs,
+and in hash-checking mode.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,7 +35,11 @@ if TYPE_CHECKING:
     from forge_store.models import Interpreter, StoredWheel
     from forge_store.store import Store
 
-__all__ = ["PER_PROJECT", "EarlyIngest", "start"]
+__all__ = ["PER_PROJECT", "VARIABLE", "EarlyIngest", "start"]
+
+VARIABLE = "FORGE_EARLY_INGEST"
+"""``1`` switches early ingest on (off by default: on a saturated 2-core machine the benchmark
+showed no gain, the speculative compiles compete with resolution for the same cores)."""
 
 PER_PROJECT = 2
 """Versions of one project ingested early at most: a resolver that backtracks through many
@@ -49,6 +55,8 @@ def start(
     from forge_pip.prepare import jobs_from_environ
     from forge_store.bytecode import machine_cores
 
+    if os.environ.get(VARIABLE, "") != "1":  # off until it is measured faster on a quiet machine
+        return None
     workers = jobs_from_environ() or machine_cores()
     if dry_run or hash_checking or workers < 2:
         return None

@@ -35,7 +35,7 @@ def links(tmp_path: Path, hermetic_pip: None) -> Path:
     return directory
 
 
-def _install(home: Path, links: Path, *args: str, timeline: Path) -> tuple[int, str]:
+def _install(home: Path, links: Path, *args: str, timeline: Path, on: str = "1") -> tuple[int, str]:
     proc = forge(
         home,
         "pip",
@@ -46,7 +46,7 @@ def _install(home: Path, links: Path, *args: str, timeline: Path) -> tuple[int, 
         "-f",
         str(links),
         *args,
-        extra={"FORGE_JOBS": "4", "FORGE_TIMELINE": str(timeline)},
+        extra={"FORGE_JOBS": "4", "FORGE_TIMELINE": str(timeline), "FORGE_EARLY_INGEST": on},
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, proc.stderr
@@ -95,6 +95,16 @@ def test_a_failed_resolution_leaves_no_early_entry(tmp_path: Path, links: Path) 
     assert _entries(home) == []
     assert _store_dirs(home) == 0
     assert problems(home, ("top", "pa", "pb")) == []
+
+
+def test_early_ingest_is_off_unless_asked_for(tmp_path: Path, links: Path) -> None:
+    home = tmp_path / "home"
+    assert forge(home, "create", "e").returncode == 0
+    timeline = tmp_path / "t.jsonl"
+    code, err = _install(home, links, "top", timeline=timeline, on="")
+    assert code == 0, err
+    assert _early(timeline) == []
+    assert _entries(home) == [("pa", "1.0"), ("pb", "1.0"), ("top", "1.0")]
 
 
 def test_a_dry_run_ingests_nothing(tmp_path: Path, links: Path) -> None:
