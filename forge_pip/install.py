@@ -958,6 +958,19 @@ def install(
         pipe.src_dir = env.path / "src"
         fixed = front_end_dists(env)
         reqs = _collect(pipe, options.requirements, options.cwd, fixed=fixed, reporter=rep)
+        early = None
+        if not options.dry_run:  # a dry run never loads the later stages
+            from forge_pip.early import start as start_early
+
+            early = start_early(
+                store,
+                env.interpreter,
+                pipe.files,
+                dry_run=options.dry_run,
+                hash_checking=bool(options.require_hashes or reqs.hashes),
+            )
+        if early is not None:  # closed first: it reads the downloads in the pipeline's scratch dir
+            pipe._stack.callback(early.close)
         layers = EnvLayers(store, env, hide_local=options.force_reinstall)
         store_view = StoreDists(
             store,
@@ -1002,6 +1015,7 @@ def install(
                     added=added,
                     hashes={n: {a: frozenset(d) for a, d in by.items()} for n, by in reqs.hashes.items()},
                     reporter=rep,
+                    early=early,
                 )
             )
             specs = [DistSpec(p.entry, requested=p.item.requested, direct_url=p.direct_url) for p in prepared]

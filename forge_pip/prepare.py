@@ -25,6 +25,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -36,9 +37,11 @@ from packaging.utils import canonicalize_name
 from forge_pip.index.urls import is_file_url
 from forge_pip.plan import Action, Plan, PlanItem
 from forge_pip.sources import IndexFiles, verify_file
+from forge_store import timeline
 
 if TYPE_CHECKING:
     from forge_pip.build import Builder
+    from forge_pip.early import EarlyIngest
     from forge_pip.index import IndexClient
     from forge_store.bytecode import Compiler
     from forge_store.models import Interpreter, StoredWheel
@@ -121,6 +124,7 @@ def prepare(
     reporter: PrepareReporter | None = None,
     jobs: int = 4,
     workers: int | None = None,
+    early: EarlyIngest | None = None,
 ) -> list[Prepared]:
     """Turn the plan's LINK / DOWNLOAD / BUILD items into store entries (see module doc).
 
@@ -128,10 +132,40 @@ def prepare(
     wheels (plus two) are unpacked at once (default ``$FORGE_JOBS``, else the cores this process may use);
     ``1``: one wheel after the other, in this thread. Either way the entries, the reporter's
     events and their order are the same; on a failure, the first one in plan order is raised
-    once nothing runs any more."""
-    rep: PrepareReporter = reporter or NullPrepareReporter()
+    once nothing runs any more. ``early``: entries ingested while resolving
+    (:mod:`forge_pip.early`), taken instead of ingesting those wheels again, and its bytecode
+    workers, shared instead of starting others."""
+    if timeline.enabled():
+        start = timeline.process_start()
+        if start is not None:
+            timeline.record("process-start", "", start, start)
     wanted = {name: {a: frozenset(d) for a, d in by.items()} for name, by in (hashes or {}).items()}
-    steps = _Steps(store, interpreter, files, builder, wanted, added)
+    steps = _Steps(store, interpreter, files, builder, wanted, added, early)
+    try:
+        with timeline.span("prepare"):
+            return _prepare(
+                plan, steps, client, download_dir, reporter or NullPrepareReporter(), jobs, workers
+            )
+    finally:
+        if early is not None:  # nothing takes an early entry any more: stop, discard the rest
+            early.close()
+        if timeline.enabled():  # this process's CPU and its reaped children's (the compile workers)
+            t = os.times()
+            now = time.time()
+            timeline.record("cpu-process", "", now, now, t.user + t.system)
+            timeline.record("cpu-children", "", now, now, t.children_user + t.children_system)
+
+
+def _prepare(
+    plan: Plan,
+    steps: _Steps,
+    client: IndexClient | None,
+    download_dir: Path,
+    rep: PrepareReporter,
+    jobs: int,
+    workers: int | None,
+) -> list[Prepared]:
+    store, interpreter, files, early = steps.store, steps.interpreter, steps.files, steps.early
     out: dict[int, Prepared] = {}
     work: list[tuple[int, PlanItem]] = []
     links: list[tuple[int, PlanItem, str]] = []
@@ -152,7 +186,8 @@ def prepare(
 
     cores = workers or jobs_from_environ() or machine_cores()
     if cores > 1 and len(work) > 1:
-        _Parallel(steps, rep, downloads=max(1, jobs), workers=cores).run(work, out)
+        compiler = early.compiler if early is not None else None
+        _Parallel(steps, rep, downloads=max(1, jobs), workers=cores, compiler=compiler).run(work, out)
         return [out[n] for n in sorted(out)]
     fetch = [
         i.file
@@ -203,8 +238,10 @@ class _Steps:
         builder: Builder | None,
         wanted: Mapping[str, dict[str, frozenset[str]]],
         added: list[StoredWheel],
+        early: EarlyIngest | None = None,
     ) -> None:
         self.store = store
+        self.early = early
         self.interpreter = interpreter
         self.files = files
         self.builder = builder
@@ -215,10 +252,11 @@ class _Steps:
     def fetch(self, item: PlanItem) -> _Fetched:
         """Download (or find) the file and check its digests; any thread."""
         assert item.file is not None
-        source = self.files.local_path(item.file)
-        sha: str | None = None
-        if source.is_file():
-            sha = verify_file(item.file, source, self.wanted.get(item.name))
+        with timeline.span("fetch", item.file.filename):
+            source = self.files.local_path(item.file)
+            sha: str | None = None
+            if source.is_file():
+                sha = verify_file(item.file, source, self.wanted.get(item.name))
         return _Fetched(source, sha)
 
     def build(self, item: PlanItem, fetched: _Fetched) -> _Built:
@@ -239,9 +277,15 @@ class _Steps:
     ) -> Prepared:
         """Make the wheel a store entry; any thread, with a ``store`` of its own."""
         assert item.file is not None
-        entry = store.add_wheel(
-            built.wheel, interpreters_=[self.interpreter], wheel_sha256=built.sha, compiler=compiler
-        )
+        entry = None
+        if self.early is not None and built.sha is not None and built.cached is None:
+            with timeline.span("early-take", built.wheel.name):
+                entry = self.early.take(built.sha)  # the file the plan names, verified by fetch
+        if entry is None:
+            with timeline.span("ingest", built.wheel.name):
+                entry = store.add_wheel(
+                    built.wheel, interpreters_=[self.interpreter], wheel_sha256=built.sha, compiler=compiler
+                )
         with self._added_lock:  # known at once: the caller discards it if anything fails later
             self.added.append(entry)
         _check_identity(item, entry)
@@ -265,14 +309,23 @@ class _Parallel:
     compile); every ingest is all or nothing, and the caller discards the entries nothing links.
     """
 
-    def __init__(self, steps: _Steps, rep: PrepareReporter, *, downloads: int, workers: int) -> None:
+    def __init__(
+        self,
+        steps: _Steps,
+        rep: PrepareReporter,
+        *,
+        downloads: int,
+        workers: int,
+        compiler: Compiler | None = None,
+    ) -> None:
         from forge_store.bytecode import Compiler
 
         self.steps = steps
         self.rep = rep
         self.downloads = downloads
         self.workers = workers
-        self.compiler = Compiler(workers)
+        self._own_compiler = compiler is None  # a shared one is closed by its owner
+        self.compiler = compiler or Compiler(workers)
         self.stopped = threading.Event()
         self._lock = threading.Lock()
         self._stores: queue.SimpleQueue[Store] = queue.SimpleQueue()
@@ -315,7 +368,8 @@ class _Parallel:
             if self.stopped.is_set():
                 raise _first_error([results[n] for n, _ in work])
         finally:
-            self.compiler.close()
+            if self._own_compiler:
+                self.compiler.close()
             for sibling in siblings:
                 sibling.close()
 

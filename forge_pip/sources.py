@@ -331,8 +331,10 @@ def verify_file(file: DistFile, path: Path, wanted: dict[str, frozenset[str]] | 
     usable = {a for a in algos if a in hashlib.algorithms_available}
     digests = known_digests(path)  # hashed as it was downloaded (or checked) here: not read again
     if not usable <= digests.keys():
+        from forge_store import timeline
+
         hashers = {a: hashlib.new(a) for a in usable}
-        with path.open("rb") as handle:
+        with timeline.span("verify", path.name), path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 for hasher in hashers.values():
                     hasher.update(chunk)
@@ -379,6 +381,9 @@ class IndexFiles:
         self.direct: dict[str, DirectSource] = {}
         self.config_settings: dict[NormalizedName, Mapping[str, str | list[str]]] = {}
         """``--config-settings`` per project (pip: the requirements the user named), for its builds."""
+        self.on_local: Callable[[DistFile, Path, str], None] | None = None
+        """Told of each index file made local and verified here (file, path, sha256): the early
+        ingest (:mod:`forge_pip.early`) starts unpacking it while resolution goes on."""
 
     def add_direct(self, source: DirectSource) -> None:
         self.direct[source.file.url] = source
@@ -432,6 +437,12 @@ class IndexFiles:
             path = self._client.download(file, self._download_dir)
         with self._lock:
             self.fetched[file] = path
+        if self.on_local is not None and path.is_file():
+            from forge_pip.index.download import known_digests
+
+            sha256 = known_digests(path).get("sha256")  # as verified just now
+            if sha256 is not None:
+                self.on_local(file, path, sha256)
         return path
 
     def metadata(self, file: DistFile) -> CoreMetadata:

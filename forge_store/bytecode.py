@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from . import timeline
 from .errors import BytecodeFailed, StorageError, storage_error
 from .models import Interpreter
 
@@ -152,7 +153,8 @@ class _Worker(threading.Thread):
                 batch.finish(0, None)
                 continue
             try:
-                compiled = self._send(root, rels)
+                with timeline.span("pyc-chunk", root):
+                    compiled = self._send(root, rels)
             except StorageError as exc:  # BytecodeFailed, or DiskFull & co. from the worker
                 batch.finish(0, exc)
                 continue

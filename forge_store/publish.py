@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import faults, recovery
+from . import faults, recovery, timeline
 from .catalog import EntryRow
-from .models import Interpreter, ReuseKind, StoredWheel
+from .models import EntryPoint, Interpreter, OriginClimb, ReuseKind, StoredWheel
 
 if TYPE_CHECKING:
     from .bytecode import Compiler
@@ -99,43 +99,32 @@ def _unpack_and_publish(
     intent: str,
     compiler: Compiler | None,
 ) -> tuple[EntryRow, bool]:
-    from . import abi, elf
     from . import ingest as unpacker
     from .seal import seal_contents
 
-    info = info or unpacker.inspect_wheel(path)
+    label = path.name
+    if info is None:
+        with timeline.span("inspect", label):
+            info = unpacker.inspect_wheel(path)
     faults.point("ingest-unpack")
-    cid, eps = unpacker.unpack(info, staging)
+    with timeline.span("unpack", label):
+        cid, eps = unpacker.unpack(info, staging)
     faults.point("ingest-unpacked")
     site = staging / "site"
-    ns, climbs, size, nfiles = unpacker.scan_entry(site, info.dist_info)
-    pyc_tags = unpacker.compile_bytecode(site, targets, compiler)
-    unpacker.record_bytecode(site, info.dist_info)
+    with timeline.span("scan", label):
+        ns, climbs, size, nfiles = unpacker.scan_entry(site, info.dist_info)
+    with timeline.span("compile", label):
+        pyc_tags = unpacker.compile_bytecode(site, targets, compiler)
+    with timeline.span("record-pycs", label):
+        unpacker.record_bytecode(site, info.dist_info)
     faults.point("ingest-compiled")
-    meta: dict[str, object] = {
-        "id": cid,
-        "name": info.name,
-        "version": info.version,
-        "filename": info.filename,
-        "tags": list(info.tags),
-        "requires_python": info.requires_python,
-        "requires_dist": list(info.requires_dist),
-        "entry_points": [dataclasses.asdict(e) for e in eps],
-        "namespace_dirs": ns,
-        "climbs": [dataclasses.asdict(c) for c in climbs],
-        "climb_scan": elf.SCAN_VERSION,
-        "native": elf.native_record(site),
-        "has_data": (staging / "data").is_dir(),
-        "has_headers": (staging / "headers").is_dir(),
-        "has_scripts": (staging / "scripts").is_dir(),
-        "record_issues": list(info.record_issues),
-        "pyc_tags": pyc_tags,
-        abi.META_KEY: abi.scan_meta(staging),
-    }
+    with timeline.span("meta", label):
+        meta = _entry_meta(info, cid, eps, ns, climbs, staging, pyc_tags)
     unpacker.write_meta(staging, meta)
     # the top stays writable: renaming a directory to another parent needs write permission on
     # it (only root does without)
-    seal_contents(staging)
+    with timeline.span("seal", label):
+        seal_contents(staging)
     row = EntryRow(
         id=cid,
         dir="",  # chosen under the lock
@@ -152,7 +141,8 @@ def _unpack_and_publish(
         refcount=0,
         created=time.time(),
     )
-    return commit_staged(store, staging, row, [(sha, info.filename)], intent)
+    with timeline.span("publish", label):
+        return commit_staged(store, staging, row, [(sha, info.filename)], intent)
 
 
 def commit_staged(
@@ -218,6 +208,41 @@ def commit_staged(
             raise
         faults.point("publish-committed")
     return row, reused
+
+
+def _entry_meta(
+    info: WheelInfo,
+    cid: str,
+    eps: Sequence[EntryPoint],
+    ns: Sequence[str],
+    climbs: Sequence[OriginClimb],
+    staging: Path,
+    pyc_tags: Sequence[str],
+) -> dict[str, object]:
+    """The entry's metadata file (``forge-entry.json``) and catalog ``meta``."""
+    from . import abi, elf
+
+    site = staging / "site"
+    return {
+        "id": cid,
+        "name": info.name,
+        "version": info.version,
+        "filename": info.filename,
+        "tags": list(info.tags),
+        "requires_python": info.requires_python,
+        "requires_dist": list(info.requires_dist),
+        "entry_points": [dataclasses.asdict(e) for e in eps],
+        "namespace_dirs": list(ns),
+        "climbs": [dataclasses.asdict(c) for c in climbs],
+        "climb_scan": elf.SCAN_VERSION,
+        "native": elf.native_record(site),
+        "has_data": (staging / "data").is_dir(),
+        "has_headers": (staging / "headers").is_dir(),
+        "has_scripts": (staging / "scripts").is_dir(),
+        "record_issues": list(info.record_issues),
+        "pyc_tags": list(pyc_tags),
+        abi.META_KEY: abi.scan_meta(staging),
+    }
 
 
 def ensure_pycs(

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from forge_pip.models import DistFile
+from forge_store import timeline
 from forge_store.errors import NotFoundError
 
 from .errors import HashMismatch, IndexUnreachable, OfflineError, UnsafeFilename
@@ -163,13 +164,17 @@ class Downloader:
         else:
             if self._offline:
                 raise OfflineError(file.url)
-            with self._session.stream(file.url, {"Accept-Encoding": "identity"}) as resp:
+            with (
+                timeline.span("download", file.filename),
+                self._session.stream(file.url, {"Accept-Encoding": "identity"}) as resp,
+            ):
                 expect_ok(resp)
                 length = resp.headers.get("content-length", "")
                 total = int(length) if length.isdigit() else file.size
                 digests = self._write_verified(file, target, total, _body_chunks(resp, file.url))
             if self._cache is not None:
-                self._cache.store(target, digests["sha256"])
+                with timeline.span("download-cache", file.filename):
+                    self._cache.store(target, digests["sha256"])
         remember_digests(target, digests)  # after the cache's hardlink, which moves the ctime
         self._reporter.on_download_done(file, target)
         return target
