@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 """Forge's version, the one place it is written (pyproject.toml reads it; forge_pip re-exports it)."""
 
 __all__ = [

@@ -138,17 +138,18 @@ def test_install_upgrade_in_place_keeps_every_env_working(tmp_path: Path) -> Non
     venv_cfg = (tool.venv / "pyvenv.cfg").read_text()
 
     # upgrade: a newer checkout, same command; now with ~/.local/bin on PATH
-    tool.bump_version("0.1.0.post1")
+    tool.bump_version(f"{forge_store.__version__}.post1")
     on_path = f"{tool.link.parent}:{tool.env['PATH']}"
     second = tool.install(PATH=on_path)
     assert second.returncode == 0, second.stderr
-    assert "forge 0.1.0.post1" in second.stdout and "(on PATH)" in second.stdout
+    assert f"forge {forge_store.__version__}.post1" in second.stdout and "(on PATH)" in second.stdout
     assert (tool.venv / "pyvenv.cfg").read_text() == venv_cfg  # the same venv, not a new one
-    assert tool.ok(tool.link, "--version") == "forge 0.1.0.post1\n"
+    assert tool.ok(tool.link, "--version") == f"forge {forge_store.__version__}.post1\n"
     # the env made before the upgrade: its launchers run the upgraded Forge
     tool.ok(app / "bin" / "pip", "install", "-q", *offline, "tool-demo-c")
     tool.ok(app / "bin" / "python", "-m", "pip", "uninstall", "-y", "tool-demo-a")
-    assert "0.1.0.post1" in tool.ok(app / "bin" / "python", "-m", "forge_pip", "--version")
+    front = tool.ok(app / "bin" / "python", "-m", "forge_pip", "--version")
+    assert f"{forge_store.__version__}.post1" in front
     listed = tool.ok(app / "bin" / "python", "-m", "pip", "list")
     assert "tool-demo-b" in listed and "tool-demo-c" in listed and "tool-demo-a" not in listed
     doctor = tool.run(tool.link, "doctor")
@@ -239,10 +240,10 @@ def test_pipx_and_uv_tool_install_and_reinstall_keep_envs_working(tmp_path: Path
     assert tool.ok(tool.link, "changelog") == (REPO / "CHANGELOG.md").read_text()
     tool.ok(tool.link, "create", "app")
     app = tmp_path / "forge-home" / "envs" / "app"
-    tool.bump_version("0.1.0.post2")
+    tool.bump_version(f"{forge_store.__version__}.post2")
     tool.ok(*upgrade)
-    assert tool.ok(tool.link, "--version") == "forge 0.1.0.post2\n"
-    assert "[forge 0.1.0.post2]" in tool.ok(app / "bin" / "pip", "--version")
+    assert tool.ok(tool.link, "--version") == f"forge {forge_store.__version__}.post2\n"
+    assert f"[forge {forge_store.__version__}.post2]" in tool.ok(app / "bin" / "pip", "--version")
     assert tool.ok(app / "bin" / "python", "-m", "pip", "list").startswith("Package")
 
 
