@@ -469,6 +469,8 @@ def collect(runs: int, only: Sequence[str], envs: int, quick: bool) -> dict[str,
         doc["results"].setdefault("targets", {"verdicts": []})["verdicts"] += verdicts
         doc["chunks"].append({"rows": chunk, "load_before": before, "load_after": list(os.getloadavg())})
         doc.update(finished=_now(), seconds=round(time.monotonic() - t0, 1), load_after=list(os.getloadavg()))
+        if doc["machine"].get("uv") == "?":  # the bench installs uv on first use, after machine()
+            doc["machine"]["uv"] = machine()["uv"]
         _write_json(doc, partial)
     partial.unlink()
     return doc
