@@ -316,14 +316,22 @@ def test_corrupt_catalog_is_one_line_with_a_remedy(
 # -- a full disk ------------------------------------------------------------------------------
 
 INJECT_ENOSPC_WRITE = """
-    import errno, installer.destinations as d
-    _copy = d.copyfileobj_with_hashing
-    def _full(source, dest, algorithm):
-        if getattr(dest, "name", "").endswith("blob.bin"):
-            dest.write(source.read(1000))
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return _copy(source, dest, algorithm)
-    d.copyfileobj_with_hashing = _full
+    import errno, forge_store.ingest as ing
+    _write = ing.StoreDestination.write_to_fs
+    class _Filling:
+        # the disk fills after the first 1000 bytes of blob.bin: a partial file is left behind
+        def __init__(self, stream):
+            self.stream, self.given = stream, 0
+        def read(self, n=-1):
+            if self.given:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.given = 1
+            return self.stream.read(1000)
+    def _full(self, scheme, path, stream, is_executable):
+        if path.endswith("blob.bin"):
+            stream = _Filling(stream)
+        return _write(self, scheme, path, stream, is_executable)
+    ing.StoreDestination.write_to_fs = _full
 """
 INJECT_ENOSPC_SYMLINK = """
     import errno, os
