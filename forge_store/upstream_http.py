@@ -38,7 +38,6 @@ import dataclasses
 import hashlib
 import http.client
 import io
-import ipaddress
 import json
 import os
 import re
@@ -51,6 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from .errors import UpstreamEntryCorrupt, UpstreamInvalid
+from .hosts import host_matches, is_loopback
 from .upstream_archive import ArchiveRef, archive_rel
 
 if TYPE_CHECKING:
@@ -68,24 +68,6 @@ _CHUNK = 1 << 20
 # -- where: URLs ------------------------------------------------------------------------------------
 
 
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _trusted(host: str, port: int | None, environ: Mapping[str, str]) -> bool:
-    """pip's ``--trusted-host`` rule (``host`` or ``host:port``), from ``PIP_TRUSTED_HOST``."""
-    for item in environ.get("PIP_TRUSTED_HOST", "").split():
-        p_host, sep, p_port = item.lower().rpartition(":") if ":" in item else (item.lower(), "", "")
-        if p_host == host.lower() and (not sep or p_port == str(port)):
-            return True
-    return False
-
-
 def check_url(url: str, environ: Mapping[str, str] | None = None) -> str:
     """The URL as configured (no trailing ``/``), or ``UpstreamInvalid`` with one line."""
     env = os.environ if environ is None else environ
@@ -101,7 +83,8 @@ def check_url(url: str, environ: Mapping[str, str] | None = None) -> str:
             hint="serve the binary cache without authentication, or through a proxy (https_proxy)",
         )
     if parts.scheme == "http" and not (
-        _loopback(parts.hostname) or _trusted(parts.hostname, parts.port, env)
+        is_loopback(parts.hostname)
+        or host_matches(parts.hostname, parts.port, tuple(env.get("PIP_TRUSTED_HOST", "").split()))
     ):
         raise UpstreamInvalid(
             f"{url}: plain http is accepted only on loopback or for a trusted host",

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from forge_store.hosts import host_matches, is_loopback
+
 from .errors import HttpStatusError, IndexUnreachable, InsecureOrigin
-from .urls import host_matches, is_loopback, netloc_key, redact_url, split_auth
+from .urls import netloc_key, redact_url, split_auth
 
 if TYPE_CHECKING:
     import http.client

@@ -6,7 +6,6 @@ goes through :func:`redact_url` or :func:`redact_text` first.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import urllib.parse
@@ -47,28 +46,6 @@ def netloc_key(url: str) -> str:
     host = (parts.hostname or "").lower()
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"{host}:{port}"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def host_matches(host: str, port: int | None, patterns: tuple[str, ...]) -> bool:
-    """pip's ``--trusted-host`` rule: an entry is ``host`` (any port) or ``host:port``."""
-    host = host.lower()
-    for pattern in patterns:
-        p_host, sep, p_port = pattern.lower().rpartition(":") if ":" in pattern else (pattern.lower(), "", "")
-        if not sep:
-            if p_host == host:
-                return True
-        elif p_host == host and p_port == str(port):
-            return True
-    return False
 
 
 def is_file_url(url: str) -> bool:

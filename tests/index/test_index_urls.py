@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from forge_pip.index.errors import IndexUnreachable
 from forge_pip.index.http import _bypasses_proxy
-from forge_pip.index.urls import host_matches, is_loopback, netloc_key, redact_text, redact_url, split_auth
+from forge_pip.index.urls import netloc_key, redact_text, redact_url, split_auth
+from forge_store.hosts import host_matches, is_loopback
 
 
 def test_redaction() -> None:

@@ -23,7 +23,7 @@ from forge_store.store import Store
 from forge_store.upstream import MANIFEST, split_env
 from forge_store.upstream_names import derive, named, split_item
 from tests.store.test_upstream import (
-    _writable,
+    Cluster,
     forge,
     ok,
     read_only_view,
@@ -74,14 +74,11 @@ def wheels(tmp_path: Path) -> Path:
     return d
 
 
-class Team:
-    """Node A (the publisher), node B (a consumer) and the published directory."""
+class Team(Cluster):
+    """Node A (the publisher), node B (a consumer) and the published directory ``team``."""
 
     def __init__(self, tmp: Path, wheels: Path) -> None:
-        self.tmp = tmp
-        self.wheels = wheels
-        self.a = tmp / "node-a"
-        self.b = tmp / "node-b"
+        super().__init__(tmp, wheels)
         self.published = tmp / "team"
 
     def a_install(self, env: str, *names: str) -> None:
@@ -98,14 +95,6 @@ class Team:
         path = self.published / MANIFEST
         os.chmod(path, 0o644)
         path.write_text(json.dumps(doc))
-
-    def close(self) -> None:
-        from forge_store.seal import remove_tree
-
-        for home in (self.a, self.b):
-            remove_tree(home)
-        if self.published.exists():
-            _writable(self.published)
 
 
 @pytest.fixture
