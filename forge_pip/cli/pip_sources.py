@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import datetime
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,6 +76,8 @@ def parse_uploaded_prior_to(value: str, *, now: datetime.datetime | None = None)
     or ``P<n>D``, n whole days before now."""
     match = _DAYS.match(value)
     if match:
+        if now is None:  # the answer moves with the clock: a run using it is not replayed
+            sys.audit("forge.volatile", "--uploaded-prior-to relative to now")
         return (now or datetime.datetime.now(datetime.timezone.utc)) - datetime.timedelta(days=int(match[1]))
     text = value.strip()
     if text.endswith(("Z", "z")):

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import stat
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -289,6 +290,8 @@ class IndexClient:
                 return None
             return entry.url, entry.headers.get("content-type", ""), entry.body
         if entry is not None and entry.is_fresh():
+            # fresh by the clock: a later run may revalidate instead (no replay of this one)
+            sys.audit("forge.volatile", "a cached response used while fresh")
             return entry.url, entry.headers.get("content-type", ""), entry.body
         self._reporter.on_fetch_page(url)
         headers = {"Accept": accept, **(entry.validators() if entry is not None else {})}
