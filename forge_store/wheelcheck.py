@@ -46,8 +46,8 @@ from .models import EntryPoint
 
 if TYPE_CHECKING:
     import zipfile
-    from email.message import Message
 
+    from .metaheaders import Fields
     from .models import StoredWheel
 
 KiB = 1024
@@ -385,7 +385,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def parse_metadata(raw: bytes, filename: str, dist_info: str, name: str, version: str) -> Message:
+def parse_metadata(raw: bytes, filename: str, dist_info: str, name: str, version: str) -> Fields:
     """METADATA as a message, after checking it parses and that Name/Version match the file name."""
     from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version

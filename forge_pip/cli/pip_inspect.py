@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import email.message
-import email.parser
 import json
 import shutil
 import sys
@@ -13,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forge_pip.cli.common import human_size
-from forge_store.metaheaders import parse_headers
+from forge_store.metaheaders import Fields, HeaderFields, parse_headers
 
 if TYPE_CHECKING:
+    import email.message
     from collections.abc import Mapping
 
     from packaging.requirements import Requirement
@@ -37,22 +36,25 @@ class SeenDist:
     dist_info: Path
     location: Path
 
-    def metadata(self) -> email.message.Message:
-        return self._parse(headers_only=True)
+    def metadata(self) -> Fields:
+        """The header fields (what every command but ``inspect`` reads)."""
+        text = self._text()
+        return parse_headers(text) if text is not None else HeaderFields([])
 
     def full_metadata(self) -> email.message.Message:
-        """The headers and the body (the long description)."""
-        return self._parse(headers_only=False)
+        """The headers and the body (the long description): ``email`` parses it."""
+        import email.message
+        import email.parser
 
-    def _parse(self, *, headers_only: bool) -> email.message.Message:
+        text = self._text()
+        return email.parser.Parser().parsestr(text) if text is not None else email.message.Message()
+
+    def _text(self) -> str | None:
         for fname in ("METADATA", "PKG-INFO"):
             path = self.dist_info / fname
             if path.is_file():
-                text = path.read_text(encoding="utf-8", errors="replace")
-                if headers_only:
-                    return parse_headers(text)
-                return email.parser.Parser().parsestr(text)
-        return email.message.Message()
+                return path.read_text(encoding="utf-8", errors="replace")
+        return None
 
     def direct_url(self) -> dict[str, object] | None:
         try:
@@ -329,7 +331,7 @@ def _editable_vcs_line(d: SeenDist, record: str) -> str | None:
     return editable_requirement(file_url_to_path(url), d.display)
 
 
-def applicable(meta: email.message.Message, markers: dict[str, str]) -> list[Requirement]:
+def applicable(meta: Fields, markers: dict[str, str]) -> list[Requirement]:
     """A dist's Requires-Dist that apply on the target (no extra requested); unparsable lines skipped."""
     from forge_store.stack import applicable_requirements
 
@@ -407,7 +409,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
     return 1 if missing and first else 0
 
 
-def _show_verbose(d: SeenDist, meta: email.message.Message) -> None:
+def _show_verbose(d: SeenDist, meta: Fields) -> None:
     """pip's ``show -v`` fields, then the layer that provides the dist (Forge's)."""
     try:
         installer = (d.dist_info / "INSTALLER").read_text(encoding="utf-8").strip()

@@ -107,9 +107,9 @@ class CoreMetadata:
     @classmethod
     def from_bytes(cls, data: bytes) -> CoreMetadata:
         """Parse a METADATA file tolerantly, as pip does: bad lines are skipped and recorded."""
-        import email.parser  # only here: a memo hit reads no metadata, and email is costly to load
+        from forge_store.metaheaders import parse_headers  # email's header parse, without email
 
-        message = email.parser.Parser().parsestr(data.decode("utf-8", errors="replace"), headersonly=True)
+        message = parse_headers(data.decode("utf-8", errors="replace"))
         problems: list[str] = []
         raw_name = message.get("Name")
         name = canonicalize_name(str(raw_name)) if raw_name else None

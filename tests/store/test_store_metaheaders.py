@@ -48,6 +48,15 @@ def test_crlf_folded_and_bodiless_texts() -> None:
         "Name: a\nnot a header line\nVersion: 1\n\n",
         "Name: a\r\n\nVersion: 2\n",
         "Name: a\rVersion: 1\r\rName: b",
+        "From someone\nName: a\nVersion: 1\n",  # an envelope line first
+        "Name: a\nFrom x: y\nVersion: 1\n",  # a misplaced envelope line
+        "Name: a\nVersion: 1\nFrom x\n",  # an envelope-looking last line: the body
+        "From x\n",
+        ": no name\nName: a\n  folded after\n",
+        "  leading continuation\nName: a\n",
+        "Name: a\n: x\n  orphan\nVersion: 1\n",
+        "Name:a\nVersion:\t 1 \nSummary:\n",
+        "name: a\nNAME: b\n",
     ):
         assert _fast(text) == _full(text), repr(text)
 
@@ -59,6 +68,7 @@ _LINE = st.one_of(
         st.text(alphabet="ab =;<>'.\t", max_size=8),
     ),
     st.text(alphabet=" \tab:", max_size=6),
+    st.builds(lambda v: f"From {v}", st.text(alphabet="ab: ", max_size=5)),
 )
 
 
@@ -70,4 +80,40 @@ _LINE = st.one_of(
 )
 def test_any_text_parses_to_the_same_fields(parts: list[tuple[str, str]]) -> None:
     text = "".join(line + end for line, end in parts)
+    assert _fast(text) == _full(text)
+
+
+def _real_metadata(limit: int = 400) -> list[str]:
+    """The METADATA of the wheels on this machine's local indexes (a sample, in a stable order)."""
+    import zipfile
+    from pathlib import Path
+
+    wheels = sorted(
+        p for root in ("/opt/pypi", "/opt/pypi-more", "/opt/wheels") for p in Path(root).rglob("*.whl")
+    )
+    out = []
+    for wheel in wheels[:: max(1, len(wheels) // limit)]:
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                name = next(
+                    n for n in zf.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1
+                )
+                out.append(zf.read(name).decode("utf-8", errors="replace"))
+        except (OSError, StopIteration, zipfile.BadZipFile):
+            continue
+    return out
+
+
+def test_every_real_metadata_parses_to_the_same_fields() -> None:
+    texts = _real_metadata()
+    if not texts:
+        import pytest
+
+        pytest.skip("no local wheels on this machine")
+    for text in texts:
+        assert _fast(text) == _full(text), text[:200]
+
+
+def test_lone_surrogates_go_to_email_itself() -> None:
+    text = "Name: a\nSummary: \udcff\n\n"
     assert _fast(text) == _full(text)
