@@ -38,12 +38,15 @@ Rows (``--only`` keys):
 - ``startup``: ``forge --version``, ``python -m forge_pip --version``, an env's ``bin/pip
   --version`` vs ``uv --version`` and ``pip --version``.
 
-Targets (issue #10 and DESIGN.md §7) are checked at the end: met / NOT met. Forge's own modules
-are compiled to pycs first, as installing Forge from a wheel would (pip, so ``scripts/install.sh``
-and pipx, compiles at install; ``uv tool install`` only with ``--compile-bytecode``, which
-docs/install.md asks for; this machine exports ``PYTHONDONTWRITEBYTECODE=1``, so a source checkout
-would otherwise compile ~150 modules per run). Forge's rows run the ``forge`` console script beside
-the bench's python, the entry point users run.
+Targets (issue #10 and DESIGN.md §7) are checked at the end: met / NOT met. The Forge under test
+is this checkout installed as users install it (``scripts/install.sh``): its wheel, built first,
+in a venv of its own, with pycs (pip compiles at install; so does pipx; ``uv tool install`` only
+with ``--compile-bytecode``, which docs/install.md asks for). Forge's rows run that venv's ``forge``
+console script and ``python -m forge_pip``, the entry points users run. ``--editable`` runs the
+checkout from the bench's own venv instead (compiled first: this machine exports
+``PYTHONDONTWRITEBYTECODE=1``), whose editable finder and ``.pth`` files every process pays for.
+A cold run's trees are deleted and synced (``os.sync``) before the next run starts, so that no
+contender's timed run pays for the writeback of another's deletion.
 """
 
 from __future__ import annotations
@@ -176,18 +179,40 @@ def _uv_index_args() -> list[str]:
     return args
 
 
+FORGE_PY = PY
+"""The interpreter of the Forge under test: a tool venv with this checkout installed from a wheel
+(:func:`install_forge`), as ``scripts/install.sh`` installs it; the bench's own with ``--editable``."""
+
+
+def install_forge(work: Path) -> str:
+    """Build this checkout's wheel and install it (with its dependencies, from the configured
+    sources) into a venv of its own: what users run. An editable install in the bench's venv would
+    add its import finder (and setuptools' ``.pth``) to every Forge process's start-up; pip
+    compiles the tool's modules at install, as ``scripts/install.sh`` and pipx do."""
+    dist, tool = work / "forge-dist", work / "forge-tool"
+
+    def run(*cmd: str) -> None:
+        subprocess.run(cmd, capture_output=True, check=True)
+
+    run(PY, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(REPO))
+    run(PY, "-m", "venv", str(tool))
+    (wheel,) = dist.glob("forge_runtime-*.whl")
+    run(str(tool / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel))
+    return str(tool / "bin" / "python")
+
+
 def _forge(*args: str) -> list[str]:
-    """The ``forge`` console script beside the bench's python, as users run it (its entry point,
+    """The ``forge`` console script of the Forge under test, as users run it (its entry point,
     ``forge_store.isolation:forge_main``, answers ``--version`` before any parser is built)."""
-    script = Path(PY).parent / "forge"
+    script = Path(FORGE_PY).parent / "forge"
     if script.is_file():
         return [str(script), *args]
     main = "import sys; from forge_store.isolation import forge_main; sys.exit(forge_main())"
-    return [PY, "-c", main, *args]
+    return [FORGE_PY, "-c", main, *args]
 
 
 def _front(*args: str) -> list[str]:
-    return [PY, "-m", "forge_pip", *args]
+    return [FORGE_PY, "-m", "forge_pip", *args]
 
 
 def _wheels(set_name: str, cache: Path) -> list[Path]:
@@ -314,6 +339,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--envs", type=int, default=10, help="envs per tool for disk-10 (default 10)")
     parser.add_argument(
+        "--editable",
+        action="store_true",
+        help="run the checkout in the bench's venv instead of a tool venv installed from its wheel",
+    )
+    parser.add_argument(
         "--without-pip",
         action="store_true",
         help="leave plain pip out of the resolve and warm front-end rows (minutes per run on a busy machine)",
@@ -324,9 +354,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))} (known: {ALL})")
     uv = _uv()
-    for package in ("forge_pip", "forge_store"):  # what a wheel install of Forge would have
-        compileall.compile_dir(str(REPO / package), quiet=1)
     work = Path(tempfile.mkdtemp(prefix="forge-bench-"))
+    global FORGE_PY
+    if args.editable:
+        for package in ("forge_pip", "forge_store"):  # what a wheel install of Forge would have
+            compileall.compile_dir(str(REPO / package), quiet=1)
+    else:
+        FORGE_PY = install_forge(work)
     home = work / "forge-home"
     env = dict(os.environ, FORGE_HOME=str(home), UV_CACHE_DIR=str(work / "uv-cache"))
     env.pop("VIRTUAL_ENV", None)
@@ -695,6 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from forge_store.seal import remove_tree
 
             remove_tree(scratch)
+            os.sync()  # the deletion's writeback happens here, not in the next contender's run
             return sample
 
         bench.compare(

@@ -183,16 +183,29 @@ def _record_path(home: str, key: str) -> str:
     return os.path.join(home, "cache", "replay", name)
 
 
-def signature(path: str, *, ctime: bool = True) -> Signature:
+def signature(path: str, kind: str = "") -> Signature:
     """What a record keeps of a path: device, inode, size, mtime, ctime, mode; None when absent.
 
-    ``ctime=False`` for a database's files: SQLite, run as root, ``fchown``s its WAL on every
-    open (a new ctime, the same content); its writes always move the mtime."""
+    ``kind`` ``"db"``, a database's files: no ctime (SQLite, run as root, ``fchown``s its WAL on
+    every open: a new ctime, the same content; its writes always move the mtime). ``"dir"``, a
+    directory the run only stat'ed (``is_dir``, ``exists``, each component of a ``realpath``)
+    and never listed: what it is, not what it holds (device, inode, mode), as a listing changes
+    its mtime. (Forge decides nothing by a directory's mtime: it lists find-links and
+    ``file://`` index directories every time, and keeps stamps of files only.)"""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns if ctime else 0, st.st_mode]
+    if kind == "dir":
+        return [st.st_dev, st.st_ino, 0, 0, 0, st.st_mode]
+    return [
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
+        0 if kind == "db" else st.st_ctime_ns,
+        st.st_mode,
+    ]
 
 
 def _replay(path: str, key: str) -> int | None:
@@ -219,7 +232,11 @@ def _replay(path: str, key: str) -> int | None:
         if not (isinstance(item, list) and len(item) in (2, 3) and isinstance(item[0], str)):
             _discard(path, "malformed record")
             return None
-        if signature(item[0], ctime=len(item) == 2) != item[1]:
+        kind = item[2] if len(item) == 3 else ""
+        if kind not in ("", "db", "dir"):
+            _discard(path, "malformed record")
+            return None
+        if signature(item[0], kind) != item[1]:
             _log(f"miss: changed {item[0]}")
             return None
     chunks: list[tuple[TextIO, str]] = []
@@ -279,6 +296,7 @@ class _Recorder:
     def __init__(self, home: str) -> None:
         self.home = home.rstrip(os.sep) + os.sep
         self.read: set[str] = set()
+        self.stated: set[str] = set()
         self.databases: set[str] = set()
         self.written: set[str] = set()
         self.volatile: str | None = None
@@ -302,7 +320,7 @@ class _Recorder:
         def watched(path: Any, *args: Any, **kwargs: Any) -> Any:
             if self._active and kwargs.get("dir_fd") is None and not isinstance(path, int):
                 try:
-                    self.read.add(os.path.abspath(os.fsdecode(os.fspath(path))))
+                    self.stated.add(os.path.abspath(os.fsdecode(os.fspath(path))))
                 except (TypeError, ValueError):
                     pass
             return real(path, *args, **kwargs)
@@ -382,22 +400,26 @@ class _Recorder:
             _log(f"not recorded: exit {code}")
             return
         record_dir = os.path.dirname(path) + os.sep
-        inputs = {p for p in self.read - self.written if not p.startswith(record_dir)}
-        inputs |= _module_files()
-        inputs -= self.databases
+        kinds: dict[str, str] = {}
+        for name in self.stated - self.read:
+            kinds[name] = "dir" if os.path.isdir(name) else ""
+        for name in self.read | _module_files():
+            kinds[name] = ""
+        for name in self.databases:
+            kinds[name] = "db"
         signed: list[list[Any]] = []
-        for name in sorted(inputs | self.databases):
-            if name.startswith(_UNSTABLE_ROOTS) or name == os.devnull:
+        for name in sorted(kinds):
+            if name in self.written or name.startswith((record_dir, *_UNSTABLE_ROOTS)) or name == os.devnull:
                 continue
-            database = name in self.databases
-            sig = signature(name, ctime=not database)
+            kind = kinds[name]
+            sig = signature(name, kind)
             if sig is not None:
                 granule = _COARSE_GRANULE_NS if sig[3] % 1_000_000_000 == 0 else _FINE_GRANULE_NS
                 age_ms = (start_ns - max(sig[3], sig[4])) / 1e6
                 if age_ms * 1e6 <= granule:
                     _log(f"not recorded: racy {name} (changed {age_ms:.1f} ms before the start)")
                     return
-            signed.append([name, sig, "db"] if database else [name, sig])
+            signed.append([name, sig, kind] if kind else [name, sig])
         doc = {"format": FORMAT, "key": key, "inputs": signed, "out": self.chunks, "code": code}
         import json
         from pathlib import Path

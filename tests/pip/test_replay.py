@@ -306,3 +306,17 @@ def test_an_envs_own_pip_is_replayed_too(w: World, store: Store) -> None:
         outs.append((proc.stdout, proc.stderr, log.read_text().strip()))
     assert outs[0][:2] == outs[1][:2] == outs[2][:2] and "Would install app-1.0 lib-1.0" in outs[0][0]
     assert outs[2][2] == "hit"
+
+
+def test_what_changes_beside_the_inputs_does_not_stop_replay(w: World) -> None:
+    """Directories the run only stat'ed (each component of a realpath, an ``is_dir``) count for
+    what they are, not for what they hold: new files beside the env do not make a miss."""
+    args = dry("--no-index", "--find-links", str(w.links), "app")
+    record(w, args)
+    (w.tmp / "sibling").mkdir()
+    (w.home / "envs" / "e" / "notes.txt").write_text("a file beside the env's lib/\n")
+    settle()
+    assert w.run(*args).replay == "hit"
+    (w.links / "unrelated-1.0.tar.gz").write_bytes(b"")  # the listed directory: a miss
+    settle()
+    assert w.run(*args).replay.startswith("miss: changed")
