@@ -24,14 +24,14 @@ import contextlib
 import dataclasses
 import os
 import re
-import socket
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import tokens
 from .du import walk
 from .errors import GcFailed, UsageError
+from .tokens import hostname
 
 if TYPE_CHECKING:
     from .store import Store
@@ -68,7 +68,7 @@ def parse_duration(text: str) -> float:
 def holder_alive(holder: str) -> bool:
     """Whether the process behind a lease may still run (unknown forms and other hosts: yes)."""
     parts = holder.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname():
+    if len(parts) != 3 or parts[0] != hostname():
         return True
     try:
         pid = int(parts[1])
@@ -187,7 +187,7 @@ def _collect_entries(
 ) -> tuple[list[Collected], list[Collected], list[str], int]:
     from . import faults, recovery
 
-    token = uuid.uuid4().hex[:8]
+    token = tokens.token(8)
     with store.store_lock(sweep=False):
         swept = [] if dry_run else recovery.sweep_store(store)
         intent = None if dry_run else recovery.begin(store, "gc", "store", {"token": token})

@@ -8,11 +8,9 @@ start on every call. The interpreter running Forge is described in-process.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,6 +126,8 @@ def probe(executable: Path, cache_dir: Path | None = None) -> Interpreter:
     except OSError:
         raise InterpreterNotFound(f"no Python interpreter at {executable}") from None
     key = f"{real}\0{st.st_size}\0{st.st_mtime_ns}\0{executable}\0{PROBE_VERSION}"
+    import hashlib  # here, not at import: ``forge create`` probes nothing
+
     key = hashlib.sha256(key.encode()).hexdigest()[:32]
     cache_file = cache_dir / f"{key}.json" if cache_dir else None
     if cache_file is not None:
@@ -135,6 +135,8 @@ def probe(executable: Path, cache_dir: Path | None = None) -> Interpreter:
             return from_json(json.loads(cache_file.read_text()))
         except (OSError, ValueError, KeyError, AssertionError):
             pass
+    import subprocess
+
     try:
         proc = subprocess.run(
             [str(executable), "-I", "-S", "-c", _PROBE],
@@ -241,6 +243,8 @@ print(json.dumps({
 def install_scheme(executable: Path) -> dict[str, object]:
     """Where an interpreter installs packages (``prefix``, ``purelib``, ``platlib``), whether it is a
     venv, and whether it is marked EXTERNALLY-MANAGED (PEP 668)."""
+    import subprocess
+
     try:
         proc = subprocess.run(
             [str(executable), "-I", "-S", "-c", _SCHEME_PROBE], capture_output=True, text=True, check=False

@@ -25,7 +25,6 @@ import os
 import posixpath
 import shutil
 import stat as stat_mod
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from . import faults, wheelcheck
 from .elf import origin_path
 from .errors import LinkConflict
 from .models import Interpreter, LinkMode, OriginClimb, StoredWheel
+from .tokens import token
 
 RECORD_VARIANTS = "records"  # see ingest.RECORD_VARIANTS (the linker does not import ingest)
 HOP = ".forge"
@@ -434,7 +434,7 @@ class Journal:
     """Filesystem changes that can be undone: removals are moves into a scratch dir of the env."""
 
     def __init__(self, prefix: Path, scratch: Path | None = None) -> None:
-        self.scratch = scratch or prefix / f".forge-txn-{uuid.uuid4().hex[:12]}"
+        self.scratch = scratch or prefix / f".forge-txn-{token(12)}"
         self._undo: list[Callable[[], None]] = []
         self._n = 0
         self.created = 0

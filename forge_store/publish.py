@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING
 from . import faults, recovery, timeline
 from .catalog import EntryRow
 from .models import EntryPoint, Interpreter, OriginClimb, ReuseKind, StoredWheel
+from .tokens import token
 
 if TYPE_CHECKING:
     from .bytecode import Compiler
@@ -62,7 +62,7 @@ def ingest(
             leased = store.catalog.lease_entry(row.id, store.holder, alias=(sha, path.name))
             if leased is not None:
                 return reuse(store, leased, targets, compiler)
-        staging = store.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"
+        staging = store.home.tmp / f"ingest-{os.getpid()}-{token()}"
         intent = recovery.begin(store, "ingest", lock, {"staging": str(staging)})
         try:
             row, reused = _unpack_and_publish(store, path, sha, info, targets, staging, intent, compiler)
@@ -270,7 +270,7 @@ def ensure_pycs(
         if not missing:
             return fresh
         entry = store.home.store / fresh.dir
-        staging = store.home.tmp / f"pyc-{os.getpid()}-{uuid.uuid4().hex}"
+        staging = store.home.tmp / f"pyc-{os.getpid()}-{token()}"
         intent = recovery.begin(store, "pyc", lock, {"staging": str(staging)})
         try:
             sources = _link_sources(entry / "site", staging)

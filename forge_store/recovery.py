@@ -32,9 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +40,7 @@ from . import faults
 from .catalog import IntentRow
 from .errors import ForgeError
 from .locks import try_lock
+from .tokens import hostname, token
 
 if TYPE_CHECKING:
     from .models import EnvInfo
@@ -58,7 +57,7 @@ TXN_PREFIX = ".forge-txn-"
 def begin(store: Store, kind: str, lock: str, data: dict[str, object]) -> str:
     """Record an intent (committed at once); the caller holds ``lock`` and keeps it until the
     intent is finished. Returns its id."""
-    intent_id = uuid.uuid4().hex
+    intent_id = token()
     with store.catalog.transaction():
         store.catalog.add_intent(IntentRow(intent_id, kind, lock, store.holder, "started", data, time.time()))
     faults.point(f"{kind}-intent")
@@ -235,7 +234,7 @@ def lease_alive(store: Store, holder: str, *, tidy: bool = True) -> bool:
     file; a lease of older code (no holder file) falls back to whether its pid exists.
     ``tidy``: delete a dead holder's file (not for a read-only diagnosis)."""
     parts = holder.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname():
+    if len(parts) != 3 or parts[0] != hostname():
         return True
     if holder == store.holder:
         return True

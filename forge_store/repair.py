@@ -26,7 +26,6 @@ import dataclasses
 import enum
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING
 from . import doctor as d
 from .errors import ForgeError, IntegrityError
 from .models import Layer
+from .tokens import token
 
 if TYPE_CHECKING:
     from .catalog import EntryRow
@@ -296,7 +296,7 @@ class _Applier:
 
         info = ingest.inspect_wheel(wheel)
         self.home.tmp.mkdir(parents=True, exist_ok=True)
-        staging = self.home.tmp / f"ingest-{os.getpid()}-{uuid.uuid4().hex}"
+        staging = self.home.tmp / f"ingest-{os.getpid()}-{token()}"
         try:
             cid, _eps = ingest.unpack(info, staging)
             if cid != row.id:
@@ -428,7 +428,7 @@ class _Applier:
         if not os.path.exists(env.interpreter.executable):
             raise IntegrityError(f"its interpreter {env.interpreter.executable} is gone")
         env.path.parent.mkdir(parents=True, exist_ok=True)
-        staging = env.path.parent / f".{env.path.name}.forge-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging = env.path.parent / f".{env.path.name}.forge-tmp-{os.getpid()}-{token(8)}"
         cat = self.store.catalog
         entries = cat.entries([row.entry_id for row in cat.links(env.name)])
         real_pip = any(e.name == "pip" for e in entries.values())  # forge create --seed pip

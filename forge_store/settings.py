@@ -22,12 +22,12 @@ import dataclasses
 import enum
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InvalidSetting
 from .models import EnvInfo, LayeringMode, LinkMode
+from .tokens import token
 
 if TYPE_CHECKING:
     from .store import Store
@@ -131,7 +131,7 @@ def write_document(store: Store, doc: dict[str, object]) -> None:
     """Replace ``config.json`` atomically (temp file, fsync, rename); the caller holds the config
     lock and passes the whole document (keys other than its own kept as read)."""
     path = config_path(store)
-    tmp = path.with_name(f".{CONFIG_NAME}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+    tmp = path.with_name(f".{CONFIG_NAME}.{os.getpid()}.{token(8)}")
     text = json.dumps({**doc, "version": CONFIG_VERSION}, indent=2, sort_keys=True) + "\n"
     try:
         with open(tmp, "w", encoding="utf-8") as f:

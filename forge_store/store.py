@@ -19,9 +19,7 @@ import contextlib
 import dataclasses
 import os
 import re
-import socket
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,6 +58,7 @@ from .models import (
     ReuseKind,
     StoredWheel,
 )
+from .tokens import hostname, token
 
 if TYPE_CHECKING:
     from .bytecode import Compiler
@@ -120,7 +119,7 @@ class Store:
         self.lock_timeout = default_timeout() if lock_timeout is None else lock_timeout
         self.read_only = read_only
         self._catalog: Catalog | None = None
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = f"{hostname()}:{os.getpid()}:{token(8)}"
         self._held: HeldFile | None = None
         self._upstreams: Upstreams | None = None
         self.healed: list[IntentRow] = []
@@ -648,7 +647,7 @@ class Store:
     def create_build_env(self, interp: Interpreter) -> EnvInfo:
         """A hidden, isolated env for one PEP 517 build (no GLOBAL layer, not listed by ``envs``).
         The caller removes it with :meth:`remove_env` when the build is done."""
-        key = uuid.uuid4().hex[:12]
+        key = token(12)
         return self._create(
             f"{BUILD_PREFIX}{key}", interp, path=self.home.root / "build-envs" / key, kind=EnvKind.BUILD
         )
@@ -700,7 +699,7 @@ class Store:
             created=time.time(),
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.parent / f".{path.name}.forge-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging = path.parent / f".{path.name}.forge-tmp-{os.getpid()}-{token(8)}"
         data: dict[str, object] = {"name": name, "path": str(path), "staging": str(staging)}
         intent = recovery.begin(self, "create", env_lock_name(name), data)
         placed = False
@@ -842,7 +841,7 @@ class Store:
         from . import faults, recovery
         from .seal import remove_tree
 
-        trash = env.path.parent / f".{env.path.name}.forge-rm-{uuid.uuid4().hex[:8]}"
+        trash = env.path.parent / f".{env.path.name}.forge-rm-{token(8)}"
         data: dict[str, object] = {"name": env.name, "path": str(env.path), "trash": str(trash)}
         intent = recovery.begin(self, "remove", env_lock_name(env.name), data)
         moved = False
@@ -1269,7 +1268,7 @@ class Store:
         new_layout = linker.build_layout(paths, new_specs, mode, self.home.store)
         # durable: a kill from here on is rolled back from the journal's log by the next holder
         # of the env lock; after the commit (intent "committed") only the scratch dir is left
-        scratch = env.path / f"{linker.TXN_PREFIX}{uuid.uuid4().hex[:12]}"
+        scratch = env.path / f"{linker.TXN_PREFIX}{token(12)}"
         intent = recovery.begin(self, "change", env_lock_name(env.name), {"scratch": str(scratch)})
         try:
             journal, fallback = linker.apply(
