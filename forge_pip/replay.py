@@ -248,9 +248,12 @@ def _replay(path: str, key: str) -> int | None:
             _discard(path, "malformed record")
             return None
         chunks.append((sys.stdout if chunk[0] == 1 else sys.stderr, chunk[1]))
-    for stream, text in chunks:
-        stream.write(text)
-        stream.flush()
+    try:
+        for stream, text in chunks:
+            stream.write(text)
+            stream.flush()
+    except BrokenPipeError:  # ``| head``: the reader went away, as it may for a full run
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written; exit flushes it
     _log("hit")
     return code
 
@@ -376,8 +379,10 @@ class _Recorder:
                 self.read.add(os.path.abspath(os.fsdecode(path)))
         elif event == "sqlite3.connect":
             database = os.fsdecode(args[0]) if isinstance(args[0], (str, bytes)) else ""
-            if database.startswith("file:"):
-                database = database[5:].split("?", 1)[0]
+            if database.startswith("file:"):  # a URI (the read-only catalog): its path, unquoted
+                from urllib.parse import unquote
+
+                database = unquote(database[5:].split("?", 1)[0])
             if database and database != ":memory:":
                 name = os.path.abspath(database)
                 self.databases.update((name, name + "-wal"))

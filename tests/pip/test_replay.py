@@ -320,3 +320,17 @@ def test_what_changes_beside_the_inputs_does_not_stop_replay(w: World) -> None:
     (w.links / "unrelated-1.0.tar.gz").write_bytes(b"")  # the listed directory: a miss
     settle()
     assert w.run(*args).replay.startswith("miss: changed")
+
+
+def test_a_database_opened_by_uri_is_an_input_by_its_path(tmp_path: Path) -> None:
+    """The read-only catalog is opened as ``file:<quoted path>?mode=ro``: the record keeps the
+    database's own path (and its WAL's), unquoted, without the ctime SQLite moves."""
+    from urllib.parse import quote
+
+    from forge_pip.replay import _Recorder
+
+    db = tmp_path / "a home" / "catalog.sqlite3"
+    recorder = _Recorder(str(tmp_path / "home"))
+    recorder._active = True
+    recorder._note("sqlite3.connect", ("file:" + quote(str(db)) + "?mode=ro",))
+    assert recorder.databases == {str(db), f"{db}-wal"}
