@@ -291,7 +291,8 @@ class StoreDists:
                 return self._store.wheel_sha256(path)
         return None
 
-    def holding(self, file: DistFile) -> StoredDist | None:
+    def _held(self, file: DistFile) -> tuple[str, StoredWheel] | None:
+        """(the file's sha256, the entry unpacked from it or from the wheel built from it)."""
         sha = self._sha256(file)
         if sha is None:
             return None
@@ -300,16 +301,40 @@ class StoreDists:
         else:
             built = self._built_wheel(sha, file.name) if self._built_wheel is not None else None
             entry = self._store.entry_for_wheel_sha256(self._store.wheel_sha256(built)) if built else None
-        dist = stored_dist(entry) if entry is not None else None
+        return (sha, entry) if entry is not None else None
+
+    def holding(self, file: DistFile) -> StoredDist | None:
+        held = self._held(file)
+        dist = stored_dist(held[1]) if held is not None else None
         try:
             same = dist is not None and (dist.name, dist.version) == (file.name, file.version)
         except ValueError:
             same = False
-        if dist is None or not same:
+        if held is None or dist is None or not same:
             return None
         hashes = {k.lower(): v.lower() for k, v in file.hashes.items()}
-        hashes["sha256"] = sha
+        hashes["sha256"] = held[0]
         return dataclasses.replace(dist, file_hashes=hashes)
+
+    def holding_id(self, file: DistFile) -> str | None:
+        """The ``entry_id`` of what :meth:`holding` gives (None when it gives None), without
+        reading the entry's METADATA or parsing its requirements: what the resolution memo
+        compares (~1.5 ms an entry, 50 entries in a warm install's memo check)."""
+        held = self._held(file)
+        if held is None:
+            return None
+        entry = held[1]
+        try:  # stored_dist's own refusals, then holding's name/version check
+            version = Version(entry.version)
+            for text in entry.tags:
+                parse_tag(text)
+        except (InvalidVersion, ValueError):
+            return None
+        try:
+            same = (canonicalize_name(entry.name), version) == (file.name, file.version)
+        except ValueError:
+            same = False
+        return entry.id if same else None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -477,9 +477,14 @@ def _replay(
     for name, digest in trace.stored.items():
         if _stored_answer(store, NormalizedName(name)) != digest:
             return _miss(f"the store's entries of {name} changed")
+    holding_id = getattr(store, "holding_id", None)  # the id alone, when the view can say it
     for url, entry in trace.holding.items():
-        held = store.holding(trace.dists[url])
-        if (held.entry_id if held is not None else None) != entry:
+        if callable(holding_id):
+            held_id = holding_id(trace.dists[url])
+        else:
+            held = store.holding(trace.dists[url])
+            held_id = held.entry_id if held is not None else None
+        if held_id != entry:
             return _miss(f"what the store holds of {url} changed")
     prefetch = getattr(index, "prefetch_fingerprints", None) or getattr(index, "prefetch", None)
     if prefetch is not None and trace.files:

@@ -304,3 +304,49 @@ def test_a_new_request_reads_ahead_the_pages_the_last_one_read(store: Store, pip
     hint = next((w.home / "cache" / "resolutions" / "last").iterdir())
     hint.write_bytes(b"damaged")
     assert dry(pip, "e", "gamma", index=w.url)[0] == "Would install gamma-1.0"
+
+
+def test_the_memo_compares_the_very_entry_id_holding_gives(store: Store, tmp_path: Path) -> None:
+    """``StoreDists.holding_id`` (the memo's cheap question) gives ``holding(file).entry_id`` for
+    every kind of file: stored, not stored, no digest, a name or version the entry does not have."""
+    import hashlib
+
+    from forge_pip.index.urls import path_to_file_url
+    from forge_pip.models import DistFile
+    from forge_pip.sources import StoreDists
+
+    wheels = [make_wheel(tmp_path / "w", "heldpkg", "1.0"), make_wheel(tmp_path / "w", "heldpkg", "2.0")]
+    store.create_env("seed")
+    store.install_wheels("seed", wheels[:1])
+    sha = {w.name: hashlib.sha256(w.read_bytes()).hexdigest() for w in wheels}
+    stored, other = wheels
+    files = [
+        DistFile(path_to_file_url(stored), stored.name, {"sha256": sha[stored.name]}),  # in the store
+        DistFile(
+            "https://i/f/" + stored.name, stored.name, {"sha256": sha[stored.name]}
+        ),  # remote, same bytes
+        DistFile(path_to_file_url(other), other.name, {"sha256": sha[other.name]}),  # not stored
+        DistFile(path_to_file_url(stored), stored.name),  # a local file without a stated digest
+        DistFile("https://i/f/" + stored.name, stored.name),  # no digest at all
+        DistFile(
+            "https://i/f/impostor-1.0-py3-none-any.whl",
+            "impostor-1.0-py3-none-any.whl",
+            {"sha256": sha[stored.name]},
+        ),
+        DistFile(
+            "https://i/f/heldpkg-3.0-py3-none-any.whl",
+            "heldpkg-3.0-py3-none-any.whl",
+            {"sha256": sha[stored.name]},
+        ),
+        DistFile(
+            "https://i/f/heldpkg-1.0-py3-none-any.whl", "heldpkg-1.0-py3-none-any.whl", {"sha256": "zz"}
+        ),
+    ]
+    view = StoreDists(store)
+    answers = []
+    for file in files:
+        held = view.holding(file)
+        answers.append(held.entry_id if held is not None else None)
+        assert view.holding_id(file) == answers[-1], file
+    assert answers[0] is not None and answers[0] == answers[1] == answers[3]
+    assert answers[2] is None and answers[4] is None and answers[5:] == [None, None, None]
