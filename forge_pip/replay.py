@@ -7,8 +7,8 @@ requirement and constraint files, the target interpreter and its site-packages, 
 cached index pages and local indexes, and Forge's own code. A repeat of such a run should cost what
 uv's costs (milliseconds), not the ~0.1 s that importing the resolver stack takes.
 
-So the process entry points (``python -m forge_pip``, ``forge pip``; every env's ``bin/pip`` runs
-the former) run a dry run under a *recorder*: an audit hook (:func:`sys.addaudithook`) that notes
+So the front end's process entry point (``python -m forge_pip``, which every env's ``bin/pip``
+runs) runs a dry run under a *recorder*: an audit hook (:func:`sys.addaudithook`) that notes
 every file the run opens, every directory it lists and every SQLite database it connects to,
 captures what it prints, and marks the run as not replayable when it does anything whose outcome a
 stat cannot vouch for: a network connection, a child process, a write outside ``FORGE_HOME``, a
@@ -27,12 +27,14 @@ run wrote itself (its caches: the resolution memo, probes) are its own output, n
 
 ``FORGE_REPLAY=0`` turns replay off. ``FORGE_REPLAY_LOG=FILE`` appends one line per run saying what
 replay did (``hit``, ``miss: WHY``, ``recorded``, ``not recorded: WHY``): for tests and curious users.
-Library code never reaches this module: only the two process entry points do.
+Library code never reaches this module: only that entry point does (``forge pip``, through the
+``forge`` command's parser, does not replay).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
@@ -122,15 +124,9 @@ def run(argv: Sequence[str], main: Callable[[list[str]], int]) -> int:
     recorder = _Recorder(home)
     recorder.install()
     try:
-        result = main(args)
-    except SystemExit as exc:
-        recorder.volatile = recorder.volatile or "exit"
+        result = main(args)  # an exception (SystemExit too) leaves no record
+    finally:
         recorder.restore()
-        raise exc
-    except BaseException:
-        recorder.restore()
-        raise
-    recorder.restore()
     try:
         recorder.finish(path, key, result, start_ns)
     except Exception as exc:
@@ -196,16 +192,14 @@ def signature(path: str, kind: str = "") -> Signature:
         st = os.stat(path)
     except OSError:
         return None
+    return _signature_of(st, kind)
+
+
+def _signature_of(st: os.stat_result, kind: str) -> list[int]:
     if kind == "dir":
         return [st.st_dev, st.st_ino, 0, 0, 0, st.st_mode]
-    return [
-        st.st_dev,
-        st.st_ino,
-        st.st_size,
-        st.st_mtime_ns,
-        0 if kind == "db" else st.st_ctime_ns,
-        st.st_mode,
-    ]
+    ctime = 0 if kind == "db" else st.st_ctime_ns
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, ctime, st.st_mode]
 
 
 def _replay(path: str, key: str) -> int | None:
@@ -405,25 +399,27 @@ class _Recorder:
             _log(f"not recorded: exit {code}")
             return
         record_dir = os.path.dirname(path) + os.sep
-        kinds: dict[str, str] = {}
-        for name in self.stated - self.read:
-            kinds[name] = "dir" if os.path.isdir(name) else ""
-        for name in self.read | _module_files():
-            kinds[name] = ""
-        for name in self.databases:
-            kinds[name] = "db"
+        kinds = dict.fromkeys(self.stated - self.read, "stated")  # a directory, or a file
+        kinds.update(dict.fromkeys(self.read | _module_files(), ""))
+        kinds.update(dict.fromkeys(self.databases, "db"))
         signed: list[list[Any]] = []
         for name in sorted(kinds):
             if name in self.written or name.startswith((record_dir, *_UNSTABLE_ROOTS)) or name == os.devnull:
                 continue
+            try:
+                st = os.stat(name)
+            except OSError:
+                signed.append([name, None])  # missing: its appearing is a change
+                continue
             kind = kinds[name]
-            sig = signature(name, kind)
-            if sig is not None:
-                granule = _COARSE_GRANULE_NS if sig[3] % 1_000_000_000 == 0 else _FINE_GRANULE_NS
-                age_ms = (start_ns - max(sig[3], sig[4])) / 1e6
-                if age_ms * 1e6 <= granule:
-                    _log(f"not recorded: racy {name} (changed {age_ms:.1f} ms before the start)")
-                    return
+            if kind == "stated":
+                kind = "dir" if stat.S_ISDIR(st.st_mode) else ""
+            sig = _signature_of(st, kind)
+            granule = _COARSE_GRANULE_NS if sig[3] % 1_000_000_000 == 0 else _FINE_GRANULE_NS
+            age_ns = start_ns - max(sig[3], sig[4])
+            if age_ns <= granule:
+                _log(f"not recorded: racy {name} (changed {age_ns / 1e6:.1f} ms before the start)")
+                return
             signed.append([name, sig, kind] if kind else [name, sig])
         doc = {"format": FORMAT, "key": key, "inputs": signed, "out": self.chunks, "code": code}
         import json

@@ -229,8 +229,8 @@ class EmptyStore:
         return None
 
 
-def stored_dist(entry: StoredWheel) -> StoredDist | None:
-    """The resolver's view of one store entry (None if its version or tags are unreadable)."""
+def _readable(entry: StoredWheel) -> tuple[Version, frozenset[Tag]] | None:
+    """The entry's version and tags, None if either is unreadable (the resolver skips such an entry)."""
     try:
         version = Version(entry.version)
         tags: set[Tag] = set()
@@ -238,11 +238,29 @@ def stored_dist(entry: StoredWheel) -> StoredDist | None:
             tags.update(parse_tag(text))
     except (InvalidVersion, ValueError):
         return None
+    return version, frozenset(tags)
+
+
+def _names_the_file(file: DistFile, name: str, version: Version) -> bool:
+    """Whether ``file`` (by its name) is this project and version; a file name that does not
+    parse names nothing."""
+    try:
+        return (canonicalize_name(name), version) == (file.name, file.version)
+    except ValueError:
+        return False
+
+
+def stored_dist(entry: StoredWheel) -> StoredDist | None:
+    """The resolver's view of one store entry (None if its version or tags are unreadable)."""
+    readable = _readable(entry)
+    if readable is None:
+        return None
+    version, tags = readable
     md = _read_metadata(entry.site / entry.dist_info)
     return StoredDist(
         name=canonicalize_name(entry.name),
         version=version,
-        tags=frozenset(tags),
+        tags=tags,
         requires=_requirements(entry.requires_dist),
         requires_python=entry.requires_python,
         entry_id=entry.id,
@@ -306,11 +324,7 @@ class StoreDists:
     def holding(self, file: DistFile) -> StoredDist | None:
         held = self._held(file)
         dist = stored_dist(held[1]) if held is not None else None
-        try:
-            same = dist is not None and (dist.name, dist.version) == (file.name, file.version)
-        except ValueError:
-            same = False
-        if held is None or dist is None or not same:
+        if held is None or dist is None or not _names_the_file(file, dist.name, dist.version):
             return None
         hashes = {k.lower(): v.lower() for k, v in file.hashes.items()}
         hashes["sha256"] = held[0]
@@ -321,20 +335,10 @@ class StoreDists:
         reading the entry's METADATA or parsing its requirements: what the resolution memo
         compares (~1.5 ms an entry, 50 entries in a warm install's memo check)."""
         held = self._held(file)
-        if held is None:
+        readable = _readable(held[1]) if held is not None else None
+        if held is None or readable is None or not _names_the_file(file, held[1].name, readable[0]):
             return None
-        entry = held[1]
-        try:  # stored_dist's own refusals, then holding's name/version check
-            version = Version(entry.version)
-            for text in entry.tags:
-                parse_tag(text)
-        except (InvalidVersion, ValueError):
-            return None
-        try:
-            same = (canonicalize_name(entry.name), version) == (file.name, file.version)
-        except ValueError:
-            same = False
-        return entry.id if same else None
+        return held[1].id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ holds it to ``email`` on crafted and random texts and on the METADATA of real wh
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -37,7 +36,8 @@ class Fields(Protocol):
 
 
 class HeaderFields:
-    """The header fields in order, looked up by name case-insensitively, as ``Message`` does."""
+    """The header fields in order, looked up by name case-insensitively, as ``Message`` does
+    (what callers use of it: ``get``, ``get_all``, ``[name]``, ``items``)."""
 
     __slots__ = ("_fields",)
 
@@ -61,21 +61,6 @@ class HeaderFields:
     def __getitem__(self, name: str) -> str | None:
         value: str | None = self.get(name)
         return value
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(key.lower() == name.lower() for key, _ in self._fields)
-
-    def __iter__(self) -> Iterator[str]:
-        return (key for key, _ in self._fields)
-
-    def __len__(self) -> int:
-        return len(self._fields)
-
-    def keys(self) -> list[str]:
-        return [key for key, _ in self._fields]
-
-    def values(self) -> list[str]:
-        return [value for _, value in self._fields]
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._fields)
