@@ -408,8 +408,11 @@ class Store:
         if not path.is_dir():
             return False
         with contextlib.nullcontext() if locked else self.store_lock():
-            if not is_sealed(path):
-                seal(path)
+            if is_sealed(path):
+                return True
+            if not path.is_dir():
+                return False  # gc had unsealed it to collect it, and did while we waited for the lock
+            seal(path)
         return True
 
     def _entry_dir_name(self, cid: str) -> str:

@@ -565,3 +565,38 @@ def test_a_command_that_takes_no_lock_still_heals(
     forge(forge_home, *reader)
     _healthy(forge_home)
     assert catalog_view(forge_home)["e"] == {m: f"1.{i}" for i, m in enumerate(MODULES)}
+
+
+@pytest.mark.parametrize("point", ["gc-move", "gc-committed"])
+def test_an_install_of_an_entry_gc_is_collecting_ingests_it_again(
+    forge_home: Path, wheels: dict[str, Path], point: str
+) -> None:
+    """An install starts while gc, holding the store lock, collects the unused entry it wants:
+    at ``gc-move`` the entry is unsealed but still there (the install waits for the lock to seal
+    it again, and then finds it gone), at ``gc-committed`` it is gone. Either way the install
+    unpacks the wheel anew, not fails on the missing directory (CI saw the first as a rare
+    ``internal error: FileNotFoundError``)."""
+    _ok(forge(forge_home, "create", "e"))
+    _ok(forge(forge_home, "install", "--env", "e", str(wheels["alpha"])))
+    _ok(forge(forge_home, "uninstall", "--env", "e", "alpha"))
+    sync = forge_home.parent / "sync"
+    collector = subprocess.Popen(
+        [sys.executable, "-c", CLI, "gc", "--grace", "0"],
+        env=cli_env(forge_home, f"{point}:pause", {"FORGE_TEST_FAULT_SYNC": str(sync)}),
+        cwd=str(REPO),
+    )
+    _wait_for(sync, point)
+    installer = subprocess.Popen(
+        [sys.executable, "-c", CLI, "install", "--env", "e", str(wheels["alpha"])],
+        env=cli_env(forge_home),
+        cwd=str(REPO),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_lock_fd(installer.pid, forge_home / "locks" / "store.lock")
+    Path(f"{sync}.go").touch()
+    assert collector.wait(timeout=120) == 0
+    _, err = installer.communicate(timeout=120)
+    assert installer.returncode == 0, err
+    _healthy(forge_home)
+    assert catalog_view(forge_home)["e"] == {"alpha": "1.0"}
