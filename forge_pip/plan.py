@@ -60,6 +60,9 @@ class PlanItem:
     """The version in the env's own layer that this replaces (None: a new dist)."""
     replaces_unmanaged: bool = False
     """The replaced dist was not installed by Forge: its RECORD files are evicted."""
+    refetch: DistFile | None = None
+    """LINK: the sources' file that the entry holds, fetched instead if a concurrent gc collects
+    the entry before this operation leases it (None: the store alone offered it)."""
 
     @property
     def spec(self) -> str:
@@ -184,7 +187,8 @@ def make_plan(
             replaces_unmanaged=here is not None and not here.managed,
         )
         if pin.origin is Origin.STORE:
-            items.append(dataclasses.replace(base, action=Action.LINK, entry_id=pin.store_entry))
+            link = dataclasses.replace(base, action=Action.LINK, entry_id=pin.store_entry, refetch=pin.file)
+            items.append(link)
             continue
         assert pin.file is not None
         editable = name in editables

@@ -37,7 +37,8 @@ from packaging.utils import canonicalize_name
 from forge_pip.index.urls import is_file_url
 from forge_pip.plan import Action, Plan, PlanItem
 from forge_pip.sources import IndexFiles, verify_file
-from forge_store import timeline
+from forge_store import faults, timeline
+from forge_store.store import entry_gone
 
 if TYPE_CHECKING:
     from forge_pip.build import Builder
@@ -177,9 +178,17 @@ def _prepare(
             work.append((n, item))
     # held until the link step commits; pycs for the target added if the entry was made for
     # another interpreter (reused by its tags)
-    leased = store.lease_all([eid for _, _, eid in links], interpreters_=[interpreter])
-    for (n, item, _), entry in zip(links, leased, strict=True):
-        out[n] = Prepared(item, entry)
+    faults.point("prepare-lease")
+    leased = store.lease_present([eid for _, _, eid in links], interpreters_=[interpreter])
+    for (n, item, eid), entry in zip(links, leased, strict=True):
+        if entry is not None:
+            out[n] = Prepared(item, entry)
+        elif item.refetch is not None:  # gc took it after the plan chose it: fetch the same file
+            action = Action.DOWNLOAD if item.refetch.is_wheel else Action.BUILD
+            work.append((n, dataclasses.replace(item, action=action, file=item.refetch, entry_id=None)))
+        else:
+            raise entry_gone(eid)
+    work.sort(key=lambda job: job[0])
     if not work:
         return [out[n] for n in sorted(out)]
     from forge_store.bytecode import machine_cores

@@ -468,13 +468,27 @@ class Store:
         leave leased entries alone), and return it; with ``interpreters_`` (the env's), it gets
         their pycs if it lacks them (an entry reused by its tags), and ``reuse_kind`` says so."""
         self._hold()
-        return self._leased(entry_id, self.catalog.lease_entry(entry_id, self.holder), interpreters_)
+        entry = self._leased(entry_id, self.catalog.lease_entry(entry_id, self.holder), interpreters_)
+        if entry is None:
+            raise entry_gone(entry_id)
+        return entry
 
     def lease_all(
         self, entry_ids: Sequence[str], *, interpreters_: Sequence[Interpreter] = ()
     ) -> list[StoredWheel]:
         """:meth:`lease` for each of ``entry_ids``, in order, their catalog leases taken in one
         transaction (a warm install of 50 dists commits once, not 50 times)."""
+        found = self.lease_present(entry_ids, interpreters_=interpreters_)
+        for eid, entry in zip(entry_ids, found, strict=True):
+            if entry is None:
+                raise entry_gone(eid)
+        return [e for e in found if e is not None]
+
+    def lease_present(
+        self, entry_ids: Sequence[str], *, interpreters_: Sequence[Interpreter] = ()
+    ) -> list[StoredWheel | None]:
+        """:meth:`lease_all`, with None for each entry that is gone (a concurrent gc collected it
+        after the caller chose it), so that the caller can fetch its wheel instead."""
         if not entry_ids:
             return []
         self._hold()
@@ -484,17 +498,16 @@ class Store:
 
     def _leased(
         self, entry_id: str, row: EntryRow | None, interpreters_: Sequence[Interpreter]
-    ) -> StoredWheel:
+    ) -> StoredWheel | None:
         """The rest of :meth:`lease` once the catalog lease is taken (``row``: the entry's row,
-        None when it is not in the local catalog; leasing is atomic against gc)."""
+        None when it is not in the local catalog; leasing is atomic against gc); None when the
+        entry is gone."""
         if row is None or row.dir.startswith("@"):
             from .upstream import lease_upstream  # not known here yet, or an upstream's
 
             row = lease_upstream(self, entry_id, row)
         if row is None:
-            raise NotFoundError(
-                f"no store entry {entry_id}", hint="a concurrent `forge gc` removed it; run the command again"
-            )
+            return None
         entry = self._stored(row)
         self._require_entries([entry])
         if interpreters_:
@@ -1353,3 +1366,10 @@ def check_compatible(
             raise IncompatibleWheel(
                 f"{filename} requires Python {requires_python}; env {env.name!r} has {interp.full_version}"
             )
+
+
+def entry_gone(entry_id: str) -> NotFoundError:
+    """The error for an entry a lease did not find (gc collected it after it was chosen)."""
+    return NotFoundError(
+        f"no store entry {entry_id}", hint="a concurrent `forge gc` removed it; run the command again"
+    )

@@ -600,3 +600,33 @@ def test_an_install_of_an_entry_gc_is_collecting_ingests_it_again(
     assert installer.returncode == 0, err
     _healthy(forge_home)
     assert catalog_view(forge_home)["e"] == {"alpha": "1.0"}
+
+
+def test_a_pip_install_whose_store_entry_gc_collects_before_its_lease_fetches_the_file(
+    forge_home: Path, wheels: dict[str, Path]
+) -> None:
+    """The resolver chose a store entry; gc collects it before the install leases it. The
+    install fetches the very file the sources offer for it instead of failing."""
+    pip = ("pip", "install", "--env", "e", "--no-index", "--find-links", str(wheels["alpha"].parent))
+    _ok(forge(forge_home, "create", "e"))
+    _ok(forge(forge_home, *pip, "alpha", "beta"))
+    _ok(forge(forge_home, "uninstall", "--env", "e", "alpha", "beta"))
+    sync = forge_home.parent / "sync"
+    installer = subprocess.Popen(
+        [sys.executable, "-c", CLI, *pip, "alpha", "beta"],
+        env=cli_env(forge_home, "prepare-lease:pause", {"FORGE_TEST_FAULT_SYNC": str(sync)}),
+        cwd=str(REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(sync, "prepare-lease")
+    gc = forge(forge_home, "gc", "--grace", "0")
+    _ok(gc)
+    assert "alpha 1.0" in gc.stdout and "beta 1.1" in gc.stdout, gc.stdout
+    Path(f"{sync}.go").touch()
+    out, err = installer.communicate(timeout=120)
+    assert installer.returncode == 0, err
+    assert "Successfully installed alpha-1.0 beta-1.1" in out, out
+    _healthy(forge_home)
+    assert catalog_view(forge_home)["e"] == {"alpha": "1.0", "beta": "1.1"}
