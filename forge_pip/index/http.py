@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import http.client
     import ssl
 
+    from .addresses import Addresses
+
 log = logging.getLogger(__name__)
 
 USER_AGENT = "forge-pip/0.1 (pip-compatible)"
@@ -114,6 +116,7 @@ class HttpSession:
         self._proxies = dict(proxies) if proxies is not None else None
         self._lock = threading.Lock()
         self._pool: dict[_PoolKey, list[http.client.HTTPConnection]] = {}
+        self._addresses: Addresses | None = None  # one DNS lookup per host for all connections
         self._credentials: dict[str, tuple[str, str]] = {}
         self._netrc_loaded = False
         self._netrc: dict[str, tuple[str, str]] = {}
@@ -277,6 +280,17 @@ class HttpSession:
         return self._connect(key, proxy), False
 
     def _connect(self, key: _PoolKey, proxy: str | None) -> http.client.HTTPConnection:
+        conn = self._new_connection(key, proxy)
+        with self._lock:
+            if self._addresses is None:
+                from .addresses import Addresses  # (imports socket: not before a connection)
+
+                self._addresses = Addresses()
+            addresses = self._addresses
+        conn._create_connection = addresses.connect  # type: ignore[attr-defined]
+        return conn
+
+    def _new_connection(self, key: _PoolKey, proxy: str | None) -> http.client.HTTPConnection:
         import http.client
 
         scheme, host, port = key

@@ -364,3 +364,56 @@ def test_malformed_json_page_is_a_warning(
         assert client.project_files("demo") == []
         assert len(client.project_files("other")) == 1
     assert len(reporter.warnings) == 1 and "malformed page" in reporter.warnings[0]
+
+
+def test_parallel_connections_to_a_host_look_it_up_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six downloads at once open several connections to ``localhost`` but ask the resolver once
+    (where the resolver loses a packet now and then, every extra lookup risks a 5-second wait);
+    ``localhost`` may name ::1 first, where nothing listens: the next address is tried."""
+    index = LocalIndex(tmp_path / "index")
+    for i in range(6):
+        index.add(make_file(tmp_path / "s", f"demo-1.{i}-py3-none-any.whl", os.urandom(200_000)))
+    index.write()
+    real = socket.getaddrinfo
+    asked: list[object] = []
+
+    def counting(host: object, *args: object, **kwargs: object) -> object:
+        if host == "localhost":
+            asked.append(host)
+            time.sleep(0.2)  # a slow resolver: the other connections wait for this answer
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    with serve(index.root) as server:
+        url = server.index_url.replace("127.0.0.1", "localhost")
+        with IndexClient(index_urls=[url], cache_dir=None, **FAST) as client:
+            files = client.project_files("demo")
+            paths = client.download_many(files, tmp_path / "dest", jobs=6)
+        assert len(set(server.client_ports)) > 1  # several connections were made
+    assert len(paths) == 6 and asked == ["localhost"]
+
+
+def test_an_address_that_refuses_is_looked_up_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached answer whose addresses all refuse is forgotten: the next connection asks again."""
+    from forge_pip.index.addresses import Addresses
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    real = socket.getaddrinfo
+    asked: list[object] = []
+
+    def counting(host: object, *args: object, **kwargs: object) -> object:
+        asked.append(host)
+        return real("127.0.0.1", *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    addresses = Addresses()
+    assert addresses.lookup("index.test", port) == addresses.lookup("index.test", port)
+    assert asked == ["index.test"]
+    for _ in range(2):  # the first uses the cached answer; it refuses, so the second asks again
+        with pytest.raises(ConnectionRefusedError):
+            addresses.connect(("index.test", port), timeout=5.0)
+    assert asked == ["index.test"] * 2

@@ -1,0 +1,99 @@
+"""One DNS lookup per host and port for a whole HTTP session, shared by all its connections.
+
+A warm install revalidates its pages over up to eight connections at once, and
+``socket.create_connection`` asks the resolver again for each of them. Where the resolver drops
+a UDP packet now and then, glibc waits out its 5-second timeout before it asks again. This is
+common in containers (the conntrack race of parallel A and AAAA queries); on the machine these
+figures come from, 1 lookup in 30 took 5 s. Eight lookups per process make such a stall eight
+times as likely: one warm install in four took 5 s longer. pip opens one connection per host, so
+it pays one lookup. A session that looks up once pays the same.
+
+The answer is kept for the session only (one command), as every connection of a pip run would
+see it; an address that refuses is forgotten, so the next connection asks again.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+__all__ = ["Addresses"]
+
+_AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
+
+
+def _getaddrinfo(host: str, port: int) -> list[_AddrInfo]:
+    return list(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+
+
+class Addresses:
+    """``getaddrinfo`` answers by (host, port); concurrent askers wait for the first lookup."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, int], list[_AddrInfo]] = {}
+        self._pending: dict[tuple[str, int], threading.Event] = {}
+
+    def lookup(self, host: str, port: int) -> list[_AddrInfo]:
+        """The addresses of ``host`` (looked up once; raises ``OSError`` as getaddrinfo does)."""
+        key = (host, port)
+        with self._lock:
+            known = self._known.get(key)
+            if known is not None:
+                return known
+            event = self._pending.get(key)
+            if event is None:
+                event = self._pending[key] = threading.Event()
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            event.wait()
+            with self._lock:
+                known = self._known.get(key)
+            if known is not None:
+                return known
+            # the first lookup failed; its error was its caller's: ask again for ours
+            return _getaddrinfo(host, port)
+        try:
+            found = _getaddrinfo(host, port)
+            if found:
+                with self._lock:
+                    self._known[key] = found
+            return found
+        finally:
+            with self._lock:
+                del self._pending[key]
+            event.set()
+
+    def forget(self, host: str, port: int) -> None:
+        with self._lock:
+            self._known.pop((host, port), None)
+
+    def connect(
+        self,
+        address: tuple[str, int],
+        timeout: float | None = None,
+        source_address: tuple[str, int] | None = None,
+    ) -> socket.socket:
+        """``socket.create_connection`` on the looked-up addresses, tried in the resolver's
+        order (what ``http.client`` calls to open a connection)."""
+        host, port = address
+        error: OSError | None = None
+        for family, kind, proto, _name, sockaddr in self.lookup(host, port):
+            sock = None
+            try:
+                sock = socket.socket(family, kind, proto)
+                if timeout is not None:
+                    sock.settimeout(timeout)
+                if source_address is not None:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                error = exc
+                if sock is not None:
+                    sock.close()
+        self.forget(host, port)  # perhaps a stale answer: the next connection asks again
+        raise error if error is not None else OSError(f"no address for {host}")
