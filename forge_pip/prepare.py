@@ -183,7 +183,8 @@ def _prepare(
     for (n, item, eid), entry in zip(links, leased, strict=True):
         if entry is not None:
             out[n] = Prepared(item, entry)
-        elif item.refetch is not None:  # gc took it after the plan chose it: fetch the same file
+        elif item.refetch is not None and (client is not None or is_file_url(item.refetch.url)):
+            # gc took it after the plan chose it: fetch the same file (offline: only a local one)
             action = Action.DOWNLOAD if item.refetch.is_wheel else Action.BUILD
             work.append((n, dataclasses.replace(item, action=action, file=item.refetch, entry_id=None)))
         else:
