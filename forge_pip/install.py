@@ -714,8 +714,10 @@ def _resolve(
     fixed: Mapping[NormalizedName, InstalledDist] | None = None,
     *,
     pinned: bool = False,
+    while_waiting: Callable[[], None] | None = None,
 ) -> Resolution:
-    """Resolve ``reqs``; ``pinned``: try :mod:`forge_pip.fastpath` first (installs into an env)."""
+    """Resolve ``reqs``; ``pinned``: try :mod:`forge_pip.fastpath` first (installs into an env).
+    ``while_waiting``: see :func:`forge_pip.resolve.memo.resolve_memoized`."""
     from forge_pip.resolve import ResolveRequest
 
     request = ResolveRequest(
@@ -768,7 +770,35 @@ def _resolve(
         root=memo_dir,
         context=context,
         resolver=run,  # the fast path too answers from what the views say: memoised alike
+        while_waiting=while_waiting,
     )
+
+
+_LINK_STAGE = (
+    "forge_store.linker",
+    "forge_store.policy",
+    "forge_store.stack",
+    "forge_store.native",
+    "forge_store.abi",
+    "forge_store.elf",
+    "forge_store.conflicts",
+    "forge_store.enforce",
+    "forge_store.launchers",
+    "forge_store.publish",
+    "forge_store.seal",
+    "forge_store.wheelcheck",
+)
+"""What an install into an env loads after its resolution (linking, the policy and native checks,
+publishing new entries); a name missing here is loaded when it is used, as before."""
+
+
+def _load_link_stage() -> None:
+    """Load the link stage's modules (no other effect), while a memo's pages are revalidated: the
+    page threads mostly wait for the network then, and these imports cost ~20 ms of the GIL."""
+    import importlib
+
+    for name in _LINK_STAGE:
+        importlib.import_module(name)
 
 
 def _read_locks(options: InstallOptions, target: TargetPython) -> list[LockedPackage]:
@@ -982,7 +1012,17 @@ def install(
             resolution, reqs = _locked(pipe, options, layers, store_view, rep)
             resolution = _keep_fixed(resolution, fixed)
         else:
-            resolution = _resolve(pipe, reqs, options, layers, store_view, rep, fixed, pinned=True)
+            resolution = _resolve(
+                pipe,
+                reqs,
+                options,
+                layers,
+                store_view,
+                rep,
+                fixed,
+                pinned=True,
+                while_waiting=None if options.dry_run else _load_link_stage,
+            )
         if options.only_deps:
             resolution = _without_requested(resolution)
         local = local_dists(store, env)

@@ -463,9 +463,16 @@ class MemoFile:
 
 
 def _replay(
-    memo: _Memo, *, layers: LayerView, store: StoreView, index: IndexView, reporter: ResolveReporter
+    memo: _Memo,
+    *,
+    layers: LayerView,
+    store: StoreView,
+    index: IndexView,
+    reporter: ResolveReporter,
+    while_waiting: Callable[[], None] | None = None,
 ) -> Resolution | None:
-    """The memo's resolution if every question gets the answer it recorded, else None."""
+    """The memo's resolution if every question gets the answer it recorded, else None.
+    ``while_waiting``: run once the pages are being revalidated in the background."""
     from forge_pip.resolve.request import Pin, Resolution
 
     trace = memo.trace
@@ -489,6 +496,8 @@ def _replay(
     prefetch = getattr(index, "prefetch_fingerprints", None) or getattr(index, "prefetch", None)
     if prefetch is not None and trace.files:
         prefetch([NormalizedName(n) for n in trace.files])  # every page at once
+        if while_waiting is not None:
+            while_waiting()  # the pages' threads mostly wait for the network meanwhile
     fingerprint: Callable[[NormalizedName], str | None] | None = getattr(index, "fingerprint", None)
     for name, recorded in trace.files.items():
         project = NormalizedName(name)
@@ -558,10 +567,13 @@ def resolve_memoized(
     root: Path | None,
     context: Mapping[str, object],
     resolver: Resolver | None = None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> Resolution:
     """``resolve(request, ...)``, answered from the memo under ``root`` when every input is the same
     (see the module doc); ``root`` None: no memo. ``context``: what else decides the answer (the
-    configured sources, build settings), made part of the key."""
+    configured sources, build settings), made part of the key. ``while_waiting``: work of the
+    caller's that does not depend on the answer (loading its next stage's modules), run while a
+    memo's pages are revalidated; it must change nothing."""
 
     def run(request: ResolveRequest, **views: Any) -> Resolution:
         if resolver is not None:
@@ -588,7 +600,9 @@ def resolve_memoized(
             prefetch(names)
     if memo is not None:
         try:
-            hit = _replay(memo, layers=layers, store=store, index=index, reporter=reporter)
+            hit = _replay(
+                memo, layers=layers, store=store, index=index, reporter=reporter, while_waiting=while_waiting
+            )
         except (ValueError, KeyError, TypeError) as exc:  # a well-framed memo with bad values
             log.info("ignoring unusable resolution memo %s: %s", memo_file.path, exc)
             memo_file.delete()

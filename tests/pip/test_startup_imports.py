@@ -185,3 +185,13 @@ def test_an_offline_dry_run_the_memo_answers_loads_no_resolver(store: Store, whe
         assert _not_needed(names, MEMO_HIT_NOT_NEEDED) == [], command
     store.install_wheels("seed", [make_wheel(wheel_dir, "memohit-lib", "1.3")])  # the memo no longer holds
     assert "resolvelib" in imported([*FRONT_END, *args, "--env", "fresh"])
+
+
+def test_the_link_stage_preloaded_during_revalidation_names_real_modules() -> None:
+    """``forge_pip.install`` loads its link stage by name while a memo's pages are revalidated: a
+    renamed module would fail every such install, so each name must be importable."""
+    import importlib.util
+
+    from forge_pip.install import _LINK_STAGE
+
+    assert [name for name in _LINK_STAGE if importlib.util.find_spec(name) is None] == []
