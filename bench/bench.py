@@ -201,6 +201,16 @@ def install_forge(work: Path) -> str:
     return str(tool / "bin" / "python")
 
 
+def _check_under_test(python: str, tool: Path) -> None:
+    """Stop unless ``python -m forge_pip``, run where the contenders run, imports the tool venv's
+    Forge, with its pycs: the bench measures what users install, not a checkout on the path."""
+    code = "import forge_pip; print(forge_pip.__file__, forge_pip.__spec__.cached)"
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout
+    where, cached = out.split()
+    if not Path(where).is_relative_to(tool) or not Path(cached).is_file():
+        raise SystemExit(f"the Forge under test is not the tool venv's compiled one: {where} ({cached})")
+
+
 def _forge(*args: str) -> list[str]:
     """The ``forge`` console script of the Forge under test, as users run it (its entry point,
     ``forge_store.isolation:forge_main``, answers ``--version`` before any parser is built)."""
@@ -349,18 +359,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="leave plain pip out of the resolve and warm front-end rows (minutes per run on a busy machine)",
     )
     args = parser.parse_args(argv)
+    args.cache, args.json = args.cache.resolve(), args.json.resolve() if args.json else None
     only = set(args.only.split(","))
     unknown = only - set(ALL.split(","))
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))} (known: {ALL})")
     uv = _uv()
     work = Path(tempfile.mkdtemp(prefix="forge-bench-"))
+    # Every contender runs from the scratch directory, as a user runs it from a project of theirs:
+    # from this checkout, ``python -m forge_pip`` would import the checkout (the current directory
+    # comes first on ``sys.path``), not the Forge under test, and compile it anew on each run.
+    os.chdir(work)
     global FORGE_PY
     if args.editable:
         for package in ("forge_pip", "forge_store"):  # what a wheel install of Forge would have
             compileall.compile_dir(str(REPO / package), quiet=1)
     else:
         FORGE_PY = install_forge(work)
+        _check_under_test(FORGE_PY, work / "forge-tool")
     home = work / "forge-home"
     env = dict(os.environ, FORGE_HOME=str(home), UV_CACHE_DIR=str(work / "uv-cache"))
     env.pop("VIRTUAL_ENV", None)
