@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import logging
 import os
 import shutil
@@ -50,6 +49,8 @@ from forge_store.errors import ExitCode, ForgeError, IntegrityError, NotFoundErr
 from forge_store.models import Layer
 
 if TYPE_CHECKING:
+    import datetime
+
     from forge_pip.build import Builder
     from forge_pip.index import IndexClient, IndexReporter
     from forge_pip.models import TargetPython
@@ -574,7 +575,7 @@ def _collect(
 
     from forge_pip.index.urls import file_url_to_path
     from forge_pip.resolve import DirectRequirement
-    from forge_pip.vcs import is_vcs_url, refuse_unusable_url
+    from forge_pip.urlkinds import is_vcs_url, refuse_unusable_url
     from forge_store.errors import UnsupportedUrl
 
     out = _Requests()

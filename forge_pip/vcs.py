@@ -47,6 +47,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from forge_pip.urlkinds import _OTHER_VCS, _scheme, is_vcs_url, refuse_unusable_url
 from forge_store.errors import UnsupportedUrl, VcsError
 
 if TYPE_CHECKING:
@@ -63,9 +64,7 @@ __all__ = [
     "refuse_unusable_url",
 ]
 
-_OTHER_VCS = {"hg": "Mercurial", "svn": "Subversion", "bzr": "Bazaar"}
 _GIT_TRANSPORTS = ("https", "http", "ssh", "file", "git")
-_ARCHIVE_SCHEMES = ("https", "http", "file")
 _FULL_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _SHORT_HASH = re.compile(r"^[0-9a-f]{4,64}$")
 _PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
@@ -120,29 +119,6 @@ class VcsWheel:
         if self.source.subdirectory:
             data["subdirectory"] = self.source.subdirectory
         return json.dumps(data, sort_keys=True)
-
-
-def _scheme(text: str) -> str:
-    head, sep, _ = text.partition(":")
-    return head.lower() if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", head) else ""
-
-
-def is_vcs_url(text: str) -> bool:
-    """Whether ``text`` is a ``vcs+...`` URL (git, or one Forge refuses: hg, svn, bzr)."""
-    vcs, plus, _ = _scheme(text).partition("+")
-    if plus:
-        return vcs == "git" or vcs in _OTHER_VCS
-    # pip's scp-like stub: git+git@host:path (no "://"): the "scheme" then holds an @
-    return text.lower().startswith("git+") and "://" not in text
-
-
-def refuse_unusable_url(url: str, what: str) -> None:
-    """Refuse (``UnsupportedUrl``) a requirement URL that is neither VCS nor http(s)/file."""
-    if not is_vcs_url(url) and _scheme(url) not in _ARCHIVE_SCHEMES:
-        raise UnsupportedUrl(
-            f"{what}: Forge cannot install from {url!r}: unsupported URL scheme",
-            hint="use an https:// or file:// URL of a wheel or sdist, or a git+ URL",
-        )
 
 
 def _fragment_value(fragment: str, key: str) -> str | None:

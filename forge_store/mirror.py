@@ -42,7 +42,6 @@ from .errors import (
     EnvExists,
     ForgeError,
     InterpreterNotFound,
-    MirrorReadOnly,
     StackNotFound,
     UpstreamError,
     UpstreamInvalid,
@@ -103,15 +102,6 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 def mirror_path(store: Store, up: str, stack: str) -> Path:
     return store.home.envs / f"@{up}" / stack
-
-
-def refuse_changes(env: EnvInfo) -> None:
-    """:class:`MirrorReadOnly` for a mirror env (installs, uninstalls, mode changes)."""
-    if env.kind is EnvKind.MIRROR:
-        raise MirrorReadOnly(
-            f"env {env.name!r} mirrors a stack its upstream publishes; it cannot be changed here",
-            hint=f"create an env on top of it (forge create NAME --parent {env.name}) and install there",
-        )
 
 
 def _source(store: Store, up: str) -> tuple[str, Manifest | RemoteManifest, dict[str, Stack]]:

@@ -245,6 +245,13 @@ class Store:
             self._upstreams = Upstreams(self)
         return self._upstreams
 
+    def _may_use_upstreams(self) -> bool:
+        """Whether :attr:`upstreams` may have something to say (see
+        :func:`.upstream_names.any_configured`): a store without upstreams never loads them."""
+        from .upstream_names import any_configured
+
+        return self._upstreams is not None or any_configured(self)
+
     def entry_path(self, row: EntryRow) -> Path:
         """An entry's directory: in the local store, or in the upstream it is linked from."""
         if row.dir.startswith("@"):
@@ -308,7 +315,7 @@ class Store:
         local catalog lacks follow (``--offline``/``--prefer-offline`` candidates)."""
         rows = self.catalog.all_entries() if name is None else self.catalog.entries_named(name)
         out = [self._stored(r) for r in rows if self.entry_path(r).is_dir()]
-        if name is not None:
+        if name is not None and self._may_use_upstreams():
             have = {e.id for e in out}
             out += [
                 self._stored(u.row) for u in self.upstreams.named(name, verified=True) if u.row.id not in have
@@ -1060,7 +1067,7 @@ class Store:
         refused (:class:`~.policy.PolicyRefused`, nothing changed), warned about or ignored.
         """
         env = self.env(env_name)
-        from .mirror import refuse_changes
+        from .readonly import refuse_changes
 
         refuse_changes(env)  # a mirror of a published stack changes only with its upstream
         self.require_env_dir(env)

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING
 
 from .catalog import EntryRow
 from .errors import ForgeError, UpstreamEntryCorrupt, UpstreamInvalid
+from .upstream_names import ENV_VAR
+from .upstream_names import UPSTREAMS_KEY as CONFIG_KEY
 
 if TYPE_CHECKING:
     from .models import StoredWheel
@@ -57,8 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENV_VAR = "FORGE_UPSTREAM"
-CONFIG_KEY = "upstreams"
 MANIFEST = "forge-upstream.json"
 FORMAT = "forge-upstream"
 MANIFEST_VERSION = 1

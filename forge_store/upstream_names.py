@@ -32,6 +32,28 @@ if TYPE_CHECKING:
     from .upstream import Source
 
 CONFIG_KEY = "upstream_names"
+ENV_VAR = "FORGE_UPSTREAM"
+"""Upstreams named by the environment, before the configured ones (:func:`.upstream.sources`)."""
+UPSTREAMS_KEY = "upstreams"
+"""The ``config.json`` key of the configured upstreams (``forge store add-upstream``)."""
+
+
+def any_configured(store: Store, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether an upstream may be in use: ``FORGE_UPSTREAM`` set, or ``config.json`` lists one
+    (an unreadable ``config.json`` counts: :mod:`.upstream` says what is wrong with it). Without,
+    nothing loads the upstream machinery (~8 ms of every install's start-up)."""
+    from .errors import ForgeError
+    from .settings import read_document
+
+    env = os.environ if environ is None else environ
+    if env.get(ENV_VAR, "").strip():
+        return True
+    try:
+        return bool(read_document(store).get(UPSTREAMS_KEY))
+    except ForgeError:
+        return True
+
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _NAMED_ITEM = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})=(.+)$")
 
@@ -73,7 +95,7 @@ def _configured(store: Store) -> dict[str, str]:
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, str]:
     """``{normalised location: name}`` of the ``NAME=PATH`` items of ``FORGE_UPSTREAM``."""
-    from .upstream import ENV_VAR, _normalise, split_env
+    from .upstream import _normalise, split_env
 
     out: dict[str, str] = {}
     for item in split_env(environ.get(ENV_VAR, "")):

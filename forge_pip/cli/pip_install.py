@@ -236,7 +236,7 @@ def cmd_install(ns: argparse.Namespace) -> int:
     from forge_pip.cli.pip_output import install_order, looking_in, would_install
     from forge_pip.install import InstallOptions, install, installation_report
     from forge_store.errors import UsageError
-    from forge_store.mirror import refuse_changes
+    from forge_store.readonly import refuse_changes
     from forge_store.store import Store
 
     if ns.user:
@@ -512,7 +512,7 @@ def cmd_uninstall(ns: argparse.Namespace) -> int:
     from forge_pip.reqfile import ReqKind, parse_requirements
     from forge_pip.sources import local_dists
     from forge_store.errors import UsageError
-    from forge_store.mirror import refuse_changes
+    from forge_store.readonly import refuse_changes
     from forge_store.store import Store
 
     names = list(ns.names)

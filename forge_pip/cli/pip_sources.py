@@ -54,6 +54,8 @@ class StandardOptions:
 
 def is_lock_file(path: str) -> bool:
     """Whether ``-r PATH`` names a PEP 751 lock file (``pylock.toml`` / ``pylock.NAME.toml``)."""
+    if not path.rstrip("/").endswith(".toml"):  # every lock file name does: most -r files need no lock module
+        return False
     from forge_pip.pylock import is_pylock_path
 
     return is_pylock_path(path)

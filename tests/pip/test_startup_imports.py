@@ -195,3 +195,36 @@ def test_the_link_stage_preloaded_during_revalidation_names_real_modules() -> No
     from forge_pip.install import _LINK_STAGE
 
     assert [name for name in _LINK_STAGE if importlib.util.find_spec(name) is None] == []
+
+
+RARE_MACHINERY = ("forge_store.upstream", "forge_store.mirror", "forge_pip.vcs", "forge_pip.pylock")
+"""What an install loads only when it is used: upstream stores (none configured), mirror envs (the
+env is not one), VCS requirements (none asked for), lock files (``-r`` names a requirements file)."""
+
+
+def test_an_install_loads_no_upstream_mirror_vcs_or_lock_machinery_it_does_not_use(
+    store: Store, wheel_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real install from the store into an env, with a ``-r`` file: it links, and loads none of
+    :data:`RARE_MACHINERY`; with an upstream named (``FORGE_UPSTREAM``), the same install does
+    consult it (the upstream module is loaded), so the list can fail."""
+    wheels = [
+        make_wheel(wheel_dir, "rare-app", "1.0", requires=["rare-lib>=1"]),
+        make_wheel(wheel_dir, "rare-lib", "1.2"),
+    ]
+    store.create_env("seed")
+    store.install_wheels("seed", wheels)
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("rare-app\n")
+    store.create_env("fresh")
+    names = imported([*FRONT_END, "install", "--offline", "-r", str(reqs), "--env", "fresh"])
+    assert "forge_store.linker" in names, "the install did not link"
+    assert {link.entry_id for link in store.catalog.links("fresh")} == {
+        e.id for e in store.entries() if e.name in ("rare-app", "rare-lib")
+    }
+    assert _not_needed(names, RARE_MACHINERY) == []
+    store.create_env("again")
+    upstream = tmp_path / "upstream-home"
+    monkeypatch.setenv("FORGE_UPSTREAM", str(upstream))
+    names = imported([*FRONT_END, "install", "--offline", "-r", str(reqs), "--env", "again"])
+    assert "forge_store.upstream" in names
