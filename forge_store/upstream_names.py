@@ -38,6 +38,10 @@ UPSTREAMS_KEY = "upstreams"
 """The ``config.json`` key of the configured upstreams (``forge store add-upstream``)."""
 
 
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAMED_ITEM = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})=(.+)$")
+
+
 def any_configured(store: Store, environ: Mapping[str, str] | None = None) -> bool:
     """Whether an upstream may be in use: ``FORGE_UPSTREAM`` set, or ``config.json`` lists one
     (an unreadable ``config.json`` counts: :mod:`.upstream` says what is wrong with it). Without,
@@ -52,10 +56,6 @@ def any_configured(store: Store, environ: Mapping[str, str] | None = None) -> bo
         return bool(read_document(store).get(UPSTREAMS_KEY))
     except ForgeError:
         return True
-
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_NAMED_ITEM = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})=(.+)$")
 
 
 def split_item(item: str) -> tuple[str | None, str]:
