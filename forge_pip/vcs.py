@@ -47,7 +47,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from forge_pip.urlkinds import _OTHER_VCS, _scheme, is_vcs_url, refuse_unusable_url
+from forge_pip.urlkinds import OTHER_VCS, is_vcs_url, refuse_unusable_url, url_scheme
 from forge_store.errors import UnsupportedUrl, VcsError
 
 if TYPE_CHECKING:
@@ -139,10 +139,10 @@ def parse_vcs_url(text: str) -> VcsUrl:
     """Parse a ``git+`` URL by pip's rules; refuse other VCS and anything git could take as an option."""
     text = text.strip()
     shown = _redact(text)
-    vcs, plus, transport = _scheme(text).partition("+")
-    if plus and vcs in _OTHER_VCS:
+    vcs, plus, transport = url_scheme(text).partition("+")
+    if plus and vcs in OTHER_VCS:
         raise UnsupportedUrl(
-            f"{_OTHER_VCS[vcs]} URLs are not supported by Forge: {shown}",
+            f"{OTHER_VCS[vcs]} URLs are not supported by Forge: {shown}",
             hint="Forge clones git repositories only: build a wheel of it and install that",
         )
     if not text.lower().startswith("git+"):

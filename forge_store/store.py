@@ -122,6 +122,7 @@ class Store:
         self.holder = f"{hostname()}:{os.getpid()}:{token(8)}"
         self._held: HeldFile | None = None
         self._upstreams: Upstreams | None = None
+        self._upstreams_possible: bool | None = None  # decided once, as the manifests are read once
         self.healed: list[IntentRow] = []
         """Intents of dead processes this Store recovered (``forge_store.recovery``)."""
         self._holder_of: Store | None = None  # a sibling's leases are this Store's (:meth:`sibling`)
@@ -247,10 +248,13 @@ class Store:
 
     def _may_use_upstreams(self) -> bool:
         """Whether :attr:`upstreams` may have something to say (see
-        :func:`.upstream_names.any_configured`): a store without upstreams never loads them."""
-        from .upstream_names import any_configured
+        :func:`.upstream_names.any_configured`), decided once per Store as :class:`.upstream.Upstreams`
+        reads its manifests once: a store without upstreams never loads them."""
+        if self._upstreams_possible is None:
+            from .upstream_names import any_configured
 
-        return self._upstreams is not None or any_configured(self)
+            self._upstreams_possible = self._upstreams is not None or any_configured(self)
+        return self._upstreams_possible
 
     def entry_path(self, row: EntryRow) -> Path:
         """An entry's directory: in the local store, or in the upstream it is linked from."""
