@@ -29,7 +29,6 @@ isolation and ``=0`` disables it; any valid value of ``PIP_NO_CACHE_DIR`` disabl
 from __future__ import annotations
 
 import configparser
-import dataclasses
 import enum
 import locale
 import os
@@ -37,6 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from forge_store.errors import UsageError
+from forge_store.records import record
 
 __all__ = [
     "ConfigKind",
@@ -70,7 +70,7 @@ class ConfigKind(enum.Enum):
     ENV_VAR = "env-var"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ConfigValue:
     """One raw configured value and where it came from, e.g. ``"/etc/pip.conf [global]"``."""
 
@@ -91,7 +91,7 @@ class _Action(enum.Enum):
     FORMAT_CONTROL = "format_control"  # --no-binary / --only-binary callbacks
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _OptionSpec:
     names: tuple[str, ...]  # long names, the first one canonical
     dest: str

@@ -47,6 +47,7 @@ from forge_pip.sources import (
 )
 from forge_store.errors import ExitCode, ForgeError, IntegrityError, NotFoundError, UsageError
 from forge_store.models import Layer
+from forge_store.records import record
 
 if TYPE_CHECKING:
     import datetime
@@ -111,7 +112,7 @@ class UnsupportedRequirement(UsageError):
     reference = "unsupported-requirement"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class IndexOptions:
     """Where distributions come from (pip's ``-i``, ``--extra-index-url``, ``-f``, ``--no-index``...)."""
 
@@ -159,7 +160,7 @@ class IndexOptions:
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class InstallOptions:
     """One install request with pip's options (the CLI merges pip's configuration into it)."""
 
@@ -260,7 +261,7 @@ class NullInstallReporter:
         pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class InstallResult:
     plan: Plan
     resolution: Resolution
@@ -271,7 +272,7 @@ class InstallResult:
     """Per installed name, what ``--report`` shows as its metadata (name, version, requires_dist...)."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UninstallResult:
     plan: Plan
     report: InstallReport | None
@@ -450,7 +451,7 @@ class _IndexWarnings:
             self._reporter.on_warning(message)
 
 
-@dataclasses.dataclass
+@record
 class _Requests:
     roots: list[Requirement | DirectRequirement] = dataclasses.field(default_factory=list)
     hashes: dict[str, dict[str, set[str]]] = dataclasses.field(default_factory=dict)

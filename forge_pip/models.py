@@ -14,13 +14,15 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 if TYPE_CHECKING:
     from packaging.tags import Tag
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
 
-@dataclasses.dataclass(frozen=True)
+@record(frozen=True)
 class DistFile:
     """One file (wheel or sdist) offered for a project by an index or a find-links location.
 
@@ -97,7 +99,7 @@ class DistFile:
         return self._parsed[2]
 
 
-@dataclasses.dataclass(frozen=True)
+@record(frozen=True)
 class TargetPython:
     """The interpreter an install is for: its version, tags (most preferred first) and markers.
 

@@ -12,6 +12,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 if TYPE_CHECKING:
     from forge_pip.models import DistFile
     from forge_pip.resolve import Resolution
@@ -39,7 +41,7 @@ class Action(enum.Enum):
         return self in (Action.LINK, Action.DOWNLOAD, Action.BUILD, Action.REMOVE)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PlanItem:
     """One distribution in a plan."""
 
@@ -100,7 +102,7 @@ def _fetch_words(file: DistFile) -> str:
     return f"download {file.filename}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Plan:
     """Every distribution of a resolution (or an uninstall) with its action, sorted by name."""
 

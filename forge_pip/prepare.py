@@ -38,6 +38,7 @@ from forge_pip.index.urls import is_file_url
 from forge_pip.plan import Action, Plan, PlanItem
 from forge_pip.sources import IndexFiles, verify_file
 from forge_store import faults, timeline
+from forge_store.records import record
 from forge_store.store import entry_gone
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class NullPrepareReporter:
         pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Prepared:
     """A planned distribution as a store entry, with the PEP 610 record of where it came from."""
 
@@ -217,13 +218,13 @@ def _prepare(
     return [out[n] for n in sorted(out)]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Fetched:
     source: Path
     sha: str | None  # None: a directory (a project to build)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Built:
     wheel: Path
     sha: str | None  # None: a built wheel (ingest hashes it)

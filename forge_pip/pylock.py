@@ -24,7 +24,6 @@ hashes.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -45,6 +44,7 @@ from packaging.version import InvalidVersion, Version
 
 from forge_pip.models import DistFile
 from forge_store.errors import InvalidLockFile, UnsupportedPython
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from forge_pip.models import TargetPython
@@ -80,7 +80,7 @@ def is_pylock_path(text: str) -> bool:
     return name == "pylock.toml" or bool(_PYLOCK_NAME.match(name))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LockedPackage:
     """One package a lock file selected for the target: the exact file, or a direct reference."""
 

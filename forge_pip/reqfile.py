@@ -18,7 +18,6 @@ stay relative to the current directory. Unlike pip, include cycles are an error,
 from __future__ import annotations
 
 import codecs
-import dataclasses
 import enum
 import locale
 import logging
@@ -38,6 +37,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from forge_pip.config import apply_format_control
 from forge_store.errors import ForgeError, UsageError
+from forge_store.records import record
 
 __all__ = [
     "FileOptions",
@@ -94,7 +94,7 @@ class ReqKind(enum.Enum):
     PATH = "path"  # a local project directory or archive, relative to the current directory
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ReqLine:
     """One requirement from a file or the command line, with the per-line options pip allows."""
 
@@ -118,7 +118,7 @@ class ReqLine:
     """For PATH lines: extras written as ``./project[extra]``."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FileOptions:
     """Global options met in requirements files, merged in file order the way pip applies them."""
 

@@ -34,6 +34,7 @@ from forge_pip.resolve.sources import CoreMetadata, InstalledDist, StoredDist
 from forge_store.errors import ForgeError, InvalidWheel
 from forge_store.metaheaders import parse_headers
 from forge_store.models import Layer
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from forge_pip.build import Builder
@@ -86,7 +87,7 @@ def _read_metadata(dist_info: Path) -> CoreMetadata:
     return CoreMetadata()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LocalDist:
     """A dist in an env's own site-packages: linked by Forge (``entry_id``) or unmanaged."""
 
@@ -341,7 +342,7 @@ class StoreDists:
         return held[1].id
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DirectSource:
     """A local project directory (or sdist) the user named; ``file`` is its synthetic DistFile."""
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from forge_store.errors import ForgeError, UsageError
+from forge_store.records import record
 
 LINK_MODE = "copy"
 
@@ -30,7 +31,7 @@ class TreeInstallError(ForgeError):
     reference = "tree-install-error"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TreeScheme:
     """Where each part of a wheel goes (installer's scheme keys)."""
 
@@ -61,7 +62,7 @@ def root_scheme(root: Path, base_prefix: Path, python: str, name: str = "") -> T
     return prefix_scheme(root / base_prefix.resolve().relative_to("/"), python, name)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TreeReport:
     installed: tuple[tuple[str, str], ...]
     """``(name, version)`` of every wheel written."""

@@ -33,7 +33,6 @@ Editable requirements (``-e git+URL#egg=name``) are real clones at ``ENV/src/<na
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import hashlib
 import json
@@ -49,6 +48,7 @@ from typing import TYPE_CHECKING
 
 from forge_pip.urlkinds import OTHER_VCS, is_vcs_url, refuse_unusable_url, url_scheme
 from forge_store.errors import UnsupportedUrl, VcsError
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from forge_pip.build import Builder
@@ -79,7 +79,7 @@ _PROTOCOLS = (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class VcsUrl:
     """A parsed ``git+...`` URL (pip's ``Link`` + ``Git.get_url_rev_and_auth`` rules)."""
 
@@ -101,7 +101,7 @@ class VcsUrl:
         return text + (f"#subdirectory={self.subdirectory}" if self.subdirectory else "")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class VcsWheel:
     """The wheel built from one commit of a VCS URL (``cached``: nothing was cloned or built)."""
 

@@ -27,7 +27,6 @@ is probed once per interpreter and process.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import mmap
 import os
@@ -37,6 +36,8 @@ import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from forge_store.records import record
 
 from .models import Layer
 from .policy import CheckContext, Finding, Kind
@@ -98,7 +99,7 @@ _MAX_CHAIN = 12
 # -- what an entry holds ---------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Binary:
     """One compiled file of an entry, as its bytes say."""
 
@@ -306,7 +307,7 @@ def entry_binaries(store: Store, entry_ids: Sequence[str]) -> dict[str, tuple[st
 # -- what an interpreter accepts -------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)  # not slotted: ``exported`` is cached on the instance
+@record(frozen=True)  # not slotted: ``exported`` is cached on the instance
 class Target:
     """What one interpreter loads: extension suffixes, its binary's ELF identity, its C API."""
 

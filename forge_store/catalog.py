@@ -13,7 +13,6 @@ work, and the first write says why it cannot happen), a full disk, a damaged fil
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import sqlite3
@@ -22,6 +21,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from forge_store.records import record
 
 from .errors import (
     CatalogCorrupt,
@@ -126,7 +127,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EntryRow:
     id: str
     dir: str
@@ -144,7 +145,7 @@ class EntryRow:
     created: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EnvRow:
     name: str
     path: str
@@ -158,7 +159,7 @@ class EnvRow:
     created: float
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LinkRow:
     env: str
     entry_id: str
@@ -167,7 +168,7 @@ class LinkRow:
     direct_url: str | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class IntentRow:
     """A mutation in flight: ``kind`` (change, create, remove, ingest, pyc), the lock its holder
     holds while it runs, ``state`` (started, committed) and what recovery needs (``data``)."""

@@ -12,8 +12,9 @@ continuation lines folded into one string). Text before the first release is the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from forge_store.records import record
 
 from .errors import ChangelogMissing, ReleaseNotFound
 from .version import DISTRIBUTION, forge_version
@@ -25,7 +26,7 @@ _SECTION = re.compile(r"^### +(?P<title>.+?) *$")
 _VERSION = re.compile(r"^\d+(\.\d+)*([a-z]+\d*)?$")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Section:
     """One ``### Title`` of a release and its bullet items (continuation lines folded in)."""
 
@@ -36,7 +37,7 @@ class Section:
         return {"title": self.title, "items": list(self.items)}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Release:
     """One ``## VERSION (DATE)`` section; ``date`` None while unreleased."""
 
@@ -59,7 +60,7 @@ class Release:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Changelog:
     """A parsed CHANGELOG: its preamble and its releases, newest first (as written)."""
 

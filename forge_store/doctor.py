@@ -34,6 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from forge_store.records import record
+
 from .models import EnvKind
 
 RECREATED_KINDS = (EnvKind.ENV.value, EnvKind.GLOBAL.value, EnvKind.MIRROR.value)
@@ -77,7 +79,7 @@ class Kind(enum.Enum):
     STALE_LEASE = "stale-lease"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Finding:
     """Base of every finding; subclasses add their data as fields."""
 
@@ -106,7 +108,7 @@ class Finding:
 # -- store entries ----------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EntryMissing(Finding):
     """A catalog entry whose directory is gone. Fix: drop the row if nothing links it; else
     re-ingest it from a cached wheel, or unlink it from its envs and name the reinstall."""
@@ -125,7 +127,7 @@ class EntryMissing(Finding):
         return f"store entry {self.name}-{self.version} ({self.dir}) is missing on disk{users}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EntryUnknown(Finding):
     """A directory in ``store/`` the catalog does not know (a publish that died). Fix: remove it."""
 
@@ -138,7 +140,7 @@ class EntryUnknown(Finding):
         return f"store/{self.dir} is not in the catalog"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EntryUnsealed(Finding):
     """An entry with writable files or directories, or without the immutable flag the store uses."""
 
@@ -159,7 +161,7 @@ class EntryUnsealed(Finding):
         return f"store entry {self.name}-{self.version} is not sealed ({'; '.join(what)})"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EntryModified(Finding):
     """A file of an entry that differs from its RECORD (``--verify``): tampering or bit rot. Fix:
     restore the entry from a cached wheel verified by hash, or quarantine it and unlink it."""
@@ -186,7 +188,7 @@ def _upstream_todo(name: str, version: str, upstream: str, envs: tuple[str, ...]
     return f"mount {upstream} again, or with an index reachable run: {reinstall}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UpstreamEntryGone(Finding):
     """Envs link an upstream entry that cannot be reached: the upstream is gone or unmounted, or
     its entry directory vanished. Fix: relink them to a local copy (a cached wheel with one of
@@ -219,7 +221,7 @@ class UpstreamEntryGone(Finding):
         return text
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UpstreamEntryChanged(Finding):
     """An upstream entry envs link is no longer what was checked: its manifest does not list it
     any more, or (``--verify``) its files differ from its RECORD. Fix as for a gone one."""
@@ -253,7 +255,7 @@ class UpstreamEntryChanged(Finding):
 # -- envs -------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EnvDirMissing(Finding):
     """The catalog has an env whose directory is gone. Fix: recreate it from its rows (Forge's
     envs), or forget it (adopted venvs, build envs)."""
@@ -273,7 +275,7 @@ class EnvDirMissing(Finding):
         return f"env {self.env!r}: {self.path} does not exist"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EnvMoved(Finding):
     """The catalog's path of an env is not where the env is (a ``FORGE_HOME`` moved or copied with
     its absolute paths). Fix: record the new path, rewrite launchers and relink."""
@@ -288,7 +290,7 @@ class EnvMoved(Finding):
         return f"env {self.env!r} is recorded at {self.recorded} but lives at {self.found}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EnvUnknown(Finding):
     """A directory with Forge's markers that the catalog does not know (copied or moved by hand)."""
 
@@ -308,7 +310,7 @@ class EnvUnknown(Finding):
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EnvLayoutInvalid(Finding):
     """The env's rows do not make a layout (a conflict, an unreadable entry)."""
 
@@ -325,7 +327,7 @@ class EnvLayoutInvalid(Finding):
         return f"env {self.env!r}: its links cannot be computed: {self.error}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class InterpreterMissing(Finding):
     kind: ClassVar[Kind] = Kind.INTERPRETER_MISSING
     env: str
@@ -343,7 +345,7 @@ class InterpreterMissing(Finding):
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class VenvCfgMismatch(Finding):
     """``pyvenv.cfg`` or ``bin/python`` names another interpreter than the catalog. Fix: rewrite."""
 
@@ -358,7 +360,7 @@ class VenvCfgMismatch(Finding):
         return f"env {self.env!r}: {self.field} is {self.found!r}, expected {self.expected!r}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LauncherStale(Finding):
     """A launcher that points at a Forge or interpreter that is gone, or at another prefix.
     Fix: rewrite it (pip launchers, shim, activation, layer hook) or relink (console scripts)."""
@@ -374,7 +376,7 @@ class LauncherStale(Finding):
         return f"env {self.env!r}: {self.file}: {self.problem}" + (f" ({self.found})" if self.found else "")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LinkMissing(Finding):
     """A path the catalog's rows place in the env is missing (``site-packages/numpy`` deleted).
     Fix: relink the env from its rows."""
@@ -389,7 +391,7 @@ class LinkMissing(Finding):
         return f"env {self.env!r}: {self.path} of {self.dist} is missing"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LinkWrong(Finding):
     """A path of the env's layout holds something else than the linker places. Fix: relink."""
 
@@ -404,7 +406,7 @@ class LinkWrong(Finding):
         return f"env {self.env!r}: {self.path} of {self.dist}: {self.problem}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LinkDangling(Finding):
     """A symlink in one of Forge's directories of the env that points at nothing. Fix: remove it
     when it points into a store (never a user's own link elsewhere)."""
@@ -424,7 +426,7 @@ class LinkDangling(Finding):
         return f"env {self.env!r}: {self.path} -> {self.target} points at nothing"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LinkForeign(Finding):
     """A symlink into the store for an entry the catalog does not link into this env: the env uses
     content that no refcount protects. Fix: remove it."""
@@ -443,7 +445,7 @@ class LinkForeign(Finding):
 # -- leftovers ---------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StaleStaging(Finding):
     """Staging of an ingest or an env creation whose process died. Fix: remove it."""
 
@@ -458,7 +460,7 @@ class StaleStaging(Finding):
         return f"stale staging {self.path} ({who})"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StaleTxn(Finding):
     """An env change's journal left by a process that died (nobody holds the env's lock). Fix:
     remove it and relink the env from its rows (what the catalog says is what committed)."""
@@ -473,7 +475,7 @@ class StaleTxn(Finding):
         return f"env {self.env!r}: stale change journal {self.path}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StaleEnvTrash(Finding):
     """An env removal that died after moving the env aside. Fix: remove it."""
 
@@ -486,7 +488,7 @@ class StaleEnvTrash(Finding):
         return f"stale removed env {self.path}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StaleTrash(Finding):
     kind: ClassVar[Kind] = Kind.STALE_TRASH
     severity: ClassVar[Severity] = Severity.WARNING
@@ -498,7 +500,7 @@ class StaleTrash(Finding):
         return f"trash {self.path} is {self.age_seconds // 60} min old, past gc's grace (forge gc empties it)"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StaleLease(Finding):
     """Leases held by a process that died (they keep entries from gc and rollbacks). Fix: drop them."""
 
@@ -538,7 +540,7 @@ FINDING_TYPES: tuple[type[Finding], ...] = (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LayerFinding:
     """A layer-policy finding of one env's stack, with the verdict the env's modes give it
     (``ignore`` in a ``loose`` env: listed as a note; ``warn``; ``refuse``: strict would refuse
@@ -551,7 +553,7 @@ class LayerFinding:
         return {**self.finding.to_dict(), "verdict": self.verdict.name.lower()}
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Diagnosis:
     findings: tuple[Finding, ...]
     metadata_rows_scanned: int

@@ -19,11 +19,12 @@ each env's ``added_bytes``). ``total`` counts every inode below ``FORGE_HOME`` a
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from forge_store.records import record
 
 from .errors import EnvNotFound
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 
-@dataclasses.dataclass(slots=True)
+@record(slots=True)
 class Usage:
     """Allocated bytes and inodes, each inode counted once."""
 
@@ -72,7 +73,7 @@ def walk(root: Path, seen: set[tuple[int, int]] | None = None) -> Usage:
     return usage
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EnvUsage:
     name: str
     kind: str
@@ -101,7 +102,7 @@ class EnvUsage:
         }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DiskUsage:
     store: Usage
     entries: int

@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 from .models import OriginClimb
 
 if TYPE_CHECKING:
@@ -201,7 +203,7 @@ _MACHINES = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NativeInfo:
     """What one ELF file needs from the loader (recorded at ingest in the entry's ``native``)."""
 

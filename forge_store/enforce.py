@@ -30,6 +30,8 @@ import enum
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 from .models import EnvKind
 from .settings import AbiPolicy, ConflictMode
 
@@ -83,7 +85,7 @@ def exit_code(findings: Iterable[Finding]) -> int:
     return next((code for kind, code in EXIT_CODES.items() if kind in kinds), 0)
 
 
-@dataclasses.dataclass(slots=True)
+@record(slots=True)
 class Session:
     """The enforcement of one command: its profile and the findings it counted so far."""
 

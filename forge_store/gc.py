@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 from . import tokens
 from .du import walk
 from .errors import GcFailed, UsageError
@@ -85,7 +87,7 @@ def holder_alive(holder: str) -> bool:
     return True
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Collected:
     """An entry (or an orphan directory the catalog does not know) that gc removes."""
 
@@ -100,7 +102,7 @@ class Collected:
         return dataclasses.asdict(self)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TrashItem:
     name: str
     age: float
@@ -110,7 +112,7 @@ class TrashItem:
         return {"name": self.name, "age": round(self.age, 3), "bytes": self.bytes}
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GcReport:
     dry_run: bool
     grace: float

@@ -7,10 +7,11 @@ created with an explicit ``--path``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from forge_store.records import record
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -40,7 +41,7 @@ def home_of_venv(prefix: Path) -> Path | None:
     return None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ForgeHome:
     """The fixed layout below ``FORGE_HOME``; creating the object touches nothing on disk."""
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import dataclasses
 import hashlib
 import io
 import json
@@ -38,6 +37,8 @@ from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme
+
+from forge_store.records import record
 
 from . import wheelcheck
 from .elf import scan_climbs
@@ -74,7 +75,7 @@ def _counts(path: str, dist_info: str) -> bool:
     return not (head == dist_info and tail in EXCLUDED_DIST_INFO)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class WheelInfo:
     """What the zip's central directory, RECORD and METADATA say, before unpacking."""
 

@@ -28,6 +28,8 @@ import stat as stat_mod
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from forge_store.records import record
+
 from . import faults, wheelcheck
 from .elf import origin_path
 from .errors import LinkConflict
@@ -41,7 +43,7 @@ TXN_PREFIX = ".forge-txn-"
 EMPTY_MARKER = ".empty"  # a sealed empty file in the store root: every env's REQUESTED links to it
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DistSpec:
     """One distribution to place, with its per-env flags."""
 
@@ -50,7 +52,7 @@ class DistSpec:
     direct_url: str | None = None
 
 
-@dataclasses.dataclass(slots=True)
+@record(slots=True)
 class Link:
     """A path that points at a store file or directory.
 
@@ -65,14 +67,14 @@ class Link:
     realpath: bool = False
 
 
-@dataclasses.dataclass(slots=True)
+@record(slots=True)
 class Gen:
     data: bytes
     mode: int
     owner: str
 
 
-@dataclasses.dataclass(slots=True)
+@record(slots=True)
 class Dir:
     children: dict[str, Node] = dataclasses.field(default_factory=dict)
     owned: bool = True  # every descendant is ours: may be removed as one unit
@@ -81,7 +83,7 @@ class Dir:
 Node = Link | Gen | Dir
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EnvPaths:
     prefix: Path
     site: Path
@@ -96,13 +98,13 @@ class EnvPaths:
         return self.prefix / "bin" / "python"
 
 
-@dataclasses.dataclass(slots=True)
+@record(slots=True)
 class Layout:
     site: Dir
     prefix: Dir
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Hop:
     """A directory link of the layout, where it hangs (to replace it by a real dir of links)."""
 

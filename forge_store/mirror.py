@@ -37,6 +37,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 from . import interpreters
 from .errors import (
     EnvExists,
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
 SEP = ":"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class MirrorResult:
     """What :func:`ensure` did: ``action`` is created, updated or current."""
 
@@ -284,7 +286,7 @@ def _current(store: Store, row: EntryRow, root: str, manifest: Manifest | Remote
     return origin.root == root and origin.generation == manifest.generation
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StackState:
     """A published stack as ``forge store stacks`` shows it."""
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from .policy import Finding
@@ -50,7 +51,7 @@ class EnvKind(enum.Enum):
     MIRROR = "mirror"  # a read-only env linking a stack an upstream publishes (``team:torch``)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Interpreter:
     """A base (non-venv) Python interpreter an env can run on."""
 
@@ -92,7 +93,7 @@ class Interpreter:
         return dict(self.markers)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EntryPoint:
     """A console or gui script an entry declares; launchers are written per env."""
 
@@ -102,7 +103,7 @@ class EntryPoint:
     section: str  # "console" | "gui"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class OriginClimb:
     """An ELF file whose RPATH/RUNPATH ``$ORIGIN`` climbs out of its own directory."""
 
@@ -111,7 +112,7 @@ class OriginClimb:
     apex: str  # the directory the climb reaches, relative to site/ ("" is site/ itself, ".." above)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StoredWheel:
     """A published store entry: one wheel's content, unpacked, compiled and sealed."""
 
@@ -142,7 +143,7 @@ class StoredWheel:
         return self.path / "site"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EnvInfo:
     """An env as the catalog knows it."""
 
@@ -168,7 +169,7 @@ class EnvInfo:
         return self.path / "bin" / "python"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LinkedDist:
     """One distribution as an env sees it."""
 
@@ -180,7 +181,7 @@ class LinkedDist:
     requested: bool
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class InstallAction:
     """What an install did (or would do) for one distribution."""
 
@@ -199,7 +200,7 @@ class InstallAction:
     warnings: tuple[str, ...] = ()  # this dist's lines of :attr:`InstallReport.warnings`
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class InstallReport:
     env: str
     actions: tuple[InstallAction, ...]

@@ -39,6 +39,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 from . import elf
 from .models import Layer, LayeringMode
 from .policy import CheckContext, Finding, Kind
@@ -89,7 +91,7 @@ _CUPY_ROCM = re.compile(r"^cupy-rocm-(\d+)-\d+$")
 _CU_DIR = re.compile(r"^cu(\d{2})$")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CudaSignal:
     """One dist's CUDA variant and what shows it."""
 
@@ -239,7 +241,7 @@ def cuda_signals(store: Store, view: StackView) -> list[CudaSignal]:
     return out
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class LayerCuda:
     """One layer's CUDA variants (``forge inspect`` / ``forge tree``)."""
 
@@ -490,7 +492,7 @@ def is_cuda_library(stem: str) -> bool:
     return stem.lower().startswith(CUDA_LIBRARY_PREFIXES)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SystemLibrary:
     soname: str  # as the cache or the file name gives it, "libcudart.so.11.0"
     stem: str

@@ -18,10 +18,11 @@ nothing changes. With ``--enforce`` the CLI turns findings into the exit code of
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
+
+from forge_store.records import record
 
 from .errors import ExitCode, ForgeError
 from .settings import AbiPolicy, ConflictMode
@@ -71,7 +72,7 @@ class Verdict(enum.IntEnum):
     REFUSE = 2
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Finding:
     """One problem in one env's stack, in words a user can act on."""
 
@@ -102,7 +103,7 @@ class Finding:
         }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Policy:
     """The modes one command runs with (the env's settings, overridden by flags)."""
 
@@ -158,7 +159,7 @@ def policy_for(
     return enforce.raise_to_profile(policy, env)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CheckContext:
     """What a check may consult besides the stack (the store, for entries' scan results)."""
 
@@ -236,7 +237,7 @@ class PolicyRefused(ForgeError):
         return out
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ChangeVerdict:
     """What :func:`check_change` found new: the warnings to show (the refusals raised)."""
 

@@ -22,13 +22,14 @@ and only if the rebuilt content id is the entry's id. Without such a wheel it is
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import enum
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from forge_store.records import record
 
 from . import doctor as d
 from .errors import ForgeError, IntegrityError
@@ -66,7 +67,7 @@ class Action(enum.Enum):
 _ORDER = {a: i for i, a in enumerate(Action)}
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Repair:
     """One step of the plan: what it does, to what, and the findings it answers."""
 
@@ -88,7 +89,7 @@ class Repair:
         }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Outcome:
     repair: Repair
     applied: bool
@@ -98,7 +99,7 @@ class Outcome:
         return {**self.repair.to_dict(), "applied": self.applied, "error": self.error}
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FixResult:
     before: d.Diagnosis
     planned: tuple[Repair, ...]

@@ -18,12 +18,13 @@ Two kinds of key:
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from forge_store.records import record
 
 from .errors import InvalidSetting
 from .models import EnvInfo, LayeringMode, LinkMode
@@ -67,7 +68,7 @@ DEFAULTS: dict[str, enum.Enum] = {
 STRUCTURE_KEYS = frozenset({"link_mode", "layering"})
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Setting:
     key: str
     value: enum.Enum

@@ -17,6 +17,8 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 from .models import EnvInfo, EnvKind, Layer
 
 if TYPE_CHECKING:
@@ -59,7 +61,7 @@ def _applies(text: str, target: tuple[tuple[str, str], ...]) -> bool:
     return req is not None and (req.marker is None or req.marker.evaluate(dict(target)))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StackDist:
     """One dist in one layer of the stack."""
 
@@ -79,7 +81,7 @@ class StackDist:
         return self.shadowed_by is not None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StackLayer:
     env: str
     layer: Layer
@@ -87,7 +89,7 @@ class StackLayer:
     dists: tuple[StackDist, ...]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Edge:
     """``source`` requires ``requirement``; at run time the env gives it ``resolved_version``."""
 
@@ -100,7 +102,7 @@ class Edge:
     satisfied: bool
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StackView:
     env: EnvInfo
     layers: tuple[StackLayer, ...]

@@ -47,6 +47,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 from .catalog import EntryRow
 from .errors import ForgeError, UpstreamEntryCorrupt, UpstreamInvalid
 from .upstream_names import ENV_VAR
@@ -81,7 +83,7 @@ def _warn_once(key: str, message: str) -> None:
 # -- where upstreams are configured -------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Source:
     """One configured upstream: its location and where it was configured (``env`` or ``config``)."""
 
@@ -240,7 +242,7 @@ def remove(store: Store, location: str) -> list[str]:
 # -- the manifest -------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UpstreamEntry:
     """One entry an upstream's manifest lists, as the local catalog would hold it."""
 
@@ -256,7 +258,7 @@ class UpstreamEntry:
         return origin.path
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Manifest:
     root: Path
     generation: int
@@ -267,7 +269,7 @@ class Manifest:
         return [e for e in self.entries.values() if e.row.name == name]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Origin:
     """Where an upstream entry of the local catalog lives."""
 
@@ -667,7 +669,7 @@ def serve_wheel(
 # -- status (forge store upstreams) ---------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Status:
     location: str
     origin: str  # env | config

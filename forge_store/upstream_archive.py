@@ -29,7 +29,6 @@ write through another. File count and unpacked bytes are capped by the wheel lim
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import hashlib
 import os
@@ -39,6 +38,8 @@ import uuid
 import zlib
 from pathlib import Path
 from typing import BinaryIO
+
+from forge_store.records import record
 
 from .errors import UpstreamEntryCorrupt
 from .wheelcheck import Limits, path_problem
@@ -52,7 +53,7 @@ _CHUNK = 1 << 20
 _HINT = "the upstream's archive is malformed or malicious: tell its publisher"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ArchiveRef:
     """Where an entry's archive is, relative to the upstream root, and what it must hash to."""
 
@@ -162,7 +163,7 @@ def archive_matches(dest: Path, ref: ArchiveRef) -> str | None:
     return None if actual == ref.sha256 else f"{path} has sha256 {actual}, the manifest says {ref.sha256}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Extracted:
     files: int
     bytes: int

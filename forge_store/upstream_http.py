@@ -49,6 +49,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from forge_store.records import record
+
 from .errors import UpstreamEntryCorrupt, UpstreamInvalid
 from .hosts import host_matches, is_loopback
 from .upstream_archive import ArchiveRef, archive_rel
@@ -105,7 +107,7 @@ class FetchError(Exception):
         self.url, self.why, self.status = url, why, status
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Answer:
     status: int  # 200, or 304 for a revalidated request
     headers: Mapping[str, str]  # lower-case names
@@ -158,7 +160,7 @@ class UrllibFetcher:
 # -- the manifest, cached and revalidated ----------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RemoteEntry:
     """One entry an HTTP binary cache offers: the row it would get, and its archive."""
 
@@ -174,7 +176,7 @@ class RemoteEntry:
         return f"{self.root}/{self.archive.path}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RemoteManifest:
     root: str
     generation: int

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 from . import faults
 from .errors import EntryMissing, PublishConflict, UsageError
 from .upstream import ENTRIES, FORMAT, MANIFEST, MANIFEST_VERSION, ORIGIN_KEY, check_tree
@@ -47,7 +49,7 @@ LOCK_NAME = ".forge-publish.lock"
 TMP_PREFIX = ".tmp-"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Published:
     id: str
     name: str
@@ -59,7 +61,7 @@ class Published:
         return dataclasses.asdict(self)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PublishReport:
     dest: str
     generation: int

@@ -38,6 +38,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forge_store.records import record
+
 from .errors import UpstreamInvalid, UsageError
 from .models import EnvKind, Layer
 from .upstream import MANIFEST
@@ -57,7 +59,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ID = re.compile(r"^[0-9a-f]{64}$")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StackLink:
     id: str
     name: str
@@ -65,7 +67,7 @@ class StackLink:
     requested: bool
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StackPython:
     """The interpreter a stack was built for: a consumer needs one with this ABI."""
 
@@ -84,7 +86,7 @@ class StackPython:
         return self.short + ("t" if self.abiflags == "t" else "")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Stack:
     name: str
     python: StackPython
@@ -163,10 +165,10 @@ def stack_records(
     for name in with_parents(store, names):
         env = store.env(name)
         published = as_name if (as_name is not None and name == top) else stack_name(env)
-        record = _record(store, env)
-        if published in out and out[published] != record:
+        doc = _record(store, env)
+        if published in out and out[published] != doc:
             raise UsageError(f"two envs would be published as stack {published!r}", hint="use --as")
-        out[published] = record
+        out[published] = doc
     return out
 
 
@@ -204,11 +206,11 @@ def merge(
     ``next_generation``; an unchanged one keeps its record; stacks not published now stay."""
     out = dict(old)
     changed = False
-    for name, record in new.items():
+    for name, doc in new.items():
         before = old.get(name)
-        if before is not None and {k: v for k, v in before.items() if k != "generation"} == record:
+        if before is not None and {k: v for k, v in before.items() if k != "generation"} == doc:
             continue
-        out[name] = {**record, "generation": next_generation}
+        out[name] = {**doc, "generation": next_generation}
         changed = True
     return dict(sorted(out.items())), changed
 
@@ -286,9 +288,9 @@ def _parse_all(
     root: str, raw: Mapping[str, dict[str, object]], entries: Mapping[str, object]
 ) -> dict[str, Stack]:
     out: dict[str, Stack] = {}
-    for name, record in raw.items():
+    for name, doc in raw.items():
         try:
-            out[name] = _parse(name, record, entries)
+            out[name] = _parse(name, doc, entries)
         except (ValueError, TypeError) as exc:
             log.warning("upstream %s: ignoring stack %r: %s", root, name[:64], exc)
     return out

@@ -20,12 +20,13 @@ unchecked-hash flag and the source hash of the ``.py`` beside it); other tags ar
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import os
 import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from forge_store.records import record
 
 from .hashing import file_sha256, record_sha256_hex
 
@@ -34,7 +35,7 @@ RECORD_VARIANTS = "records"  # ingest.RECORD_VARIANTS: RECORD plus per-env marke
 _PARTS = ("site", "scripts", "data", "headers")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FileProblem:
     """One file of an entry that does not match its RECORD."""
 

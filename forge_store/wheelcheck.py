@@ -34,12 +34,13 @@ Real wheels are far inside these (nvidia-cudnn: ~1 GB unpacked, ratio ~2; torch:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import stat
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, BinaryIO
+
+from forge_store.records import record
 
 from .errors import InvalidWheel, InvalidWheelMetadata, UnsafeWheel, UsageError, WheelTooLarge
 from .models import EntryPoint
@@ -79,7 +80,7 @@ _STORED_HINT = "the store entry was modified after ingest; remove the env's use 
 # -- limits ---------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Limits:
     """How big a wheel may unpack (see the module doc for the variables that set them)."""
 
@@ -241,7 +242,7 @@ def check_stored(entry: StoredWheel) -> None:
 # -- the archive ----------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ArchiveFacts:
     """What the central directory says, once it passed :func:`check_archive`."""
 

@@ -7,7 +7,6 @@ a tree without ``pyproject.toml`` or without ``[build-system]`` gets pip's defau
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import sys
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from forge_pip.build.errors import BuildError, InvalidBuildSource
+from forge_store.records import record
 
 DEFAULT_REQUIRES: tuple[str, ...] = ("setuptools>=40.8.0",)
 """What pip installs for a project that does not declare ``build-system.requires``."""
@@ -22,7 +22,7 @@ LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 """The backend pip uses for a project without ``build-system.build-backend`` (runs ``setup.py``)."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BuildSystem:
     """The ``[build-system]`` of one source tree, defaults applied and validated."""
 

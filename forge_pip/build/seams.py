@@ -7,16 +7,17 @@ interpreter.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from types import TracebackType
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BuildEnv:
     """An interpreter environment that has a build's requirements installed.
 
@@ -69,7 +70,7 @@ class NullBuildReporter(BuildReporter):
     """Ignores everything."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BuiltWheel:
     """A wheel the builder produced or found in its cache."""
 

@@ -7,7 +7,6 @@ fail into one :class:`BuildError` naming the project, the hook and the backend's
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import zipfile
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from forge_pip.build.errors import BuildBackendUnavailable, BuildError, EditableUnsupported
 from forge_pip.build.runner import CapturingRunner, HookProcessFailed
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -28,7 +28,7 @@ TAIL_LINES = 20
 """How many lines of backend output a :class:`BuildError` carries."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SourceProject:
     """A source tree ready to build: where it is, what it declares, what the wheel must be called."""
 

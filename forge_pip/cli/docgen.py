@@ -21,8 +21,9 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from forge_store.records import record
 
 REGENERATE = "python -m forge_pip.cli.docgen --write"
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
@@ -33,7 +34,7 @@ _PIP_GENERAL = "General Options"
 _FORGE_MARK = "Forge:"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Command:
     """One command of a parser tree: ``words`` after the program name, and its parser."""
 

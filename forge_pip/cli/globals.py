@@ -9,17 +9,17 @@ taken out wherever they stand, up to a ``--``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from forge_store.errors import UsageError
+from forge_store.records import record
 
 ENFORCE = "--enforce"
 PROFILE = "--enforce-profile"
 PROFILES = ("warn", "strict")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GlobalOptions:
     quiet: int = 0
     verbose: int = 0

@@ -8,13 +8,13 @@ or when nothing else exists), never from Forge's store.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from forge_store.errors import NotFoundError, UsageError
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from packaging.utils import NormalizedName
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from forge_store.models import Interpreter
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Latest:
     """The newest usable version of a project and the kind of its best file (pip's ``Type``)."""
 

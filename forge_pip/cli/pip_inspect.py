@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shutil
 import sys
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from forge_pip.cli.common import human_size
 from forge_store.metaheaders import Fields, HeaderFields, parse_headers
+from forge_store.records import record
 
 if TYPE_CHECKING:
     import email.message
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from forge_store.store import Store
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SeenDist:
     """One dist the env sees: where its dist-info lives and which layer provides it."""
 

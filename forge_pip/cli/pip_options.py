@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from forge_pip.cli.pip import PROG
 from forge_pip.cli.policy_args import add_policy_args
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from forge_pip.cli.pip_sources import StandardOptions
@@ -295,7 +296,7 @@ def parse(command: str, args: Sequence[str]) -> argparse.Namespace | int:
 # -- merging with pip's configuration ---------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Merged:
     """The command line, pip's configuration and the requirements files' options, combined."""
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName
 
 from forge_pip.index.urls import redact_url
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -54,7 +54,7 @@ def _source_words(source: str) -> str | None:
     return None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Origin:
     """How pip names the requirement that brought a dist in: its text and its ``from`` chain."""
 

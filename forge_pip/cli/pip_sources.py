@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forge_store.errors import OptionValueError, UsageError
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from forge_pip.config import PipConfig
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StandardOptions:
     build_constraints: tuple[ReqLine, ...] = ()
     check_build_deps: bool = False

@@ -18,7 +18,6 @@ a uv-style project.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forge_store.errors import NoTargetEnv, NotFoundError
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from forge_store.models import EnvInfo
@@ -37,7 +37,7 @@ HOW_TO_NAME = (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DefaultTarget:
     """A target found without ``--env``/``--python``: a venv prefix and the rule that found it."""
 

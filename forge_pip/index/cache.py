@@ -13,8 +13,10 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+
+from forge_store.records import record
 
 from .atomicfile import write_cache_file
 
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 _KEPT_HEADERS = ("content-type", "etag", "last-modified", "cache-control")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CachedPage:
     """A cached response: enough to serve it, decide freshness, and revalidate it."""
 

@@ -15,11 +15,11 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from forge_store.hosts import host_matches, is_loopback
+from forge_store.records import record
 
 from .errors import HttpStatusError, IndexUnreachable, InsecureOrigin
 from .urls import netloc_key, redact_url, split_auth
@@ -40,7 +40,7 @@ _POOL_SIZE = 8
 _PoolKey = tuple[str, str, int]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Response:
     """A fully read response (bodies of index pages and metadata files are small)."""
 

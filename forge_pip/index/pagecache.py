@@ -35,6 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from forge_store.records import record
+
 from .atomicfile import write_cache_file
 from .parsed import FileColumns
 
@@ -62,7 +64,7 @@ def stat_signature(st: os.stat_result) -> list[int]:
     return [st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns]
 
 
-@dataclasses.dataclass(frozen=True)
+@record(frozen=True)
 class PageEntry:
     """One parsed page and what it was parsed from."""
 
@@ -98,7 +100,7 @@ def conditional_headers(validators: Mapping[str, str]) -> dict[str, str]:
     return headers
 
 
-@dataclasses.dataclass(frozen=True)
+@record(frozen=True)
 class PageStamp:
     """What a cached page was parsed from (its entry's header), without the parsed columns: enough
     to tell whether the parse still stands for the page, and to fingerprint it."""

@@ -14,11 +14,11 @@ gives), a mapping is a full ``{algorithm: digest}`` map, ``None`` is "no digest"
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import overload
 
 from forge_pip.models import DistFile
+from forge_store.records import record
 
 
 def encode_digests(hashes: Mapping[str, str] | None, *, empty: str | None) -> str | dict[str, str] | None:
@@ -58,7 +58,7 @@ def _digest_ok(value: object) -> bool:
     return all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FileColumns:
     """What one page (or find-links location) says about its files, one list per field.
 
@@ -169,7 +169,7 @@ class FileColumns:
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Segment:
     """Rows of one source: ``rows`` of ``columns`` (all of them when ``None``), with its ``source``."""
 

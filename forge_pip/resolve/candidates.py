@@ -8,10 +8,10 @@ Candidates are created once per (name, version, origin) by the provider and comp
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, TypeAlias
 
 from forge_pip.resolve.sources import Origin
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -37,7 +37,7 @@ def split_identifier(identifier: str) -> tuple[NormalizedName, frozenset[Normali
     return name, extras  # type: ignore[return-value]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class NamedReq:
     """A PEP 508 requirement whose marker already applied: name, extras and a specifier."""
 
@@ -55,7 +55,7 @@ class NamedReq:
         return make_identifier(self.name, self.extras) + str(self.specifier)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ExplicitReq:
     """Exactly this candidate: a direct file, or the base of an extras candidate."""
 
@@ -72,7 +72,7 @@ class ExplicitReq:
         return f"{self.candidate.identifier}=={base.version}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PythonReq:
     """A Requires-Python from a candidate's metadata."""
 
@@ -86,7 +86,7 @@ class PythonReq:
         return f"Python{self.specifier}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class DistCandidate:
     """One version of a project from one origin (identity equality: the provider caches them)."""
 
@@ -119,7 +119,7 @@ class DistCandidate:
         return f"<DistCandidate {self.name} {self.version} from {self.origin.value}>"
 
 
-@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class ExtrasCandidate:
     """A base candidate with extras: its dependencies are the base itself plus the extras' deps."""
 
@@ -142,7 +142,7 @@ class ExtrasCandidate:
         return f"{self.identifier} {self.version}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+@record(frozen=True, slots=True, eq=False)
 class PythonCandidate:
     """The target interpreter, the only candidate for :data:`PYTHON_ID`."""
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from forge_store.records import record
+
 if TYPE_CHECKING:
     from packaging.utils import NormalizedName
     from packaging.version import Version
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from forge_pip.resolve.sources import IndexView, StoredDist, StoreView
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class IndexVersion:
     """The usable files of one version on the indexes."""
 
@@ -54,7 +56,7 @@ class IndexVersion:
         return None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ReleaseControl:
     """pip 26's ``--all-releases`` / ``--only-final`` (``--pre`` is ``all_releases={":all:"}``).
 
@@ -78,7 +80,7 @@ class ReleaseControl:
         return None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FinderOptions:
     target: TargetPython
     prefer_binary: bool = False

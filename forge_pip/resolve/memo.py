@@ -43,6 +43,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from forge_pip.resolve.sources import CoreMetadata, DirectRequirement, Origin
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from forge_pip.models import DistFile
@@ -187,7 +188,7 @@ def _metadata_pinned(file: DistFile) -> bool:
 # -- recording ---------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
+@record
 class Trace:
     """The questions a resolution asked its views, each with the digest of the answer it got."""
 
@@ -369,7 +370,7 @@ def _text_list(value: object) -> list[str]:
     return list(value)
 
 
-@dataclasses.dataclass(frozen=True)
+@record(frozen=True)
 class _Memo:
     """A decoded memo: the trace's questions and the resolution's pins (as plain values)."""
 

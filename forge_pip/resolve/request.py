@@ -17,6 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
 from forge_pip.resolve.sources import DirectRequirement, Origin
+from forge_store.records import record
 
 if TYPE_CHECKING:
     from packaging.version import Version
@@ -34,7 +35,7 @@ class UpgradeStrategy(enum.Enum):
     """Every name in the resolution."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, slots=True, kw_only=True)
 class ResolveRequest:
     """What to resolve, for which interpreter, with pip's options."""
 
@@ -74,7 +75,7 @@ class ResolveRequest:
         object.__setattr__(self, "upgrade_strategy", UpgradeStrategy(self.upgrade_strategy))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Pin:
     """One resolved distribution and where to get it."""
 
@@ -96,7 +97,7 @@ class Pin:
     direct: bool = False
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Resolution:
     pins: Mapping[NormalizedName, Pin]
     graph: Mapping[NormalizedName, tuple[NormalizedName, ...]]

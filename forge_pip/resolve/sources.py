@@ -26,6 +26,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from forge_store.records import record
+
 if TYPE_CHECKING:
     from packaging.tags import Tag
 
@@ -44,7 +46,7 @@ class Origin(enum.Enum):
     """A file on an index, a find-links location, or a direct URL / local file: fetch it."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class InstalledDist:
     """A distribution a layer of the target env already provides."""
 
@@ -62,7 +64,7 @@ class InstalledDist:
         return self.layer == "local"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StoredDist:
     """A wheel already unpacked in Forge's store: usable without a download."""
 
@@ -79,7 +81,7 @@ class StoredDist:
     the wheel file it was first ingested from."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DirectRequirement:
     """A requirement fixed to one file: a local wheel/sdist or a URL (``name @ url``)."""
 
@@ -92,7 +94,7 @@ class DirectRequirement:
         return f"{self.name}{extras} @ {self.file.url}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CoreMetadata:
     """The parts of a distribution's core metadata (``METADATA`` / ``PKG-INFO``) the resolver needs."""
 
