@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import sys
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -253,13 +254,36 @@ def _break_args_options(line: str) -> tuple[str, str]:
     return line, ""
 
 
+_parsers = threading.local()
+
+
+def _line_parser() -> _LineParser:
+    """This thread's line parser, built once: pip builds one per line, ~1 ms each, the biggest
+    cost of reading a long file of pins. ``parse_args`` keeps nothing between calls given fresh
+    values (see :func:`_fresh_values`)."""
+    parser: _LineParser | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = _build_parser()
+    return parser
+
+
+def _fresh_values() -> optparse.Values:
+    """The line options' defaults, none shared with another line: optparse copies its defaults
+    shallowly, and an ``append`` option appends to the default list itself."""
+    values = _line_parser().get_default_values()
+    for key, value in vars(values).items():
+        if isinstance(value, (list, dict)):
+            setattr(values, key, type(value)(value))
+    values.format_ops = []
+    return values
+
+
 def _parse_options(line: str, source: str) -> tuple[str, optparse.Values]:
     args, options_str = _break_args_options(line)
+    if not options_str:  # the common line: a requirement alone
+        return args, _fresh_values()
     try:
-        parser = _build_parser()
-        defaults = parser.get_default_values()
-        defaults.format_ops = []
-        opts, leftover = parser.parse_args(shlex.split(options_str), defaults)
+        opts, leftover = _line_parser().parse_args(shlex.split(options_str), _fresh_values())
     except (_OptionParsingError, ValueError) as exc:
         msg = exc.msg if isinstance(exc, _OptionParsingError) else f"could not split options: {exc}"
         raise RequirementsFileError(f"{source}: invalid line {line!r}: {msg}") from None
@@ -287,8 +311,7 @@ def parse_requirement_line(
     collects their global options.
     """
     if not with_options:
-        opts = _build_parser().get_default_values()
-        return _make_req_line(text.strip(), opts, source, constraint, cwd)
+        return _make_req_line(text.strip(), _fresh_values(), source, constraint, cwd)
     args, opts = _parse_options(text.strip(), source)
     return _make_req_line(args, opts, source, constraint, cwd)
 

@@ -331,3 +331,33 @@ def test_command_line_arguments_are_read_whole(tmp_path: Path) -> None:
     with pytest.raises(RequirementsFileError, match=r"argv\[1\]: invalid requirement 'pkg --hash=sha256:x'"):
         parse_requirement_line("pkg --hash=sha256:x", "argv[1]", with_options=False)
     assert parse_requirement_line("--pre", "x").requirement is None
+
+
+def test_no_option_of_one_line_reaches_another(tmp_path: Path) -> None:
+    """The line parser is built once and reused: every list or mapping an option fills starts
+    empty on each line (optparse shares its default lists; an ``append`` option appends to them)."""
+    digest = "a" * 64
+    req = _write(
+        tmp_path / "r.txt",
+        f"alpha==1 --hash=sha256:{digest} --config-settings=k=v\n"
+        "beta==2\n"
+        "--extra-index-url https://one.example/simple\n"
+        "--extra-index-url https://two.example/simple\n"
+        "--trusted-host one.example\n"
+        "-f https://links.example/a\n"
+        "-f https://links.example/b\n"
+        f"gamma==3 --hash=sha256:{'b' * 64}\n",
+    )
+    for _ in range(2):  # a second file read by the same parser sees nothing of the first
+        reqs, opts = parse_requirements(str(req), environ={})
+        by_name = {r.requirement: r for r in reqs}
+        assert by_name["alpha==1"].hashes == {"sha256": (digest,)}
+        assert by_name["alpha==1"].config_settings == {"k": "v"}
+        assert by_name["beta==2"].hashes == {} and by_name["beta==2"].config_settings == {}
+        assert by_name["gamma==3"].hashes == {"sha256": ("b" * 64,)}
+        assert by_name["gamma==3"].config_settings == {}
+        assert opts.extra_index_urls == ("https://one.example/simple", "https://two.example/simple")
+        assert opts.trusted_hosts == ("one.example",)
+        assert opts.find_links == ("https://links.example/a", "https://links.example/b")
+    line = parse_requirement_line("delta==4", "cli", with_options=False)
+    assert line.hashes == {} and line.config_settings == {}
