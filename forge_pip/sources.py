@@ -32,7 +32,7 @@ from forge_pip.index.urls import file_url_to_path, is_file_url
 from forge_pip.models import DistFile, TargetPython
 from forge_pip.resolve.sources import CoreMetadata, InstalledDist, StoredDist
 from forge_store.errors import ForgeError, InvalidWheel
-from forge_store.metaheaders import parse_headers
+from forge_store.metaheaders import HeaderFields, read_headers
 from forge_store.models import Layer
 from forge_store.records import record
 
@@ -125,17 +125,12 @@ class LocalDist:
 
 
 def _dist_info_name(dist_info: Path) -> tuple[str, str]:
-    meta = parse_headers(_safe_read(dist_info / "METADATA") or _safe_read(dist_info / "PKG-INFO"))
+    meta = read_headers(dist_info / "METADATA")
+    if meta is None or not meta.items():
+        meta = read_headers(dist_info / "PKG-INFO") or HeaderFields([])
     stem = dist_info.name[: -len(".dist-info")]
     name, _, version = stem.partition("-")
     return str(meta.get("Name") or name), str(meta.get("Version") or version)
-
-
-def _safe_read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 def local_dists(store: Store, env: EnvInfo) -> dict[str, LocalDist]:

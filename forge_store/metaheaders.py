@@ -12,11 +12,14 @@ holds it to ``email`` on crafted and random texts and on the METADATA of real wh
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import email.message
+    from pathlib import Path
 
 _BLANK_LINES = ("\n\n", "\n\r\n")
 """The end of the header block: a line break, then an empty line (``\\n`` or ``\\r\\n``)."""
@@ -123,3 +126,34 @@ def _fields(lines: list[str]) -> list[tuple[str, str]]:
     if current:
         flush()
     return out
+
+
+_read: dict[str, tuple[tuple[int, int, int, int], HeaderFields | email.message.Message]] = {}
+_read_lock = threading.Lock()
+
+
+def read_headers(path: Path) -> HeaderFields | email.message.Message | None:
+    """:func:`parse_headers` of the file ``path`` (UTF-8, undecodable bytes replaced), ``None``
+    when it cannot be read.
+
+    Remembered for the life of the process while the file's identity and stat hold (device,
+    inode, size, mtime): one install reads each dist-info's METADATA three times (the env's dists,
+    the policy check, pip's conflict lines), and those in the store never change."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = str(path)
+    stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    known = _read.get(key)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = parse_headers(text)
+    with _read_lock:
+        _read[key] = (stamp, fields)
+    return fields

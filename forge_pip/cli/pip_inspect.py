@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forge_pip.cli.common import human_size
-from forge_store.metaheaders import Fields, HeaderFields, parse_headers
+from forge_store.metaheaders import Fields, HeaderFields, read_headers
 from forge_store.records import record
 
 if TYPE_CHECKING:
@@ -38,8 +38,11 @@ class SeenDist:
 
     def metadata(self) -> Fields:
         """The header fields (what every command but ``inspect`` reads)."""
-        text = self._text()
-        return parse_headers(text) if text is not None else HeaderFields([])
+        for fname in ("METADATA", "PKG-INFO"):
+            path = self.dist_info / fname
+            if path.is_file():
+                return read_headers(path) or HeaderFields([])
+        return HeaderFields([])
 
     def full_metadata(self) -> email.message.Message:
         """The headers and the body (the long description): ``email`` parses it."""
@@ -108,11 +111,8 @@ def seen_dists(
 
 
 def _display_name(dist_info: Path, default: str) -> str:
-    try:
-        text = (dist_info / "METADATA").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return default
-    return str(parse_headers(text).get("Name") or default)
+    meta = read_headers(dist_info / "METADATA")
+    return default if meta is None else str(meta.get("Name") or default)
 
 
 def _target(ns: argparse.Namespace, store: Store) -> EnvInfo:

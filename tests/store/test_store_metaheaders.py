@@ -5,6 +5,8 @@ body, no blank line, stray ``\\r``)."""
 from __future__ import annotations
 
 import email.parser
+import os
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,3 +119,34 @@ def test_every_real_metadata_parses_to_the_same_fields() -> None:
 def test_lone_surrogates_go_to_email_itself() -> None:
     text = "Name: a\nSummary: \udcff\n\n"
     assert _fast(text) == _full(text)
+
+
+def _name(path: Path) -> object:
+    from forge_store.metaheaders import read_headers
+
+    fields = read_headers(path)
+    return None if fields is None else fields.get("Name")
+
+
+def test_read_headers_sees_every_change_to_the_file(tmp_path: Path) -> None:
+    """``read_headers`` remembers a parse per file: a rewrite (same size, other mtime), a
+    replacement (other inode) and a removal are each seen on the next read."""
+    from forge_store.metaheaders import read_headers
+
+    path = tmp_path / "METADATA"
+    path.write_text("Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n\nbody\n")
+    first = read_headers(path)
+    assert first is not None and first.get("Name") == "alpha"
+    assert read_headers(path) is first  # remembered
+    path.write_text("Metadata-Version: 2.1\nName: gamma\nVersion: 1.0\n\nbody\n")  # same size
+    os.utime(path, ns=(1, 1))
+    again = read_headers(path)
+    assert again is not None and again.get("Name") == "gamma"
+    other = tmp_path / "other"
+    other.write_text("Name: beta\n")
+    os.replace(other, path)  # another inode under the same name
+    assert _name(path) == "beta"
+    path.unlink()
+    assert read_headers(path) is None
+    path.write_bytes(b"Name: caf\xe9\n")  # not UTF-8: replaced, as the readers did before
+    assert _name(path) == "caf\ufffd"
