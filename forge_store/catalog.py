@@ -291,6 +291,9 @@ class Catalog:
         self.read_only = read_only
         self._depth = 0
         self._db: sqlite3.Connection | None = None
+        self._rows: dict[str, EntryRow] = {}
+        """Entry rows read since the database last changed (see :meth:`_known_rows`)."""
+        self._rows_as_of: tuple[int, int] | None = None
         if not read_only:
             try:
                 self._open_read_write()
@@ -432,6 +435,7 @@ class Catalog:
             assert self._db is not None
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
+            self._forget_rows()
             raise
         self._depth = 0
         try:
@@ -440,9 +444,29 @@ class Catalog:
             assert self._db is not None
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
+            self._forget_rows()
             raise
 
     # -- entries --------------------------------------------------------------------------------
+
+    def _known_rows(self) -> dict[str, EntryRow]:
+        """The entry rows read since the database last changed, by this connection
+        (``total_changes``) or by any other (``PRAGMA data_version``); emptied when it changed.
+
+        One install reads the rows of every entry its env sees about ten times (the env's dists,
+        the policy checks before and after, the native and ABI checks, pip's conflict lines);
+        each read decoded every row's JSON again. A rollback empties it too (:meth:`transaction`).
+        """
+        assert self._db is not None
+        version = (int(self._exec("PRAGMA data_version").fetchone()[0]), self._db.total_changes)
+        if version != self._rows_as_of:
+            self._rows = {}
+            self._rows_as_of = version
+        return self._rows
+
+    def _forget_rows(self) -> None:
+        self._rows = {}
+        self._rows_as_of = None
 
     @staticmethod
     def _entry(row: sqlite3.Row | None) -> EntryRow | None:
@@ -466,17 +490,25 @@ class Catalog:
         )
 
     def entry(self, entry_id: str) -> EntryRow | None:
-        return self._entry(self._exec("SELECT * FROM entries WHERE id = ?", (entry_id,)).fetchone())
+        return self.entries([entry_id]).get(entry_id)
 
     def entries(self, ids: Sequence[str]) -> dict[str, EntryRow]:
+        known = self._known_rows()
         out: dict[str, EntryRow] = {}
-        for i in range(0, len(ids), 500):
-            chunk = list(ids[i : i + 500])
+        missing: list[str] = []
+        for entry_id in ids:
+            row = known.get(entry_id)
+            if row is None:
+                missing.append(entry_id)
+            else:
+                out[entry_id] = row
+        for i in range(0, len(missing), 500):
+            chunk = missing[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self._exec(f"SELECT * FROM entries WHERE id IN ({marks})", chunk):
-                entry = self._entry(row)
+            for raw in self._exec(f"SELECT * FROM entries WHERE id IN ({marks})", chunk):
+                entry = self._entry(raw)
                 assert entry is not None
-                out[entry.id] = entry
+                out[entry.id] = known[entry.id] = entry
         return out
 
     def entry_by_alias(self, sha256: str) -> EntryRow | None:
@@ -489,8 +521,10 @@ class Catalog:
         return self._entry(self._exec("SELECT * FROM entries WHERE dir = ?", (rel_dir,)).fetchone())
 
     def entries_named(self, name: str) -> list[EntryRow]:
-        rows = self._exec("SELECT * FROM entries WHERE name = ? ORDER BY created", (name,))
-        return [e for e in map(self._entry, rows) if e is not None]
+        found = self._exec("SELECT id FROM entries WHERE name = ? ORDER BY created", (name,))
+        ids = [row[0] for row in found]
+        rows = self.entries(ids)
+        return [rows[i] for i in ids if i in rows]
 
     def all_entries(self) -> list[EntryRow]:
         rows = self._exec("SELECT * FROM entries ORDER BY name, version")

@@ -57,3 +57,32 @@ def test_refcounts_follow_links(store: Store, wheel_dir: Path) -> None:
     row = store.catalog.entry(entry.id)
     assert row is not None and row.refcount == 0
     assert store.catalog.lease_holders(entry.id) == [], "leases end with the operation"
+
+
+def test_entry_rows_are_reread_after_any_change(store: Store, wheel_dir: Path) -> None:
+    """The catalog keeps the entry rows it read until the database changes: a write by this
+    connection, a commit by another (another process's install), and a rolled-back write are
+    each seen by the next read."""
+    whl = make_wheel(wheel_dir, "demo", "1.0")
+    store.create_env("a")
+    store.install_wheels("a", [whl])
+    entry_id = store.entries("demo")[0].id
+    cat = store.catalog
+    first = cat.entry(entry_id)
+    assert first is not None and cat.entry(entry_id) is first  # kept while nothing changed
+    assert cat.entries_named("demo") == [first]
+
+    with Catalog(cat.path) as other:  # another connection, as another process would hold
+        other.set_meta(entry_id, {**first.meta, "note": "other"})
+    after_other = cat.entry(entry_id)
+    assert after_other is not None and after_other.meta.get("note") == "other"
+
+    cat.set_meta(entry_id, {**first.meta, "note": "own"})
+    assert (cat.entry(entry_id) or first).meta.get("note") == "own"
+
+    with pytest.raises(RuntimeError), cat.transaction():
+        cat.set_meta(entry_id, {**first.meta, "note": "rolled back"})
+        assert (cat.entry(entry_id) or first).meta.get("note") == "rolled back"
+        raise RuntimeError("abort")
+    assert (cat.entry(entry_id) or first).meta.get("note") == "own"
+    assert [r.meta.get("note") for r in cat.entries_named("demo")] == ["own"]
