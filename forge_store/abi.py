@@ -205,6 +205,21 @@ def scan_entry(entry_dir: Path) -> list[Binary]:
     return out
 
 
+def _exported_by(path: str) -> frozenset[str]:
+    """``_py_symbols(path, defined=True)``, read once per process while the file's stat holds:
+    a check before and after each change looks at the same interpreter (~10 ms a read)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return frozenset()
+    return _exported_as_of(path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=16)
+def _exported_as_of(path: str, stamp: tuple[int, int, int, int]) -> frozenset[str]:
+    return frozenset(_py_symbols(path, defined=True))
+
+
 def _py_symbols(path: str, *, defined: bool) -> set[str]:
     """C API names (``Py*``, ``_Py*``) in an ELF's dynamic symbol table: the ones it exports
     (``defined``) or the ones it needs (undefined and not weak: a weak one is looked up at run
@@ -322,7 +337,7 @@ class Target:
         """Every ``Py*`` / ``_Py*`` symbol the interpreter exports (empty: unknown)."""
         names: set[str] = set()
         for lib in self.libraries:
-            names |= _py_symbols(lib, defined=True)
+            names |= _exported_by(lib)
         return frozenset(names)
 
     @property
