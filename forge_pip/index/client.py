@@ -154,15 +154,26 @@ class IndexClient:
         """
         if not self._remote or self._offline:
             return
-        from packaging.utils import canonicalize_name
 
         self._find_links.load()  # locations are read (and warn) here, in the caller's thread
         with self._lock:
-            for name in names:
-                project = canonicalize_name(name)
+            for project in self._biggest_first(names):
                 if project in self._projects or project in self._pending:
                     continue
                 self._pending[project] = self._executor().submit(self._held_call, self._read_project, project)
+
+    def _biggest_first(self, names: Iterable[str]) -> list[str]:
+        """``names`` canonical, the projects whose remote pages were biggest when last cached
+        first (then in the given order): the largest pages (numpy's is ~2 MB) take the longest,
+        and started last they would finish last, after every thread had gone idle."""
+        from packaging.utils import canonicalize_name
+
+        remote = [root for root in self.index_urls if is_remote(root)]
+        projects = list(dict.fromkeys(str(canonicalize_name(n)) for n in names))
+        if not remote or len(projects) < 2:
+            return projects
+        size = {p: sum(self._pages.cached_size(f"{root}/{p}/") for root in remote) for p in projects}
+        return sorted(projects, key=lambda p: -size[p])  # stable: ties keep the given order
 
     def _executor(self) -> ThreadPoolExecutor:
         """The page-reading threads (made on first use; the caller holds ``_lock``)."""
@@ -218,12 +229,10 @@ class IndexClient:
         the background (a remote source configured, not offline)."""
         if not self._remote or self._offline:
             return
-        from packaging.utils import canonicalize_name
 
         self._find_links.load()
         with self._lock:
-            for name in names:
-                project = canonicalize_name(name)
+            for project in self._biggest_first(names):
                 if project in self._projects or project in self._pending or project in self._stamps:
                     continue
                 self._stamps[project] = self._executor().submit(self._held_call, self._fingerprint, project)

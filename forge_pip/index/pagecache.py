@@ -133,6 +133,13 @@ class PageCache:
         digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
         return self.root / digest[:2] / digest
 
+    def size(self, key: str) -> int:
+        """The size of ``key``'s entry file in bytes, 0 when there is none (read nothing)."""
+        try:
+            return self._path(key).stat().st_size
+        except OSError:
+            return 0
+
     def load(self, key: str) -> PageEntry | None:
         """The entry for ``key``, or ``None`` (missing, of another format or key, or damaged)."""
         return self._read(key, _decode)

@@ -112,6 +112,11 @@ class PageReader:
         self._revalidated: dict[str, str] = {}
         """URL -> digest of the page as the server confirmed it in this run (not asked again)."""
 
+    def cached_size(self, url: str) -> int:
+        """How big the cached parse of the page at ``url`` is (0: none): what a page costs to
+        fetch again, in proportion."""
+        return self._cache.size(split_auth(url)[0]) if self._cache is not None else 0
+
     # -- http(s) -------------------------------------------------------------------------------------
 
     def http_page(self, url: str, parse: Parse, accept: str = ACCEPT) -> PageEntry | None:

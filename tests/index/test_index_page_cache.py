@@ -391,3 +391,48 @@ def test_offline_reads_a_page_an_older_forge_cached_raw(demo_index: LocalIndex, 
         with IndexClient(index_urls=[server.index_url], cache_dir=cache, offline=True) as client:
             assert client.project_files("demo") == expected
         assert PageCache(cache / "pages").load(url) is not None
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_prefetch_asks_for_the_biggest_cached_pages_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages read ahead start biggest first (by their cached parse; unknown ones last, in the
+    given order), so that the longest transfers do not start after the threads have gone idle."""
+    from forge_pip.index import client as client_module
+
+    src = tmp_path / "src"
+    index = LocalIndex(tmp_path / "index")
+    for project, releases in (("small", 1), ("big", 40), ("mid", 10)):
+        for n in range(releases):
+            index.add(make_file(src, f"{project}-{n}.0-py3-none-any.whl"))
+    index.write()
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(client_module, "_PREFETCH_THREADS", 1)  # one thread: requests in order
+    with serve(index.root) as server:
+        with IndexClient(index_urls=[server.index_url], cache_dir=cache, **FAST) as client:
+            for project in ("small", "big", "mid"):
+                client.project_files(project)
+        server.log.clear()
+        with IndexClient(index_urls=[server.index_url], cache_dir=cache, **FAST) as client:
+            client.prefetch(["small", "new", "mid", "big"])
+            _wait_for(lambda: len(server.log) == 4)  # asking now would read the page in this thread
+            assert len(client.project_files("small")) == 1
+        assert [path for path, _ in server.log] == [
+            "/simple/big/",
+            "/simple/mid/",
+            "/simple/small/",
+            "/simple/new/",
+        ]
+        server.log.clear()
+        with IndexClient(index_urls=[server.index_url], cache_dir=cache, **FAST) as client:
+            client.prefetch_fingerprints(["small", "mid", "big"])
+            _wait_for(lambda: len(server.log) == 3)
+            client.project_fingerprint("small")
+        assert [path for path, _ in server.log] == ["/simple/big/", "/simple/mid/", "/simple/small/"]
