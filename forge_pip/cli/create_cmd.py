@@ -67,7 +67,7 @@ def main(argv: Sequence[str]) -> int:
 
     own, rest = split_args(argv)
     try:
-        args = _build_parser().parse_args(["create", *own])
+        args = _build_parser("create").parse_args(["create", *own])
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) else int(ExitCode.USAGE)
     setup_logging(args.verbose - args.quiet)

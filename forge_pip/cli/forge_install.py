@@ -96,7 +96,7 @@ def main(argv: Sequence[str]) -> int:
         from forge_pip.cli.forge import _build_parser
 
         try:
-            _build_parser().parse_args(["install", "--help"])
+            _build_parser("install").parse_args(["install", "--help"])
         except SystemExit as exc:
             return int(exc.code or 0) if isinstance(exc.code, int) else 0
 

@@ -171,3 +171,32 @@ def test_internal_links_resolve() -> None:
         assert target in anchors, target
     for target in re.findall(r"\]\(([\w.-]+\.md)", text):
         assert (REPO / "docs" / target).is_file(), target
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _shape(parser: argparse.ArgumentParser) -> object:
+    """Everything a parser parses and prints, nested commands included."""
+    return (
+        parser.format_help(),
+        [(a.option_strings, a.dest, a.nargs, a.default, a.choices is not None) for a in parser._actions],
+        {name: _shape(child) for name, child in _subparsers(parser).items()},
+    )
+
+
+def test_each_command_built_alone_is_the_command_of_the_whole_parser() -> None:
+    """``forge CMD`` builds CMD's parser only: the same help, options, defaults and verbs as the
+    full parser has for it."""
+    os.environ.setdefault("COLUMNS", "100")
+    full = _subparsers(_build_parser())
+    assert len(full) > 10
+    for name, parser in full.items():
+        alone = _subparsers(_build_parser(name))
+        assert name in alone, name
+        assert _shape(alone[name]) == _shape(parser), name
+        assert {n for n in alone if alone[n] is alone[name]} == {n for n in full if full[n] is parser}
