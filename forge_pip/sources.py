@@ -35,6 +35,7 @@ from forge_store.errors import ForgeError, InvalidWheel
 from forge_store.metaheaders import HeaderFields, read_headers
 from forge_store.models import Layer
 from forge_store.records import record
+from forge_store.reqparse import requirement
 
 if TYPE_CHECKING:
     from forge_pip.build import Builder
@@ -72,7 +73,7 @@ def _requirements(lines: Sequence[str]) -> tuple[Requirement, ...]:
     out: list[Requirement] = []
     for line in lines:
         try:
-            out.append(Requirement(line))
+            out.append(requirement(line))
         except InvalidRequirement:
             log.info("skipping unparsable requirement %r", line)
     return tuple(out)

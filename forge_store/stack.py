@@ -46,10 +46,12 @@ def _parsed(text: str) -> Requirement | None:
     """``Requirement(text)``, None if it does not parse. One install checks each dist's
     Requires-Dist several times (the policy checks before and after, pip's conflict lines):
     parse each line once. Nothing mutates a parsed requirement."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import InvalidRequirement
+
+    from .reqparse import requirement
 
     try:
-        return Requirement(text)
+        return requirement(text)
     except InvalidRequirement:
         return None
 

@@ -27,6 +27,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from forge_store.records import record
+from forge_store.reqparse import requirement
 
 if TYPE_CHECKING:
     from packaging.tags import Tag
@@ -124,7 +125,7 @@ class CoreMetadata:
         requires: list[Requirement] = []
         for line in message.get_all("Requires-Dist") or ():
             try:
-                requires.append(Requirement(str(line)))
+                requires.append(requirement(str(line)))
             except InvalidRequirement as exc:
                 problems.append(f"invalid Requires-Dist {str(line)!r}: {exc}")
         requires_python: str | None = None
