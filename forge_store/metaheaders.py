@@ -128,7 +128,7 @@ def _fields(lines: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-_read: dict[str, tuple[tuple[int, int, int, int], HeaderFields | email.message.Message]] = {}
+_read: dict[tuple[int, int], tuple[tuple[int, int, int], HeaderFields | email.message.Message]] = {}
 _read_lock = threading.Lock()
 
 
@@ -136,15 +136,16 @@ def read_headers(path: Path) -> HeaderFields | email.message.Message | None:
     """:func:`parse_headers` of the file ``path`` (UTF-8, undecodable bytes replaced), ``None``
     when it cannot be read.
 
-    Remembered for the life of the process while the file's identity and stat hold (device,
-    inode, size, mtime): one install reads each dist-info's METADATA three times (the env's dists,
-    the policy check, pip's conflict lines), and those in the store never change."""
+    Remembered for the life of the process by the file itself (device and inode, whatever the
+    path or symlink it is reached by) while its size, mtime and ctime hold: one install reads each
+    dist-info's METADATA several times (the env's dists, pip's conflict lines), through the env's
+    links into the store, where it never changes."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    key = str(path)
-    stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    key = (st.st_dev, st.st_ino)
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     known = _read.get(key)
     if known is not None and known[0] == stamp:
         return known[1]

@@ -138,6 +138,9 @@ def test_read_headers_sees_every_change_to_the_file(tmp_path: Path) -> None:
     first = read_headers(path)
     assert first is not None and first.get("Name") == "alpha"
     assert read_headers(path) is first  # remembered
+    link = tmp_path / "link"
+    link.symlink_to(path)
+    assert read_headers(link) is first  # the file itself, whatever path reaches it
     path.write_text("Metadata-Version: 2.1\nName: gamma\nVersion: 1.0\n\nbody\n")  # same size
     os.utime(path, ns=(1, 1))
     again = read_headers(path)
