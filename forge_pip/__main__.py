@@ -14,4 +14,5 @@ if __name__ == "__main__":
     from forge_pip.cli.pip import main
     from forge_pip.replay import run
 
-    sys.exit(run(sys.argv[1:], main))  # a repeated dry run is answered from its record (replay.py)
+    # a repeated dry run is answered from its record (replay.py); the exit skips the teardown
+    isolation.leave(isolation.run_main(lambda: run(sys.argv[1:], main)))

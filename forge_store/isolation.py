@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 LAUNCHED_VAR = "_FORGE_PIP_LAUNCHED"
 """Set by an env's launchers on the Forge process they start; Forge removes it at start-up."""
@@ -55,9 +56,13 @@ def enter() -> None:
     os.environ.pop(LAUNCHED_VAR, None)
 
 
-def forge_main() -> int:
+def forge_main() -> NoReturn:
     """The ``forge`` console script (``forge --version`` is answered without the parser)."""
     enter()
+    leave(run_main(_forge))
+
+
+def _forge() -> int:
     from forge_pip.cli.quick import answer
 
     quick = answer(sys.argv[1:])
@@ -66,3 +71,50 @@ def forge_main() -> int:
     from forge_pip.cli.forge import main
 
     return main()
+
+
+FULL_EXIT_VAR = "FORGE_FULL_EXIT"
+"""``1``: a Forge command ends with Python's own exit (module teardown and all), see :func:`leave`."""
+
+
+def run_main(main: Callable[[], object]) -> object:
+    """``main()``'s exit code; a ``SystemExit`` it raises gives its code (as ``sys.exit`` would)."""
+    try:
+        return main()
+    except SystemExit as exc:
+        return exc.code
+
+
+def leave(code: object) -> NoReturn:
+    """End a Forge command's process with ``code`` (as ``sys.exit(code)``) without the interpreter's
+    teardown, which frees every module and object: ~25 ms of each command, some 200 modules.
+
+    What of a normal exit matters is done first, in the interpreter's order: threading's shutdown
+    (its at-exit hooks, executors joining their workers among them, then every non-daemon thread
+    joined), the ``atexit`` callbacks (``logging`` flushes its handlers there), stdout and stderr
+    flushed (a failed flush exits 120, as Python does). Forge closes what it opens (files, the
+    catalog) before its commands return; a committed catalog write is in SQLite's WAL either way.
+    ``FORGE_FULL_EXIT=1`` keeps Python's own exit (for a tool that needs finalizers to run).
+    """
+    if os.environ.get(FULL_EXIT_VAR) == "1":
+        sys.exit(code)  # type: ignore[arg-type]
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            status = status or 120
+    os._exit(status & 0xFF)
