@@ -813,11 +813,14 @@ def _while_revalidating(store: Store, env: EnvInfo, entry_ids: Sequence[str]) ->
     from forge_store.stack import applicable_requirements
 
     markers = env.interpreter.marker_env()
-    for row in store.catalog.entries(list(entry_ids)).values():
-        lines = row.meta.get("requires_dist")
-        if isinstance(lines, list):
-            applicable_requirements([str(line) for line in lines], markers)
-        read_headers(store.entry_path(row) / "site" / row.dist_info / "METADATA")
+    try:
+        for row in store.catalog.entries(list(entry_ids)).values():
+            lines = row.meta.get("requires_dist")
+            if isinstance(lines, list):
+                applicable_requirements([str(line) for line in lines], markers)
+            read_headers(store.entry_path(row) / "site" / row.dist_info / "METADATA")
+    except Exception:  # only caches are filled here: the stage that needs them reports any fault
+        log.debug("warming the link stage's caches failed", exc_info=True)
 
 
 def _read_locks(options: InstallOptions, target: TargetPython) -> list[LockedPackage]:
