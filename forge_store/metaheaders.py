@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -129,7 +128,6 @@ def _fields(lines: list[str]) -> list[tuple[str, str]]:
 
 
 _read: dict[tuple[int, int], tuple[tuple[int, int, int], HeaderFields | email.message.Message]] = {}
-_read_lock = threading.Lock()
 
 
 def read_headers(path: Path) -> HeaderFields | email.message.Message | None:
@@ -155,6 +153,5 @@ def read_headers(path: Path) -> HeaderFields | email.message.Message | None:
     except OSError:
         return None
     fields = parse_headers(text)
-    with _read_lock:
-        _read[key] = (stamp, fields)
+    _read[key] = (stamp, fields)  # one assignment: safe without a lock
     return fields

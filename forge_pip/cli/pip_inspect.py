@@ -39,9 +39,9 @@ class SeenDist:
     def metadata(self) -> Fields:
         """The header fields (what every command but ``inspect`` reads)."""
         for fname in ("METADATA", "PKG-INFO"):
-            path = self.dist_info / fname
-            if path.is_file():
-                return read_headers(path) or HeaderFields([])
+            fields = read_headers(self.dist_info / fname)  # None: not a readable file
+            if fields is not None:
+                return fields
         return HeaderFields([])
 
     def full_metadata(self) -> email.message.Message:
