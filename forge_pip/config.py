@@ -148,7 +148,8 @@ _OPTIONS: tuple[_OptionSpec, ...] = (
 _FLAGS = (
     *("break-system-packages", "check-build-dependencies", "debug", "disable-pip-version-check"),
     *("dry-run", "force-reinstall", "ignore-installed", "ignore-requires-python", "isolated"),
-    *("no-clean", "no-color", "no-index", "no-input", "no-python-version-warning", "no-verify"),
+    *("no-clean", "no-color", "no-index", "no-input", "no-proxy-env", "no-python-version-warning"),
+    "no-verify",
     *("pre", "prefer-binary", "require-hashes", "upgrade"),
 )
 _STORES = (

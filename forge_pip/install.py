@@ -138,6 +138,11 @@ class IndexOptions:
     cache_dir: Path | None = None
     """pip's ``--cache-dir`` / ``cache-dir`` / ``PIP_CACHE_DIR``: where the HTTP, download,
     built-wheel and VCS caches live; None: ``$FORGE_HOME/cache``."""
+    proxy_env: bool = True
+    """False for pip's ``--no-proxy-env``: the ``*_proxy`` environment variables are not read."""
+    refresh: frozenset[str] = frozenset()
+    """pip's ``--refresh-package``: canonical project names (or ``:all:``) whose index pages are
+    fetched whole, not revalidated against the cached copy."""
 
     def client(self, cache: Path, reporter: IndexReporter | None = None) -> IndexClient | None:
         """The index client over these sources (None when there are none), caching under ``cache``
@@ -157,6 +162,8 @@ class IndexOptions:
             timeout=self.timeout,
             retries=self.retries,
             reporter=reporter,
+            proxy_env=self.proxy_env,
+            refresh=self.refresh,
         )
 
 

@@ -19,6 +19,7 @@ HELP: dict[str, str] = {
     "--cert": "path to a PEM CA bundle used to verify index certificates",
     "--client-cert": "path to a PEM client certificate (with its private key) for the index",
     "--trusted-host": "treat this host (or host:port) as trusted even without valid HTTPS",
+    "--no-proxy-env": "do not read proxy settings from the *_proxy environment variables",
     "--disable-pip-version-check": "accepted for pip's sake; Forge never checks for a newer pip",
     "--no-color": "no colored output",
     "--no-input": "never prompt for input",
@@ -29,6 +30,7 @@ HELP: dict[str, str] = {
     "--extra-index-url": "another index to search, after --index-url",
     "--no-index": "ignore the package indexes (only --find-links)",
     "--find-links": "a directory, wheel/sdist file or HTML page URL to look for archives in",
+    "--refresh-package": "fetch these projects' index pages whole, not revalidated (:all: or names)",
     # selection
     "requirements": "requirement specifiers (PEP 508), wheel or sdist files, directories or URLs",
     "--requirement": "install from this requirements file (pylock.toml too)",

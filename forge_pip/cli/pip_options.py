@@ -49,6 +49,7 @@ def _general(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cert")
     g.add_argument("--client-cert")
     g.add_argument("--trusted-host", action="append", default=[])
+    g.add_argument("--no-proxy-env", action="store_true")
     g.add_argument("--disable-pip-version-check", action="store_true")
     g.add_argument("--no-color", action="store_true")
     g.add_argument("--no-input", action="store_true")
@@ -75,6 +76,7 @@ def _index(p: argparse.ArgumentParser) -> None:
     g.add_argument("--extra-index-url", action="append", default=[])
     g.add_argument("--no-index", action="store_true")
     g.add_argument("-f", "--find-links", action="append", default=[])
+    g.add_argument("--refresh-package", action="append", default=[], dest="refresh_packages", metavar="NAMES")
 
 
 def _selection(p: argparse.ArgumentParser) -> None:
@@ -332,6 +334,21 @@ def _bool(ns: argparse.Namespace, config: PipConfig, name: str) -> bool:
     return bool(config.get_bool(name))
 
 
+def network_choices(ns: argparse.Namespace, config: PipConfig) -> dict[str, Any]:
+    """pip 26.3's ``--no-proxy-env`` and ``--refresh-package`` (command line, then configuration) as
+    :class:`~forge_pip.install.IndexOptions` fields: ``proxy_env`` and ``refresh`` (canonical
+    names; ``:all:`` for every project)."""
+    from packaging.utils import canonicalize_name
+
+    names: set[str] = set()
+    for value in [*config.get_list("refresh-package"), *getattr(ns, "refresh_packages", [])]:
+        for item in value.split(","):
+            item = item.strip()
+            if item:
+                names.add(item if item == ":all:" else canonicalize_name(item))
+    return {"proxy_env": not _bool(ns, config, "no-proxy-env"), "refresh": frozenset(names)}
+
+
 def configured_cache_dir(ns: argparse.Namespace, config: PipConfig | None = None) -> Path | None:
     """pip's cache directory: ``--cache-dir``, else ``cache-dir`` / ``PIP_CACHE_DIR``; None: Forge's own
     (``$FORGE_HOME/cache``). ``--no-cache-dir`` is ``IndexOptions.use_cache``."""
@@ -414,6 +431,7 @@ def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
         retries=retries if retries is not None else 3,
         use_cache=not (ns.no_cache_dir or config.get_bool("no-cache-dir")),
         cache_dir=configured_cache_dir(ns, config),
+        **network_choices(ns, config),
     )
     standards = standard_options(ns, config, lock_files, environ=environ)
     if standards.uploaded_prior_to is not None:

@@ -15,7 +15,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +38,8 @@ from .urls import file_url_to_path, is_file_url, path_to_file_url, redact_text, 
 log = logging.getLogger(__name__)
 
 _PREFETCH_THREADS = 8
+ALL = ":all:"
+"""In ``refresh``: every project."""
 _R = TypeVar("_R")
 
 
@@ -71,12 +73,22 @@ class IndexClient:
         timeout: float = 15.0,
         retries: int = 3,
         reporter: IndexReporter | None = None,
+        proxy_env: bool = True,
+        refresh: Collection[str] = (),
     ) -> None:
         self._reporter: IndexReporter = reporter or NullIndexReporter()
         self._offline = offline
         self._session = HttpSession(
-            cert=cert, client_cert=client_cert, trusted_hosts=trusted_hosts, timeout=timeout, retries=retries
+            cert=cert,
+            client_cert=client_cert,
+            trusted_hosts=trusted_hosts,
+            timeout=timeout,
+            retries=retries,
+            proxies=None if proxy_env else {},
         )
+        self._refresh = frozenset(refresh)
+        """pip's ``--refresh-package``: projects (canonical names, or ``:all:``) whose index pages are
+        asked for unconditionally, not revalidated against the cached copy."""
         self.index_urls = tuple(self._session.add_credentials(_as_url(u)).rstrip("/") for u in index_urls)
         self.find_links = tuple(self._session.add_credentials(u) if is_remote(u) else u for u in find_links)
         self._http_cache = HttpCache(cache_dir / "http") if cache_dir is not None else None
@@ -273,10 +285,12 @@ class IndexClient:
                 page = self._pages.file_stamp(index, page_url, index_parser(project), st)
             else:
                 page = self._pages.file_page(index, page_url, index_parser(project), st)
-        elif stamp:
-            page = self._pages.http_stamp(page_url, index_parser(project))
         else:
-            page = self._pages.http_page(page_url, index_parser(project))
+            refresh = project in self._refresh or ALL in self._refresh
+            if stamp:
+                page = self._pages.http_stamp(page_url, index_parser(project), refresh=refresh)
+            else:
+                page = self._pages.http_page(page_url, index_parser(project), refresh=refresh)
         if page is None:
             return None
         for warning in page.warnings:

@@ -119,21 +119,29 @@ class PageReader:
 
     # -- http(s) -------------------------------------------------------------------------------------
 
-    def http_page(self, url: str, parse: Parse, accept: str = ACCEPT) -> PageEntry | None:
+    def http_page(
+        self, url: str, parse: Parse, accept: str = ACCEPT, *, refresh: bool = False
+    ) -> PageEntry | None:
         """The parsed page at ``url``; ``None`` for "nothing here" (404, offline miss, refused).
 
-        The entry's ``warnings`` are the caller's to show (also for a reused entry).
+        The entry's ``warnings`` are the caller's to show (also for a reused entry). ``refresh``
+        (pip's ``--refresh-package``): asked for without validators, so the server sends the page
+        itself rather than a 304 for the cached copy (an unchanged body is still not parsed again).
         """
-        page = self._http(url, parse, accept, stamp=False)
+        page = self._http(url, parse, accept, stamp=False, refresh=refresh)
         assert page is None or isinstance(page, PageEntry)
         return page
 
-    def http_stamp(self, url: str, parse: Parse, accept: str = ACCEPT) -> PageStamp | PageEntry | None:
+    def http_stamp(
+        self, url: str, parse: Parse, accept: str = ACCEPT, *, refresh: bool = False
+    ) -> PageStamp | PageEntry | None:
         """What :meth:`http_page` gives, revalidated the same way, as the header of its cached entry
         when the page is unchanged (its columns not decoded); an entry when it changed."""
-        return self._http(url, parse, accept, stamp=True)
+        return self._http(url, parse, accept, stamp=True, refresh=refresh)
 
-    def _http(self, url: str, parse: Parse, accept: str, *, stamp: bool) -> PageStamp | PageEntry | None:
+    def _http(
+        self, url: str, parse: Parse, accept: str, *, stamp: bool, refresh: bool = False
+    ) -> PageStamp | PageEntry | None:
         url, _creds = split_auth(url)
         cache = self._cache
         known: PageStamp | PageEntry | None = None
@@ -155,7 +163,7 @@ class PageReader:
             return known if stamp else self._entry(url, known)  # asked already in this run
         self._reporter.on_fetch_page(url)
         headers = {"Accept": accept, "Cache-Control": "max-age=0"}
-        if known is not None:
+        if known is not None and not refresh:
             headers.update(conditional_headers(known.validators))
         try:
             resp = self._session.get(url, headers)
@@ -175,7 +183,8 @@ class PageReader:
         if resp.status != 304:
             content_type = resp.headers.get("content-type", "")
             digest = content_digest(resp.url, content_type, resp.body)
-        if known is not None and (resp.status == 304 or known.digest == digest):  # unchanged
+        # a 304 stands for the cached copy only when the request was conditional
+        if known is not None and ((resp.status == 304 and not refresh) or known.digest == digest):
             # a 304 keeps the validators it does not restate; a 200 replaces them all
             merged = {**known.validators, **validators} if resp.status == 304 else validators
             if no_store:
