@@ -517,11 +517,14 @@ class Scan:
 
     def _front_end(self, env: EnvInfo, rel: str) -> None:
         """The env's ``pip`` package (``python -m pip``): Forge's front end for this env, unless the
-        env links the real pip wheel (``--seed pip``). Envs made before it existed lack it."""
-        from .pip_frontend import PACKAGE, front_end_version
+        env links the real pip wheel (``--seed pip``). Envs made before it existed lack it; envs an
+        older Forge made answer for an older pip (``importlib.metadata`` and tools that check pip's
+        version, such as pip-sync, see that one)."""
+        from .pip_frontend import PACKAGE, PIP_VERSION, front_end_version
 
         site = env.site_packages
-        if front_end_version(site) is None:
+        version = front_end_version(site)
+        if version is None:
             if not os.path.lexists(site / PACKAGE):
                 self.findings.append(LauncherStale(env.name, rel, "missing (python -m pip fails)", None))
             return  # a real pip (a link Forge checks with the others)
@@ -533,6 +536,12 @@ class Scan:
         elif values.get("ENV_PREFIX") != str(env.path):
             self.findings.append(
                 LauncherStale(env.name, rel, "targets another env", values.get("ENV_PREFIX"))
+            )
+        elif version != PIP_VERSION:
+            self.findings.append(
+                LauncherStale(
+                    env.name, rel, f"answers for pip {version}, this Forge for pip {PIP_VERSION}", None
+                )
             )
 
     def _links(self, env: EnvInfo) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from . import __version__
 from .isolation import LAUNCHED_VAR
 
-PIP_VERSION = "26.0"
+PIP_VERSION = "26.3"
 """The pip version Forge's front end answers for (its options, output and exit codes follow pip)."""
 PACKAGE = "pip"
 MARKER = "FORGE_FRONT_END = True"

@@ -64,7 +64,7 @@ _VALUE_OPTIONS = frozenset(
 
 
 def version_text() -> str:
-    """pip's shape, with Forge named after it: ``pip 26.0 from PATH (python 3.11) [forge 0.2.0]``."""
+    """pip's shape, with Forge named after it: ``pip 26.3 from PATH (python 3.11) [forge 0.2.0]``."""
     from pathlib import Path
 
     from forge_pip import __version__

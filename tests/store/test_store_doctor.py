@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from forge_store import seal
+from forge_store import pip_frontend, seal
 from forge_store.catalog import Catalog
 from forge_store.errors import ExitCode
 from forge_store.locks import file_lock
@@ -363,6 +363,28 @@ def test_pyvenv_cfg_and_pip_launcher_point_elsewhere(env: Path, forge_home: Path
     proc = subprocess.run([str(pip), "--version"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     imports_catalog(env)
+
+
+def test_a_front_end_an_older_forge_wrote_is_rewritten(
+    env: Path, forge_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An env from a Forge whose front end answered for an older pip: importlib.metadata (and
+    pip-sync's pip version check) see that pip until doctor --fix writes this Forge's."""
+    site = env / SITE
+    with monkeypatch.context() as older:
+        older.setattr(pip_frontend, "PIP_VERSION", "26.0")
+        pip_frontend.write_front_end(site, Path(sys.executable), env)
+    assert pip_frontend.front_end_version(site) == "26.0"
+    problem = f"answers for pip 26.0, this Forge for pip {pip_frontend.PIP_VERSION}"
+    file = f"{SITE}/pip"
+    check_repaired(
+        roots=(forge_home,),
+        expect=[("launcher-stale", {"env": "e", "file": file, "problem": problem, "found": None})],
+    )
+    assert pip_frontend.front_end_version(site) == pip_frontend.PIP_VERSION
+    assert sorted(p.name for p in site.glob("pip-*.dist-info")) == [pip_frontend.dist_info_name()]
+    proc = run_py(env / "bin" / "python", "import importlib.metadata as m; print(m.version('pip'))")
+    assert proc.stdout.strip() == pip_frontend.PIP_VERSION, proc.stderr
 
 
 def test_interpreter_gone_is_reported_not_fixed(env: Path, forge_home: Path) -> None:
