@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import TypedDict
 
 import pytest
 
-from forge_pip.index import HashMismatch, IndexClient, IndexUnreachable, OfflineError
+from forge_pip.index import HashMismatch, IndexClient, IndexUnreachable, OfflineError, addresses
 from forge_pip.models import DistFile
 from tests.index.helpers import METADATA, RecordingReporter, make_file
 from tests.support.index_server import LocalIndex, make_certificate, serve
@@ -386,6 +387,7 @@ def test_parallel_connections_to_a_host_look_it_up_once(
         return real(host, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket, "getaddrinfo", counting)
+    monkeypatch.setattr(addresses, "HEDGE_AFTER", 60.0)  # slow, not lost: no second ask
     with serve(index.root) as server:
         url = server.index_url.replace("127.0.0.1", "localhost")
         with IndexClient(index_urls=[url], cache_dir=None, **FAST) as client:
@@ -417,3 +419,41 @@ def test_an_address_that_refuses_is_looked_up_again(monkeypatch: pytest.MonkeyPa
         with pytest.raises(ConnectionRefusedError):
             addresses.connect(("index.test", port), timeout=5.0)
     assert asked == ["index.test"] * 2
+
+
+def test_a_lookup_left_unanswered_is_asked_again_beside_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lost DNS packet costs glibc 5 seconds: a lookup unanswered after ``HEDGE_AFTER`` is asked
+    again, and the first answer wins (here the first ask never returns until the test ends)."""
+    real = socket.getaddrinfo
+    release = threading.Event()
+    asked: list[object] = []
+
+    def first_lost(host: object, *args: object, **kwargs: object) -> object:
+        asked.append(host)
+        if len(asked) == 1:
+            release.wait(30)
+        return real("127.0.0.1", *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", first_lost)
+    monkeypatch.setattr(addresses, "HEDGE_AFTER", 0.05)
+    try:
+        found = addresses.Addresses().lookup("index.test", 80)
+    finally:
+        release.set()
+    assert found[0][4] == ("127.0.0.1", 80) and asked == ["index.test"] * 2
+
+
+def test_a_resolver_error_is_raised_once_nothing_else_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answered "no such host" is the answer (not asked again); an address literal is not looked up."""
+    asked: list[object] = []
+
+    def nxdomain(host: object, *args: object, **kwargs: object) -> object:
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", nxdomain)
+    with pytest.raises(socket.gaierror):
+        addresses.Addresses().lookup("nowhere.test", 80)
+    assert asked == ["nowhere.test"]
+    monkeypatch.setattr(addresses, "_getaddrinfo", lambda host, port: [("literal", host, port)])
+    assert addresses.Addresses().lookup("127.0.0.1", 80) == [("literal", "127.0.0.1", 80)]
