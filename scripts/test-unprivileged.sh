@@ -63,4 +63,4 @@ if [ "${FORGE_TEST_UNPRIVILEGED_REAL:-1}" = 1 ]; then
 fi
 echo "test-unprivileged: pytest as $USER_NAME (uid $(id -u "$USER_NAME")) with $("$PY" -V)"
 as_user .venv/bin/python -m pytest -p no:cacheprovider -q -n "${FORGE_TEST_UNPRIVILEGED_JOBS:-0}" \
-    --dist loadgroup "${MARK[@]}" "$@"
+    --dist loadgroup --durations=20 "${MARK[@]}" "$@"

@@ -46,7 +46,7 @@ if [ "${FORGE_TEST_COMPAT:-1}" != 0 ]; then
     COMPAT_PID=$!
 fi
 rc=0
-.venv/bin/python -m pytest -n 2 --dist loadgroup "$@" || rc=$?
+.venv/bin/python -m pytest -n 2 --dist loadgroup --durations=20 "$@" || rc=$?
 if [ -n "$COMPAT_PID" ]; then
     crc=0
     wait "$COMPAT_PID" || crc=$?

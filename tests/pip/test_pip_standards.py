@@ -717,3 +717,19 @@ def test_pylock_selection_without_packaging_pylock(
         ("beta", "1.0", b.name),
     ]
     assert ours == theirs
+
+
+# -- pip 26.3's network options --------------------------------------------------------------------
+
+
+def test_pip_26_3_network_options_match_real_pip(
+    store: Store, pip: Pip, demo_index: LocalIndex, pip26: str
+) -> None:
+    """``--refresh-package`` and ``--no-proxy-env`` (pip 26.3): both accept them, same picks."""
+    version = subprocess.run([pip26, "--version"], capture_output=True, text=True).stdout.split()[1]
+    if tuple(int(p) for p in version.split(".")[:2]) < (26, 3):
+        pytest.skip(f"FORGE_TEST_PIP26 is pip {version}; these options are pip 26.3's")
+    store.create_env("e")
+    args = ("-i", demo_index.file_url, "--refresh-package", "alpha,:all:", "--no-proxy-env", "alpha")
+    picks = {("alpha", "1.0"), ("beta", "2.0")}
+    assert forge_picks(pip, "--env", "e", *args) == real_pip_picks(pip26, *args) == picks
