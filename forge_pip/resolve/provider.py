@@ -352,15 +352,24 @@ class ForgeProvider(AbstractProvider[Req, Candidate, str]):
     def _fixed_candidate(self, name: NormalizedName, specifier: SpecifierSet) -> DistCandidate:
         """The one candidate of a fixed name (the env's pip front end); refused if ``specifier``
         excludes its version: it can be neither replaced nor upgraded."""
+        from forge_pip.pipcompat import PIP_VERSION
         from forge_pip.resolve.errors import FrontEndPipMismatch
 
         dist = self._fixed[name]
         if not specifier.contains(dist.version, prereleases=True):
+            hint = (
+                "Forge's front end stands in for pip; for the real pip wheel, make the env"
+                " with `forge create NAME --seed pip`"
+            )
+            if str(dist.version) != PIP_VERSION and specifier.contains(PIP_VERSION, prereleases=True):
+                hint = (
+                    f"an older Forge wrote this env's front end; `forge doctor --fix` makes it"
+                    f" answer as {name} {PIP_VERSION}, which meets {name}{specifier}"
+                )
             raise FrontEndPipMismatch(
                 f"{name}{specifier} is required, but {name} in this env is Forge's front end,"
                 f" which answers as {name} {dist.version}",
-                hint="Forge's front end stands in for pip; for the real pip wheel, make the env"
-                " with `forge create NAME --seed pip`",
+                hint=hint,
             )
         return self._dist(name, dist.version, Origin.LAYER, dist.layer, installed=dist)
 

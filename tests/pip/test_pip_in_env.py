@@ -292,6 +292,28 @@ def test_pip_versions_the_front_end_cannot_be_are_one_line(
     _front_end_intact(env)
 
 
+def test_an_older_forges_front_end_names_the_fix(
+    store: Store, pip_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An env whose front end an older Forge wrote answers as that pip (pip-tools 7.7 needs
+    ``pip>=26.2.2``): the refusal says that ``forge doctor --fix`` updates it; after the fix the
+    same requirement is satisfied."""
+    env = store.create_env("e")
+    with monkeypatch.context() as older:
+        older.setattr(pip_frontend, "PIP_VERSION", "26.0")
+        pip_frontend.write_front_end(env.site_packages, Path(sys.executable), env.path)
+    wanted = f"pip>={PIP_VERSION}"
+    proc = _run([env.bin / "pip", "install", "-i", pip_index.file_url, wanted])
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2 and "answers as pip 26.0" in lines[0], proc.stderr
+    assert lines[1].startswith("hint: ") and "`forge doctor --fix`" in lines[1], proc.stderr
+    assert forge_cli("doctor", "--fix").returncode == 0
+    proc = _run([env.bin / "pip", "install", "-i", pip_index.file_url, wanted])
+    assert proc.returncode == 0 and "Requirement already satisfied: pip" in proc.stdout, proc.stderr
+    _front_end_intact(env)
+
+
 def test_a_pip_wheel_file_is_satisfied_not_linked(
     store: Store, pip_index: LocalIndex, tmp_path: Path
 ) -> None:
