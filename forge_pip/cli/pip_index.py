@@ -35,7 +35,7 @@ class Latest:
 
 def index_options(ns: argparse.Namespace, env_prefix: object = None) -> IndexOptions:
     """The index options of a command that only reads the indexes (pip's config applied)."""
-    from forge_pip.cli.pip_options import load_config, network_choices
+    from forge_pip.cli.pip_options import load_config, proxy_env, refresh_packages
     from forge_pip.install import DEFAULT_INDEX, IndexOptions
 
     config = load_config(ns, env_prefix)  # type: ignore[arg-type]
@@ -55,7 +55,8 @@ def index_options(ns: argparse.Namespace, env_prefix: object = None) -> IndexOpt
         client_cert=ns.client_cert or config.get_str("client-cert"),
         timeout=timeout if timeout is not None else 15.0,
         use_cache=not (ns.no_cache_dir or config.get_bool("no-cache-dir")),
-        **network_choices(ns, config),
+        proxy_env=proxy_env(ns, config),
+        refresh=refresh_packages(ns, config),
     )
 
 

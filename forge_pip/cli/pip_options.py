@@ -334,10 +334,14 @@ def _bool(ns: argparse.Namespace, config: PipConfig, name: str) -> bool:
     return bool(config.get_bool(name))
 
 
-def network_choices(ns: argparse.Namespace, config: PipConfig) -> dict[str, Any]:
-    """pip 26.3's ``--no-proxy-env`` and ``--refresh-package`` (command line, then configuration) as
-    :class:`~forge_pip.install.IndexOptions` fields: ``proxy_env`` and ``refresh`` (canonical
-    names; ``:all:`` for every project)."""
+def proxy_env(ns: argparse.Namespace, config: PipConfig) -> bool:
+    """False for pip 26.3's ``--no-proxy-env`` (command line or configuration)."""
+    return not _bool(ns, config, "no-proxy-env")
+
+
+def refresh_packages(ns: argparse.Namespace, config: PipConfig) -> frozenset[str]:
+    """pip 26.3's ``--refresh-package`` (configuration, then command line; comma-separated):
+    canonical names, ``:all:`` for every project."""
     from packaging.utils import canonicalize_name
 
     names: set[str] = set()
@@ -346,7 +350,7 @@ def network_choices(ns: argparse.Namespace, config: PipConfig) -> dict[str, Any]
             item = item.strip()
             if item:
                 names.add(item if item == ":all:" else canonicalize_name(item))
-    return {"proxy_env": not _bool(ns, config, "no-proxy-env"), "refresh": frozenset(names)}
+    return frozenset(names)
 
 
 def configured_cache_dir(ns: argparse.Namespace, config: PipConfig | None = None) -> Path | None:
@@ -431,7 +435,8 @@ def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
         retries=retries if retries is not None else 3,
         use_cache=not (ns.no_cache_dir or config.get_bool("no-cache-dir")),
         cache_dir=configured_cache_dir(ns, config),
-        **network_choices(ns, config),
+        proxy_env=proxy_env(ns, config),
+        refresh=refresh_packages(ns, config),
     )
     standards = standard_options(ns, config, lock_files, environ=environ)
     if standards.uploaded_prior_to is not None:

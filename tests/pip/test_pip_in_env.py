@@ -21,6 +21,7 @@ from forge_store.isolation import LAUNCHED_VAR
 from forge_store.models import EnvInfo, Layer
 from forge_store.store import Store
 from tests.conftest import forge_cli, run_py
+from tests.support.frontend import write_older_front_end
 from tests.support.index_server import LocalIndex, serve
 from tests.support.wheels import make_wheel
 
@@ -292,16 +293,12 @@ def test_pip_versions_the_front_end_cannot_be_are_one_line(
     _front_end_intact(env)
 
 
-def test_an_older_forges_front_end_names_the_fix(
-    store: Store, pip_index: LocalIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_older_forges_front_end_names_the_fix(store: Store, pip_index: LocalIndex) -> None:
     """An env whose front end an older Forge wrote answers as that pip (pip-tools 7.7 needs
     ``pip>=26.2.2``): the refusal says that ``forge doctor --fix`` updates it; after the fix the
     same requirement is satisfied."""
     env = store.create_env("e")
-    with monkeypatch.context() as older:
-        older.setattr(pip_frontend, "PIP_VERSION", "26.0")
-        pip_frontend.write_front_end(env.site_packages, Path(sys.executable), env.path)
+    write_older_front_end(env.site_packages, env.path, "26.0")
     wanted = f"pip>={PIP_VERSION}"
     proc = _run([env.bin / "pip", "install", "-i", pip_index.file_url, wanted])
     assert proc.returncode == 1, proc.stderr

@@ -26,6 +26,7 @@ from forge_store.errors import ExitCode
 from forge_store.locks import file_lock
 from forge_store.seal import remove_tree
 from tests.conftest import forge_cli, run_py
+from tests.support.frontend import write_older_front_end
 from tests.support.wheels import make_wheel
 
 SITE = "lib/python3.11/site-packages"
@@ -365,15 +366,11 @@ def test_pyvenv_cfg_and_pip_launcher_point_elsewhere(env: Path, forge_home: Path
     imports_catalog(env)
 
 
-def test_a_front_end_an_older_forge_wrote_is_rewritten(
-    env: Path, forge_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_front_end_an_older_forge_wrote_is_rewritten(env: Path, forge_home: Path) -> None:
     """An env from a Forge whose front end answered for an older pip: importlib.metadata (and
     pip-sync's pip version check) see that pip until doctor --fix writes this Forge's."""
     site = env / SITE
-    with monkeypatch.context() as older:
-        older.setattr(pip_frontend, "PIP_VERSION", "26.0")
-        pip_frontend.write_front_end(site, Path(sys.executable), env)
+    write_older_front_end(site, env, "26.0")
     assert pip_frontend.front_end_version(site) == "26.0"
     problem = f"answers for pip 26.0, this Forge for pip {pip_frontend.PIP_VERSION}"
     file = f"{SITE}/pip"
