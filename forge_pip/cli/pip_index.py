@@ -35,28 +35,21 @@ class Latest:
 
 def index_options(ns: argparse.Namespace, env_prefix: object = None) -> IndexOptions:
     """The index options of a command that only reads the indexes (pip's config applied)."""
-    from forge_pip.cli.pip_options import load_config, proxy_env, refresh_packages
-    from forge_pip.install import DEFAULT_INDEX, IndexOptions
+    from forge_pip.cli import pip_options
+    from forge_pip.install import DEFAULT_INDEX
 
-    config = load_config(ns, env_prefix)  # type: ignore[arg-type]
+    config = pip_options.load_config(ns, env_prefix)  # type: ignore[arg-type]
     no_index = bool(ns.no_index or config.get_bool("no-index"))
     urls: list[str] = []
     if not no_index:
         urls = [ns.index_url or config.get_str("index-url") or DEFAULT_INDEX]
         urls += [*config.get_list("extra-index-url"), *ns.extra_index_url]
-    timeout = ns.timeout if ns.timeout is not None else config.get_float("timeout")
-    return IndexOptions(
-        index_urls=tuple(dict.fromkeys(urls)),
-        find_links=tuple(dict.fromkeys([*config.get_list("find-links"), *ns.find_links])),
-        offline=bool(ns.offline),
-        prefer_offline=bool(ns.prefer_offline),
-        trusted_hosts=tuple([*config.get_list("trusted-host"), *ns.trusted_host]),
-        cert=ns.cert or config.get_str("cert"),
-        client_cert=ns.client_cert or config.get_str("client-cert"),
-        timeout=timeout if timeout is not None else 15.0,
-        use_cache=not (ns.no_cache_dir or config.get_bool("no-cache-dir")),
-        proxy_env=proxy_env(ns, config),
-        refresh=refresh_packages(ns, config),
+    return pip_options.index_options(
+        ns,
+        config,
+        index_urls=urls,
+        find_links=[*config.get_list("find-links"), *ns.find_links],
+        trusted_hosts=[*config.get_list("trusted-host"), *ns.trusted_host],
     )
 
 

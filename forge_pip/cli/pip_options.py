@@ -364,9 +364,42 @@ def configured_cache_dir(ns: argparse.Namespace, config: PipConfig | None = None
     return Path(value).absolute() if isinstance(value, str) else None
 
 
+def index_options(
+    ns: argparse.Namespace,
+    config: PipConfig,
+    *,
+    index_urls: Sequence[str],
+    find_links: Sequence[str],
+    trusted_hosts: Sequence[str],
+) -> IndexOptions:
+    """How a command reads the given sources, from pip's general options (command line over
+    configuration): offline, TLS, timeout, retries, the cache and its directory, proxies,
+    refreshed projects. One builder for every command that reads the indexes (``install`` and
+    its kin, ``index``, ``list -o``), so that none of them forgets an option."""
+    from forge_pip.install import IndexOptions
+
+    timeout = ns.timeout if ns.timeout is not None else config.get_float("timeout")
+    retries = ns.retries if ns.retries is not None else config.get_int("retries")
+    return IndexOptions(
+        index_urls=tuple(dict.fromkeys(index_urls)),
+        find_links=tuple(dict.fromkeys(find_links)),
+        offline=bool(ns.offline),
+        prefer_offline=bool(ns.prefer_offline),
+        trusted_hosts=tuple(trusted_hosts),
+        cert=ns.cert or config.get_str("cert"),
+        client_cert=ns.client_cert or config.get_str("client-cert"),
+        timeout=timeout if timeout is not None else 15.0,
+        retries=retries if retries is not None else 3,
+        use_cache=not (ns.no_cache_dir or config.get_bool("no-cache-dir")),
+        cache_dir=configured_cache_dir(ns, config),
+        proxy_env=proxy_env(ns, config),
+        refresh=refresh_packages(ns, config),
+    )
+
+
 def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
     """Apply pip's precedence: config files < ``PIP_*`` < command line < requirements files' options."""
-    from forge_pip.install import DEFAULT_INDEX, IndexOptions
+    from forge_pip.install import DEFAULT_INDEX
     from forge_pip.reqfile import parse_requirement_line, parse_requirements
 
     environ: Mapping[str, str] = os.environ
@@ -420,24 +453,8 @@ def merge(ns: argparse.Namespace, config: PipConfig) -> Merged:
         fo.apply_format_control(no_binary, only_binary)
     if no_index:
         urls = []
-    timeout = ns.timeout if ns.timeout is not None else config.get_float("timeout")
-    retries = ns.retries if ns.retries is not None else config.get_int("retries")
     build_isolation = not (ns.no_build_isolation or config.get_bool("no-build-isolation"))
-    index = IndexOptions(
-        index_urls=tuple(dict.fromkeys(urls)),
-        find_links=tuple(dict.fromkeys(find_links)),
-        offline=bool(ns.offline),
-        prefer_offline=bool(ns.prefer_offline),
-        trusted_hosts=tuple(trusted),
-        cert=ns.cert or config.get_str("cert"),
-        client_cert=ns.client_cert or config.get_str("client-cert"),
-        timeout=timeout if timeout is not None else 15.0,
-        retries=retries if retries is not None else 3,
-        use_cache=not (ns.no_cache_dir or config.get_bool("no-cache-dir")),
-        cache_dir=configured_cache_dir(ns, config),
-        proxy_env=proxy_env(ns, config),
-        refresh=refresh_packages(ns, config),
-    )
+    index = index_options(ns, config, index_urls=urls, find_links=find_links, trusted_hosts=trusted)
     standards = standard_options(ns, config, lock_files, environ=environ)
     if standards.uploaded_prior_to is not None:
         index = dataclasses.replace(index, uploaded_prior_to=standards.uploaded_prior_to)

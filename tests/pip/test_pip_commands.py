@@ -16,7 +16,7 @@ from forge_store import pip_frontend
 from forge_store.models import Layer
 from forge_store.store import Store
 from tests.conftest import REPO, run_py
-from tests.support.index_server import LocalIndex
+from tests.support.index_server import LocalIndex, serve
 
 Pip = Any
 
@@ -95,6 +95,46 @@ def test_pip_index_url_variable_and_config_file(
     r = pip("install", "--env", "e", "beta")  # no index, but find-links from the environment
     assert r.code == 0, r.err
     assert local_names(store, "e") == {"gamma": "1.0", "beta": "2.0"}
+
+
+@pytest.mark.parametrize(
+    ("command", "project"),
+    [
+        (("install", "--env", "e", "--dry-run", "gamma"), "gamma"),
+        (("index", "versions", "gamma"), "gamma"),
+        (("list", "--env", "e", "--outdated"), "beta"),
+    ],
+    ids=["install", "index-versions", "list-outdated"],
+)
+def test_every_command_that_reads_the_index_honours_retries_and_cache_dir(
+    command: tuple[str, ...],
+    project: str,
+    store: Store,
+    demo_index: LocalIndex,
+    pip: Pip,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pip's general options reach every command that reads the indexes, from the command line
+    and from the configuration alike (``pip index`` once built its own options without them)."""
+    store.create_env("e")
+    assert pip("install", "--env", "e", "-i", demo_index.file_url, "beta==1.0").code == 0
+    page = f"/simple/{project}/"
+    with serve(demo_index.root) as server:
+        server.fail[page] = 503
+        pip(*command, "-i", server.index_url, "--retries", "1")
+        assert server.requests[page] == 2, "--retries 1: one retry"
+        monkeypatch.setenv("PIP_RETRIES", "0")
+        pip(*command, "-i", server.index_url)
+        assert server.requests[page] == 3, "PIP_RETRIES=0: no retry"
+        del server.fail[page]
+        cache = tmp_path / "elsewhere"
+        r = pip(*command, "-i", server.index_url, "--cache-dir", str(cache))
+        assert r.code == 0, r.err
+        assert any((cache / "pages").rglob("*")), "the page is cached in --cache-dir"
+        monkeypatch.setenv("PIP_CACHE_DIR", str(tmp_path / "configured"))
+        pip(*command, "-i", server.index_url)
+        assert any((tmp_path / "configured" / "pages").rglob("*")), "PIP_CACHE_DIR too"
 
 
 def _plain_venv_with_unmanaged_beta(path: Path) -> Path:
