@@ -346,11 +346,9 @@ class HttpSession:
             return context
 
     def _proxy_for(self, scheme: str, host: str) -> str | None:
-        import urllib.request
-
         with self._lock:
             if self._proxies is None:
-                self._proxies = urllib.request.getproxies()
+                self._proxies = environment_proxies()
             proxies = self._proxies
         proxy = proxies.get(scheme)
         if not proxy:
@@ -387,6 +385,31 @@ def _http_exceptions() -> type[Exception]:
     import http.client
 
     return http.client.HTTPException
+
+
+def environment_proxies(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``urllib.request.getproxies()`` on Linux (what pip's requests reads): scheme -> proxy from
+    the ``<scheme>_proxy`` variables, a lowercase one winning over its uppercase twin (an empty
+    lowercase one unsets it), ``HTTP_PROXY`` ignored in a CGI request (CVE-2016-1000110).
+    Written out so that the first request does not import ``urllib.request`` (~14 ms)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    proxies: dict[str, str] = {}
+    for name, value in env.items():
+        lowered = name.lower()
+        if value and lowered[-6:] == "_proxy":
+            proxies[lowered[:-6]] = value
+    if "REQUEST_METHOD" in env:
+        proxies.pop("http", None)
+    for name, value in env.items():
+        if name[-6:] == "_proxy":
+            lowered = name.lower()
+            if value:
+                proxies[lowered[:-6]] = value
+            else:
+                proxies.pop(lowered[:-6], None)
+    return proxies
 
 
 def _bypasses_proxy(host: str, no_proxy: str) -> bool:

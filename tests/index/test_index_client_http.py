@@ -285,6 +285,36 @@ def test_http_proxy_from_environment(demo_index: LocalIndex, monkeypatch: pytest
     assert files[0].url == "http://index.test/files/demo-1.0-py3-none-any.whl"
 
 
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"http_proxy": "http://lower:1", "HTTP_PROXY": "http://upper:2"},
+        {"HTTPS_PROXY": "http://upper:3", "no_proxy": "corp,.example"},
+        {"HTTP_PROXY": "http://upper:2", "http_proxy": ""},  # an empty lowercase one unsets it
+        {"HTTP_PROXY": "http://upper:2", "REQUEST_METHOD": "GET"},  # CGI: HTTP_PROXY ignored
+        {"http_proxy": "http://lower:1", "REQUEST_METHOD": "GET", "All_Proxy": "socks5://s:4"},
+        {"FTP_PROXY": "", "ftp_proxy": "http://f:5", "NO_PROXY": "*", "_proxy": "x", "proxy": "y"},
+    ],
+)
+def test_environment_proxies_are_what_urllib_reads(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forge reads the ``*_proxy`` variables itself (no ``urllib.request`` import on the way to
+    the first request): the same answer as the standard library's, case and CGI rules included."""
+    import urllib.request
+
+    from forge_pip.index.http import environment_proxies
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert environment_proxies() == urllib.request.getproxies_environment()
+    assert environment_proxies(environ) == urllib.request.getproxies_environment()  # the mapping given
+
+
 def test_find_links_http_page(tmp_path: Path) -> None:
     root = tmp_path / "site"
     make_file(root / "dl", "demo-1.0-py3-none-any.whl")
