@@ -126,24 +126,6 @@ def expected_path(store: Store, row: EnvRow) -> Path | None:
     return None
 
 
-def _shim_values(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    try:
-        text = path.read_text()
-    except OSError:
-        return out
-    for line in text.splitlines():
-        for key in ("FORGE_PYTHON", "ENV_PREFIX"):
-            if line.startswith(f"{key} = "):
-                try:
-                    value = ast.literal_eval(line.partition("=")[2].strip())
-                except (ValueError, SyntaxError):
-                    continue
-                if isinstance(value, str):
-                    out[key] = value
-    return out
-
-
 def _pip_script_values(path: Path) -> tuple[str, str] | None:
     """(forge python, env python) of a ``bin/pip`` launcher, None when it is not Forge's."""
     try:
@@ -477,6 +459,7 @@ class Scan:
 
     def _launchers(self, env: EnvInfo) -> None:
         from .envs import LAYERS_MODULE, PIP_SHIM
+        from .pip_frontend import launcher_values
 
         prefix = str(env.path)
         site_rel = env.interpreter.site_packages_rel
@@ -489,7 +472,7 @@ class Scan:
                 self.findings.append(LauncherStale(env.name, "bin/pip", "its Forge is gone", forge_python))
             elif env_python != f"{prefix}/bin/python":
                 self.findings.append(LauncherStale(env.name, "bin/pip", "targets another env", env_python))
-        shim = _shim_values(env.site_packages / PIP_SHIM)
+        shim = launcher_values(env.site_packages / PIP_SHIM)
         shim_rel = f"{site_rel}/{PIP_SHIM}"
         if "FORGE_PYTHON" not in shim or "ENV_PREFIX" not in shim:
             self.findings.append(LauncherStale(env.name, shim_rel, "missing or not Forge's", None))
@@ -520,7 +503,7 @@ class Scan:
         env links the real pip wheel (``--seed pip``). Envs made before it existed lack it; envs an
         older Forge made answer for an older pip (``importlib.metadata`` and tools that check pip's
         version, such as pip-sync, see that one)."""
-        from .pip_frontend import PACKAGE, PIP_VERSION, front_end_version
+        from .pip_frontend import PACKAGE, PIP_VERSION, front_end_version, launcher_values
 
         site = env.site_packages
         version = front_end_version(site)
@@ -528,7 +511,7 @@ class Scan:
             if not os.path.lexists(site / PACKAGE):
                 self.findings.append(LauncherStale(env.name, rel, "missing (python -m pip fails)", None))
             return  # a real pip (a link Forge checks with the others)
-        values = _shim_values(site / PACKAGE / "__init__.py")
+        values = launcher_values(site / PACKAGE / "__init__.py")
         if not os.access(values.get("FORGE_PYTHON", ""), os.X_OK):
             self.findings.append(
                 LauncherStale(env.name, rel, "its Forge is gone", values.get("FORGE_PYTHON"))

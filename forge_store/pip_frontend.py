@@ -174,15 +174,9 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest},{len(data)}"
 
 
-def write_front_end(site: Path, forge_python: Path, prefix: Path) -> None:
-    """(Re)write the ``pip`` package and its dist-info into ``site`` (the env's site-packages).
-
-    ``prefix`` is where the env lives (staged envs are renamed into place later). Nothing is
-    written where a real pip is installed (``--seed pip``: a link Forge manages)."""
-    remove_front_end(site)
-    if os.path.lexists(site / PACKAGE):
-        return
-    files = {
+def _files(forge_python: Path, prefix: Path) -> dict[str, bytes]:
+    """The front end's files (relative to site-packages), its RECORD last."""
+    texts = {
         f"{PACKAGE}/__init__.py": _INIT_SOURCE.format(
             forge_version=__version__,
             marker=MARKER,
@@ -196,15 +190,80 @@ def write_front_end(site: Path, forge_python: Path, prefix: Path) -> None:
         f"{dist_info_name()}/INSTALLER": "forge\n",
         f"{dist_info_name()}/top_level.txt": f"{PACKAGE}\n",
     }
+    files = {rel: text.encode("utf-8") for rel, text in texts.items()}
+    rows = [f"{rel},{_record_hash(data)}" for rel, data in files.items()]
+    rows.append(f"{dist_info_name()}/RECORD,,")
+    files[f"{dist_info_name()}/RECORD"] = ("\n".join(rows) + "\n").encode("utf-8")
+    return files
+
+
+def write_front_end(site: Path, forge_python: Path, prefix: Path) -> None:
+    """(Re)write the ``pip`` package and its dist-info into ``site`` (the env's site-packages).
+
+    ``prefix`` is where the env lives (staged envs are renamed into place later). Nothing is
+    written where a real pip is installed (``--seed pip``: a link Forge manages)."""
+    remove_front_end(site)
+    if os.path.lexists(site / PACKAGE):
+        return
     (site / PACKAGE).mkdir()
     (site / dist_info_name()).mkdir()
-    rows = []
-    for rel, text in files.items():
-        data = text.encode("utf-8")
+    for rel, data in _files(forge_python, prefix).items():
         (site / rel).write_bytes(data)
-        rows.append(f"{rel},{_record_hash(data)}")
-    rows.append(f"{dist_info_name()}/RECORD,,")
-    (site / dist_info_name() / "RECORD").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def refresh_front_end(site: Path, prefix: Path, forge_python: Path) -> bool:
+    """Bring the front end that an older Forge wrote into ``site`` to this Forge's pip version;
+    True if it did. Without it, upgraded users' envs keep answering as the older pip (tools that
+    check pip's version refuse them: pip-tools 7.7 needs ``pip>=26.2.2``) until ``forge doctor --fix``.
+
+    Only a front end of this env (``prefix``) whose Forge is ``forge_python`` (the Forge doing
+    this, which then answers for the new version) is refreshed; anything else is doctor's to
+    report. The caller holds the env's lock. Each file is replaced atomically and the dist-info
+    renamed in one step, so a ``python -m pip`` running meanwhile reads an old or a new file,
+    never a missing one, and ``importlib.metadata`` always finds exactly one pip.
+    Raises ``OSError`` when the env cannot be written.
+    """
+    version = front_end_version(site)
+    if version is None or version == PIP_VERSION:
+        return False
+    values = launcher_values(site / PACKAGE / "__init__.py")
+    if values.get("ENV_PREFIX") != str(prefix) or values.get("FORGE_PYTHON") != str(forge_python):
+        return False
+    old_info, new_info = site / f"{PACKAGE}-{version}.dist-info", site / dist_info_name()
+    if os.path.lexists(new_info):
+        return False  # not a state Forge writes: doctor's to sort out
+    from .atomicfile import write_atomic
+
+    files = _files(forge_python, prefix)
+    for rel in (f"{PACKAGE}/__init__.py", f"{PACKAGE}/__main__.py"):
+        write_atomic(site / rel, files[rel])
+    os.rename(old_info, new_info)
+    for rel, data in files.items():
+        if rel.startswith(f"{new_info.name}/"):
+            write_atomic(site / rel, data)
+    return True
+
+
+def launcher_values(path: Path) -> dict[str, str]:
+    """``FORGE_PYTHON`` and ``ENV_PREFIX`` as a launcher module that Forge wrote records them
+    (the front end's ``pip/__init__.py``, the ``forge_pip.py`` shim); missing if unreadable."""
+    import ast
+
+    out: dict[str, str] = {}
+    try:
+        text = path.read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        for key in ("FORGE_PYTHON", "ENV_PREFIX"):
+            if line.startswith(f"{key} = "):
+                try:
+                    value = ast.literal_eval(line.partition("=")[2].strip())
+                except (ValueError, SyntaxError):
+                    continue
+                if isinstance(value, str):
+                    out[key] = value
+    return out
 
 
 def front_end_version(site: Path) -> str | None:

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from forge_store.records import record
 
+from .atomicfile import write_atomic
 from .errors import UpstreamEntryCorrupt, UpstreamInvalid
 from .hosts import host_matches, is_loopback
 from .upstream_archive import ArchiveRef, archive_rel
@@ -225,16 +226,6 @@ def cache_dir(store: Store, url: str) -> Path:
     return store.home.cache / "upstream" / hashlib.sha256(url.encode()).hexdigest()[:24]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def fetch_manifest(store: Store, url: str, fetcher: Fetcher) -> RemoteManifest:
     """The upstream's manifest, revalidated against the cached copy; ``FetchError`` when it
     cannot be fetched, ``UpstreamInvalid`` when it is no manifest this Forge reads."""
@@ -273,8 +264,8 @@ def fetch_document(store: Store, url: str, fetcher: Fetcher) -> tuple[RemoteMani
     if not store.read_only:
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs a download
             where.mkdir(parents=True, exist_ok=True)
-            _write_atomic(where / MANIFEST, data)
-            _write_atomic(where / "validators.json", json.dumps({"url": url, **fresh}).encode())
+            write_atomic(where / MANIFEST, data)
+            write_atomic(where / "validators.json", json.dumps({"url": url, **fresh}).encode())
     return manifest, data
 
 

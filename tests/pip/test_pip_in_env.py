@@ -293,18 +293,55 @@ def test_pip_versions_the_front_end_cannot_be_are_one_line(
     _front_end_intact(env)
 
 
-def test_an_older_forges_front_end_names_the_fix(store: Store, pip_index: LocalIndex) -> None:
+def _pip_dist_infos(env: EnvInfo) -> list[str]:
+    return sorted(p.name for p in env.site_packages.glob("pip-*.dist-info"))
+
+
+def test_the_next_install_refreshes_an_older_forges_front_end(store: Store, pip_index: LocalIndex) -> None:
     """An env whose front end an older Forge wrote answers as that pip (pip-tools 7.7 needs
-    ``pip>=26.2.2``): the refusal says that ``forge doctor --fix`` updates it; after the fix the
-    same requirement is satisfied."""
+    ``pip>=26.2.2``): a dry run says so and names ``forge doctor --fix``, changing nothing; the
+    next install refreshes it (under the env's lock, file by file) and the same requirement is
+    satisfied, as ``importlib.metadata`` in the env and ``forge doctor`` agree."""
     env = store.create_env("e")
     write_older_front_end(env.site_packages, env.path, "26.0")
     wanted = f"pip>={PIP_VERSION}"
-    proc = _run([env.bin / "pip", "install", "-i", pip_index.file_url, wanted])
+    proc = _run([env.bin / "pip", "install", "--dry-run", "-i", pip_index.file_url, wanted])
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 2 and "answers as pip 26.0" in lines[0], proc.stderr
     assert lines[1].startswith("hint: ") and "`forge doctor --fix`" in lines[1], proc.stderr
+    assert _pip_dist_infos(env) == ["pip-26.0.dist-info"]
+    proc = _run([env.bin / "pip", "install", "-i", pip_index.file_url, wanted])
+    assert proc.returncode == 0 and "Requirement already satisfied: pip" in proc.stdout, proc.stderr
+    assert _pip_dist_infos(env) == [f"pip-{PIP_VERSION}.dist-info"]
+    probe = "import importlib.metadata as m, pip; print(m.version('pip'), pip.__version__)"
+    answer = _run([env.python, "-c", probe]).stdout.split()
+    assert answer == [PIP_VERSION, PIP_VERSION]
+    written = [
+        *(env.site_packages / "pip").iterdir(),
+        *(env.site_packages / _pip_dist_infos(env)[0]).iterdir(),
+    ]
+    assert not [p.name for p in written if p.name.startswith(".")], "no temp file left"
+    doctor = forge_cli("doctor", "--json")
+    assert "answers for pip" not in doctor.stdout, doctor.stdout
+    _front_end_intact(env)
+
+
+def test_a_front_end_of_another_forge_is_left_to_doctor(
+    store: Store, pip_index: LocalIndex, tmp_path: Path
+) -> None:
+    """A front end whose Forge is another interpreter is not refreshed by an install (it would
+    then describe a Forge that does not answer): the refusal names ``forge doctor --fix``, which
+    rewrites it; after the fix the same requirement is satisfied."""
+    env = store.create_env("e")
+    other = tmp_path / "other-forge-python"
+    other.symlink_to(sys.executable)
+    write_older_front_end(env.site_packages, env.path, "26.0", forge_python=other)
+    wanted = f"pip>={PIP_VERSION}"
+    proc = _run([env.bin / "pip", "install", "-i", pip_index.file_url, wanted])
+    assert proc.returncode == 1, proc.stderr
+    assert "`forge doctor --fix`" in proc.stderr, proc.stderr
+    assert _pip_dist_infos(env) == ["pip-26.0.dist-info"]
     assert forge_cli("doctor", "--fix").returncode == 0
     proc = _run([env.bin / "pip", "install", "-i", pip_index.file_url, wanted])
     assert proc.returncode == 0 and "Requirement already satisfied: pip" in proc.stdout, proc.stderr
