@@ -151,10 +151,10 @@ if __name__ == "__main__":
     sys.exit(run(sys.argv[1:]))
 '''
 
-_METADATA = f"""\
+_METADATA = """\
 Metadata-Version: 2.1
 Name: pip
-Version: {PIP_VERSION}
+Version: {pip_version}
 Summary: Forge's pip front end for this env: python -m pip runs forge_pip (this is not pip itself)
 Requires-Python: >=3.10
 
@@ -186,7 +186,7 @@ def _files(forge_python: Path, prefix: Path) -> dict[str, bytes]:
             launched=LAUNCHED_VAR,
         ),
         f"{PACKAGE}/__main__.py": _MAIN_SOURCE,
-        f"{dist_info_name()}/METADATA": _METADATA,
+        f"{dist_info_name()}/METADATA": _METADATA.format(pip_version=PIP_VERSION),
         f"{dist_info_name()}/INSTALLER": "forge\n",
         f"{dist_info_name()}/top_level.txt": f"{PACKAGE}\n",
     }
@@ -235,12 +235,12 @@ def refresh_front_end(site: Path, prefix: Path, forge_python: Path) -> bool:
     from .atomicfile import write_atomic
 
     files = _files(forge_python, prefix)
-    for rel in (f"{PACKAGE}/__init__.py", f"{PACKAGE}/__main__.py"):
-        write_atomic(site / rel, files[rel])
-    os.rename(old_info, new_info)
-    for rel, data in files.items():
-        if rel.startswith(f"{new_info.name}/"):
+    for rel, data in files.items():  # the dist-info's files into the old dir, renamed last:
+        if rel.startswith(f"{new_info.name}/"):  # an interrupted refresh is redone next time
+            write_atomic(old_info / rel.partition("/")[2], data)
+        else:
             write_atomic(site / rel, data)
+    os.rename(old_info, new_info)
     return True
 
 
