@@ -149,8 +149,7 @@ _FLAGS = (
     *("break-system-packages", "check-build-dependencies", "debug", "disable-pip-version-check"),
     *("dry-run", "force-reinstall", "ignore-installed", "ignore-requires-python", "isolated"),
     *("no-clean", "no-color", "no-index", "no-input", "no-proxy-env", "no-python-version-warning"),
-    "no-verify",
-    *("pre", "prefer-binary", "require-hashes", "upgrade"),
+    *("no-verify", "pre", "prefer-binary", "require-hashes", "upgrade"),
 )
 _STORES = (
     *("implementation", "keyring-provider", "prefix", "progress-bar", "proxy", "python"),

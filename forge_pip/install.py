@@ -90,7 +90,6 @@ __all__ = [
     "front_end_dists",
     "install",
     "lock",
-    "refresh_front_end",
     "requests_from_strings",
     "uninstall",
 ]
@@ -558,24 +557,6 @@ def _editable_vcs_source(
     return src
 
 
-def refresh_front_end(store: Store, env: EnvInfo) -> None:
-    """The front end that an older Forge wrote into ``env`` answers for this Forge's pip from
-    now on (:func:`forge_store.pip_frontend.refresh_front_end`, under the env's lock): the
-    resolution that follows and every tool that checks pip's version see this Forge's. What
-    cannot be refreshed (an env it cannot write, a front end of another Forge) is left for
-    ``forge doctor`` to report and fix."""
-    from forge_store import interpreters, pip_frontend
-
-    version = pip_frontend.front_end_version(env.site_packages)
-    if version is None or version == pip_frontend.PIP_VERSION:
-        return
-    try:
-        with store.env_lock(env.name):
-            pip_frontend.refresh_front_end(env.site_packages, env.path, interpreters.running_forge_python())
-    except OSError as exc:
-        log.debug("front end of %s left at pip %s: %s", env.name, version, exc)
-
-
 def front_end_dists(env: EnvInfo) -> dict[NormalizedName, InstalledDist]:
     """The env's fixed dists: its ``pip`` when that is Forge's front end (:mod:`forge_store.pip_frontend`)."""
     from packaging.version import Version
@@ -1035,7 +1016,9 @@ def install(
     ) as pipe:
         pipe.src_dir = env.path / "src"
         if not options.dry_run:
-            refresh_front_end(store, env)
+            from forge_store.pip_frontend import refresh_env_front_end
+
+            refresh_env_front_end(store, env)
         fixed = front_end_dists(env)
         reqs = _collect(pipe, options.requirements, options.cwd, fixed=fixed, reporter=rep)
         early = None

@@ -24,9 +24,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .isolation import LAUNCHED_VAR
+
+if TYPE_CHECKING:
+    from .models import EnvInfo
+    from .store import Store
 
 PIP_VERSION = "26.3"
 """The pip version Forge's front end answers for (its options, output and exit codes follow pip)."""
@@ -242,6 +247,25 @@ def refresh_front_end(site: Path, prefix: Path, forge_python: Path) -> bool:
             write_atomic(site / rel, data)
     os.rename(old_info, new_info)
     return True
+
+
+def refresh_env_front_end(store: Store, env: EnvInfo) -> None:
+    """:func:`refresh_front_end` for an install into ``env``, under the env's lock, for this
+    Forge: the resolution that follows and every tool that checks pip's version see this Forge's
+    pip. What cannot be refreshed (an env it cannot write, a front end of another Forge) is left
+    for ``forge doctor`` to report and fix."""
+    from .interpreters import running_forge_python
+
+    version = front_end_version(env.site_packages)
+    if version is None or version == PIP_VERSION:
+        return  # the common case: no lock taken
+    try:
+        with store.env_lock(env.name):
+            refresh_front_end(env.site_packages, env.path, running_forge_python())
+    except OSError as exc:
+        import logging
+
+        logging.getLogger(__name__).debug("front end of %s left at pip %s: %s", env.name, version, exc)
 
 
 def launcher_values(path: Path) -> dict[str, str]:
