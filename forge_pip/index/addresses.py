@@ -26,6 +26,8 @@ import socket
 import threading
 from typing import Any
 
+from .urls import ascii_host
+
 __all__ = ["HEDGES", "HEDGE_AFTER", "Addresses"]
 
 _AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
@@ -38,7 +40,8 @@ HEDGES = 3
 
 
 def _getaddrinfo(host: str, port: int) -> list[_AddrInfo]:
-    return list(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+    # an ASCII host as bytes: as text, getaddrinfo imports the idna codec to make the same bytes
+    return list(socket.getaddrinfo(ascii_host(host), port, 0, socket.SOCK_STREAM))
 
 
 def _numeric(host: str) -> bool:

@@ -169,8 +169,6 @@ class HttpSession:
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
         """GET ``url`` and read the whole body (gzip decoded). Raises :class:`IndexUnreachable`."""
-        import gzip
-
         merged = {"Accept-Encoding": "gzip", **(headers or {})}
         with self.stream(url, merged) as resp:
             try:
@@ -178,6 +176,8 @@ class HttpSession:
             except (OSError, _http_exceptions()) as exc:
                 raise IndexUnreachable(url, f"{type(exc).__name__}: {exc}")
         if resp.headers.get("content-encoding", "").lower() == "gzip":
+            import gzip
+
             try:
                 body = gzip.decompress(body)
             except (OSError, EOFError) as exc:
@@ -298,10 +298,12 @@ class HttpSession:
             p = urllib.parse.urlsplit(proxy)
             p_host, p_port = p.hostname or "", p.port or 80
         if scheme == "https":
+            from .connection import HTTPSConnection
+
             context = self._ssl_context(host_matches(host, port, self._trusted))
             if proxy is None:
-                return http.client.HTTPSConnection(host, port, timeout=self._timeout, context=context)
-            conn = http.client.HTTPSConnection(p_host, p_port, timeout=self._timeout, context=context)
+                return HTTPSConnection(host, port, timeout=self._timeout, context=context)
+            conn = HTTPSConnection(p_host, p_port, timeout=self._timeout, context=context)
             proxy_auth = _proxy_authorization(proxy)
             conn.set_tunnel(host, port, headers={"Proxy-Authorization": proxy_auth} if proxy_auth else None)
             return conn
@@ -432,12 +434,13 @@ def _proxy_authorization(proxy: str) -> str | None:
 
 def _load_netrc() -> dict[str, tuple[str, str]]:
     """Host -> (login, password) from ``$NETRC`` or ``~/.netrc``; a missing or broken file gives ``{}``."""
-    import netrc
     import os
 
     path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
     if not os.path.isfile(path):
         return {}
+    import netrc  # (and shlex: only when there is a file to read)
+
     try:
         parsed = netrc.netrc(path)
     except (OSError, netrc.NetrcParseError) as exc:

@@ -78,3 +78,19 @@ def filename_from_url(url: str) -> str:
     """The unquoted last path segment (no query, no fragment)."""
     path = urllib.parse.urlsplit(url).path
     return urllib.parse.unquote(path.rsplit("/", 1)[-1])
+
+
+def ascii_host(host: str) -> str | bytes:
+    """``host`` as the bytes the ``idna`` codec would make of it, when it is ASCII with labels that
+    codec accepts unchanged (1-63 characters, the last one may be empty); else ``host`` itself, for
+    the codec to convert or refuse as before. ``socket.getaddrinfo`` and ``ssl``'s
+    ``server_hostname`` take either; given text, they import ``encodings.idna`` (with
+    ``stringprep`` and ``unicodedata``, ~5 ms of the first connection's thread) to do the same."""
+    try:
+        raw = host.encode("ascii")
+    except UnicodeEncodeError:
+        return host
+    labels = raw.split(b".")
+    if not raw or any(not 0 < len(label) < 64 for label in labels[:-1]) or len(labels[-1]) >= 64:
+        return host
+    return raw

@@ -371,6 +371,77 @@ def test_https_with_ca_bundle_trusted_host_and_refusal(
     assert info.value.hint is not None and "--cert" in info.value.hint
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "pypi.org",
+        "PyPI.Org",
+        "127.0.0.1",
+        "::1",
+        "org.",
+        "a." + "y" * 63,
+        "a..b",
+        "",
+        "x" * 64 + ".org",
+        "b\u00fccher.de",
+        "xn--bcher-kva.de",
+        "a" * 63 + "." + "b" * 64,
+    ],
+)
+def test_ascii_host_is_what_the_idna_codec_makes_of_it(host: str) -> None:
+    """Bytes only where the codec gives the same bytes; anything else is left to the codec
+    (which converts it, or refuses it as before)."""
+    from forge_pip.index.urls import ascii_host
+
+    got = ascii_host(host)
+    try:
+        expected: bytes | None = host.encode("idna")
+    except UnicodeError:
+        expected = None
+    if isinstance(got, bytes):
+        assert got == expected
+    else:  # the codec refuses it, converts it (not ASCII), or it is empty
+        assert got == host and (expected is None or not host.isascii() or not host)
+
+
+def test_https_by_name_checks_the_name_without_loading_the_idna_codec(
+    demo_index: LocalIndex, tmp_path: Path
+) -> None:
+    """A TLS connection to a named host: its certificate is checked against the name (one for
+    another name is refused), and the process never imports ``encodings.idna`` to get there."""
+    import subprocess
+    import sys
+
+    try:
+        socket.getaddrinfo("localhost", 443)
+    except OSError:
+        pytest.skip("localhost does not resolve here")
+    good = make_certificate(tmp_path / "good", "localhost")
+    bad = make_certificate(tmp_path / "bad", "forge-other.test")
+    if good is None or bad is None:
+        pytest.skip("no openssl command to make a test certificate")
+    script = (
+        "import sys\n"
+        "from forge_pip.index import IndexClient, IndexUnreachable\n"
+        "limits = {'cache_dir': None, 'timeout': 5, 'retries': 0}\n"
+        "with IndexClient(index_urls=[sys.argv[1]], cert=sys.argv[2], **limits) as c:\n"
+        "    try:\n"
+        "        print(len(c.project_files('demo')))\n"
+        "    except IndexUnreachable as exc:\n"
+        "        print('refused', exc)\n"
+        "print('encodings.idna' in sys.modules)\n"
+    )
+    for tls, expected in ((good, "3"), (bad, "refused")):
+        with serve(demo_index.root, tls=tls) as server:
+            url = server.index_url.replace("127.0.0.1", "localhost")
+            out = subprocess.run(
+                [sys.executable, "-c", script, url, str(tls[0])], capture_output=True, text=True, check=True
+            ).stdout.splitlines()
+        assert out[0].startswith(expected), out
+        assert out[1] == "False", "the idna codec was imported"
+    assert "certificate" in out[0]
+
+
 def test_redirects_are_followed_and_links_resolve_against_the_final_page(
     demo_index: LocalIndex, tmp_path: Path
 ) -> None:
@@ -411,7 +482,7 @@ def test_parallel_connections_to_a_host_look_it_up_once(
     asked: list[object] = []
 
     def counting(host: object, *args: object, **kwargs: object) -> object:
-        if host == "localhost":
+        if host == b"localhost":  # an ASCII name reaches the resolver as bytes (no idna codec)
             asked.append(host)
             time.sleep(0.2)  # a slow resolver: the other connections wait for this answer
         return real(host, *args, **kwargs)  # type: ignore[arg-type]
@@ -424,7 +495,7 @@ def test_parallel_connections_to_a_host_look_it_up_once(
             files = client.project_files("demo")
             paths = client.download_many(files, tmp_path / "dest", jobs=6)
         assert len(set(server.client_ports)) > 1  # several connections were made
-    assert len(paths) == 6 and asked == ["localhost"]
+    assert len(paths) == 6 and asked == [b"localhost"]
 
 
 def test_an_address_that_refuses_is_looked_up_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -444,11 +515,11 @@ def test_an_address_that_refuses_is_looked_up_again(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(socket, "getaddrinfo", counting)
     addresses = Addresses()
     assert addresses.lookup("index.test", port) == addresses.lookup("index.test", port)
-    assert asked == ["index.test"]
+    assert asked == [b"index.test"]
     for _ in range(2):  # the first uses the cached answer; it refuses, so the second asks again
         with pytest.raises(ConnectionRefusedError):
             addresses.connect(("index.test", port), timeout=5.0)
-    assert asked == ["index.test"] * 2
+    assert asked == [b"index.test"] * 2
 
 
 def test_a_lookup_left_unanswered_is_asked_again_beside_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -470,7 +541,7 @@ def test_a_lookup_left_unanswered_is_asked_again_beside_it(monkeypatch: pytest.M
         found = addresses.Addresses().lookup("index.test", 80)
     finally:
         release.set()
-    assert found[0][4] == ("127.0.0.1", 80) and asked == ["index.test"] * 2
+    assert found[0][4] == ("127.0.0.1", 80) and asked == [b"index.test"] * 2
 
 
 def test_a_resolver_error_is_raised_once_nothing_else_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -484,6 +555,6 @@ def test_a_resolver_error_is_raised_once_nothing_else_is_asked(monkeypatch: pyte
     monkeypatch.setattr(socket, "getaddrinfo", nxdomain)
     with pytest.raises(socket.gaierror):
         addresses.Addresses().lookup("nowhere.test", 80)
-    assert asked == ["nowhere.test"]
+    assert asked == [b"nowhere.test"]
     monkeypatch.setattr(addresses, "_getaddrinfo", lambda host, port: [("literal", host, port)])
     assert addresses.Addresses().lookup("127.0.0.1", 80) == [("literal", "127.0.0.1", 80)]

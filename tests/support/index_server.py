@@ -390,8 +390,10 @@ def serve(
         thread.join(timeout=5)
 
 
-def make_certificate(directory: Path) -> tuple[Path, Path] | None:
-    """A self-signed certificate for 127.0.0.1 made with the ``openssl`` command (``None`` without it)."""
+def make_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path] | None:
+    """A self-signed certificate for ``host`` (an IP address or a DNS name) made with the
+    ``openssl`` command (``None`` without it)."""
+    import ipaddress
     import subprocess
 
     openssl = shutil.which("openssl")
@@ -399,7 +401,12 @@ def make_certificate(directory: Path) -> tuple[Path, Path] | None:
         return None
     directory.mkdir(parents=True, exist_ok=True)
     cert, key = directory / "cert.pem", directory / "key.pem"
-    args = "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+        san = f"IP:{host}"
+    except ValueError:
+        san = f"DNS:{host}"
+    args = f"req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN={host} -addext subjectAltName={san}"
     command = [openssl, *args.split(), "-keyout", str(key), "-out", str(cert)]
     subprocess.run(command, check=True, capture_output=True)
     return cert, key
