@@ -816,16 +816,22 @@ def _while_revalidating(store: Store, env: EnvInfo, entry_ids: Sequence[str]) ->
     their rows, applicable Requires-Dist (the policy checks) and METADATA headers (the env's dists
     and pip's conflict lines read them through the new links): ~30 ms of the GIL for set A."""
     _load_link_stage()
+    from forge_store import abi, native
     from forge_store.metaheaders import read_headers
     from forge_store.stack import applicable_requirements
 
     markers = env.interpreter.marker_env()
     try:
-        for row in store.catalog.entries(list(entry_ids)).values():
+        rows = store.catalog.entries(list(entry_ids))
+        for row in rows.values():
             lines = row.meta.get("requires_dist")
             if isinstance(lines, list):
                 applicable_requirements([str(line) for line in lines], markers)
             read_headers(store.entry_path(row) / "site" / row.dist_info / "METADATA")
+        # the policy checks' reads: the interpreter's C API, the entries' ABI and native scans
+        abi.target_of(env.interpreter).exported  # noqa: B018 (a cached property: read to fill it)
+        abi.entry_binaries(store, list(rows))
+        native.warm_scans(store, rows.values())
     except Exception:  # only caches are filled here: the stage that needs them reports any fault
         log.debug("warming the link stage's caches failed", exc_info=True)
 

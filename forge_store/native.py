@@ -318,16 +318,37 @@ def cuda_variant_mix(view: StackView, ctx: CheckContext) -> Iterable[Finding]:
 # -- $ORIGIN overrides -----------------------------------------------------------------------------
 
 
-def _entry_scan(store: Store, row: EntryRow) -> tuple[list[dict[str, object]], dict[str, elf.NativeInfo]]:
+_EntryScan = tuple[list[dict[str, object]], dict[str, elf.NativeInfo]]
+
+# entry id -> its scan as recorded by the current scan version: an entry never changes, and
+# once its metadata holds the current scan, neither does that (an older scan is not kept)
+_scans: dict[str, _EntryScan] = {}
+
+
+def _entry_scan(store: Store, row: EntryRow) -> _EntryScan:
     """(climbs, native files) of an entry; an entry of an older scan is scanned here, read-only
-    (recorded when it is next linked, :meth:`Store._ensure_climbs`)."""
+    (recorded when it is next linked, :meth:`Store._ensure_climbs`). Read once per process."""
+    found = _scans.get(row.id)
+    if found is not None:
+        return found
     version = row.meta.get("climb_scan")
     meta: Mapping[str, object] = row.meta
-    if not (isinstance(version, int) and version >= elf.SCAN_VERSION):
+    current = isinstance(version, int) and version >= elf.SCAN_VERSION
+    if not current:
         meta = _rescan(str(store.entry_path(row) / "site"))
     climbs = meta.get("climbs") or []
     native = elf.native_files(dataclasses.replace(row, meta=dict(meta)))
-    return [c for c in climbs if isinstance(c, dict)] if isinstance(climbs, list) else [], native
+    found = ([c for c in climbs if isinstance(c, dict)] if isinstance(climbs, list) else [], native)
+    if current:
+        _scans[row.id] = found
+    return found
+
+
+def warm_scans(store: Store, rows: Iterable[EntryRow]) -> None:
+    """Read the native scans of ``rows`` into this process's cache (what the policy checks of a
+    change that links them read; no other effect)."""
+    for row in rows:
+        _entry_scan(store, row)
 
 
 @functools.lru_cache(maxsize=64)

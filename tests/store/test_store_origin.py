@@ -364,6 +364,32 @@ def test_entries_of_an_older_scan_are_rescanned_once(store: Store, build: Build,
     assert row is not None and row.meta["climb_scan"] == SCAN_VERSION, "recorded: rescanned once"
 
 
+def test_native_scans_are_read_once_per_process_an_older_scan_never_kept(
+    store: Store, build: Build, tmp_path: Path
+) -> None:
+    """The policy checks read an entry's native scan from its row once per process (entries never
+    change); a row of an older scan is rescanned each time and not kept, so that its rescan is
+    recorded when the entry is next linked (the test above)."""
+    import dataclasses
+
+    from forge_store import native
+
+    w = tmp_path / "w"
+    store.create_env("first")
+    store.install_wheels("first", [_dep_wheel(build, w), _mod_wheel(build, w)])
+    entry = store.entries("cmeel-mod")[0]
+    row = store.catalog.entry(entry.id)
+    assert row is not None
+    native._scans.pop(entry.id, None)
+    native.warm_scans(store, [row])
+    kept = native._scans[entry.id]
+    assert native._entry_scan(store, row) is kept and [c["rpath"] for c in kept[0]] == [CLIMB]
+    older = dataclasses.replace(row, meta={k: v for k, v in row.meta.items() if k != "climb_scan"})
+    native._scans.pop(entry.id)
+    rescanned = native._entry_scan(store, older)
+    assert rescanned == kept and entry.id not in native._scans
+
+
 @pytest.mark.parametrize(
     ("file", "rpath", "apex"),
     [
