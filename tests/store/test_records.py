@@ -162,6 +162,30 @@ def test_methods_are_compiled_on_first_construction_only() -> None:
     assert Lazy(2) == Lazy(2) and Lazy(2) != Lazy(3)
 
 
+def test_a_record_keeps_its_docstring_and_asks_inspect_for_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A documented record keeps its docstring; an undocumented one is named by its class, without
+    the ``inspect.signature`` call dataclass makes for a doc (it would describe object's init)."""
+    import inspect
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("inspect.signature was called")
+
+    monkeypatch.setattr(inspect, "signature", refuse)
+
+    @record(frozen=True, slots=True)
+    class Plain:
+        a: int
+
+    @record
+    class Documented:
+        """What it is."""
+
+        b: str = "x"
+
+    assert Plain.__doc__ == "Plain" and Plain(1).a == 1
+    assert Documented.__doc__ == "What it is." and Documented().b == "x"
+
+
 def _forge_modules() -> list[str]:
     names = []
     for package in (forge_store, forge_pip):
