@@ -49,7 +49,7 @@ A cold run's trees are deleted and synced (``os.sync``) before the next run star
 contender's timed run pays for the writeback of another's deletion; and every timed run starts
 after an ``os.sync`` (untimed), so that none pays for the writeback of the run before it (a warm
 pip install leaves up to ~1 GB dirty, which the kernel wrote back during the next contender's
-run: Forge's warm installs that followed pip's took 0.46-0.49 s, 0.36-0.40 s without pip).
+run: Forge's warm installs that followed pip's took 0.46-0.49 s, and 0.33 s after a sync).
 """
 
 from __future__ import annotations
